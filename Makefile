@@ -1,0 +1,51 @@
+# haravan-crm: a thin driver over CMake and the stack script. See README.md.
+#
+#   make run     build, then start the whole stack under var/ on 127.0.0.1:$(PORT)
+#   make stop    stop it
+#   make test    unit and integration tests, normal and sanitizer builds
+#   make bench   the intake benchmark (docs/PERFORMANCE.md)
+
+BUILD      ?= build
+BUILD_ASAN ?= build-asan
+PORT       ?= 8080
+JOBS       ?= $(shell nproc)
+
+.PHONY: all deps build build-asan run stop test bench format clean
+
+all: build
+
+deps:
+	@tests/stack/deps.sh
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
+	@cmake --build $(BUILD) -j $(JOBS) -- --no-print-directory
+
+build-asan: deps
+	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DHARAVAN_SANITIZE=ON > /dev/null
+	@cmake --build $(BUILD_ASAN) -j $(JOBS) -- --no-print-directory
+
+run: build
+	@BUILD=$(CURDIR)/$(BUILD) tests/stack/stack.sh start var $(PORT)
+	@echo
+	@echo "Next:"
+	@echo "  curl http://127.0.0.1:$(PORT)/api/haravan/health"
+	@echo "  export HARAVAN_CONFIG=$(CURDIR)/var/stack.env"
+	@echo "  $(BUILD)/haravan-ctl settings set client_secret -   # paste the app's Client Secret"
+	@echo "  $(BUILD)/haravan-ctl events"
+	@echo "  make stop"
+
+stop:
+	@tests/stack/stack.sh stop var
+
+test: build build-asan
+	@BUILD=$(CURDIR)/$(BUILD) BUILD_ASAN=$(CURDIR)/$(BUILD_ASAN) tests/run-tests.sh
+
+bench: build
+	@BUILD=$(CURDIR)/$(BUILD) tests/bench/run.sh
+
+format:
+	@clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	@rm -rf $(BUILD) $(BUILD_ASAN)

@@ -1,0 +1,17 @@
+/*
+ * handlers: one function per route; router.c says which answers what.
+ *
+ * A handler replies exactly once through request_reply*() and fills the
+ * request's log fields (topic, org id, event id, outcome) where they apply.
+ */
+#ifndef HARAVAN_FCGI_HANDLERS_H
+#define HARAVAN_FCGI_HANDLERS_H
+
+#include "request.h"
+#include "worker.h"
+
+void handle_health(worker *w, request *r);
+void handle_webhook_handshake(worker *w, request *r);
+void handle_webhook_delivery(worker *w, request *r);
+
+#endif

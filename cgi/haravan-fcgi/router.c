@@ -1,0 +1,50 @@
+/*
+ * router: the route table. See router.h; DESIGN.md section 5 is the
+ * contract these paths keep.
+ */
+#include "router.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "handlers.h"
+
+typedef void (*handler)(worker *w, request *r);
+
+typedef struct route {
+    const char *path;
+    const char *method;
+    handler handle;
+} route;
+
+static const route routes[] = {
+    {"/api/haravan/health", "GET", handle_health},
+    {"/api/haravan/health", "HEAD", handle_health},
+    {"/api/haravan/webhook", "GET", handle_webhook_handshake},
+    {"/api/haravan/webhook", "POST", handle_webhook_delivery},
+};
+
+#define ROUTE_COUNT (sizeof routes / sizeof routes[0])
+
+void router_dispatch(worker *w, request *r)
+{
+    char allow[128] = "";
+    for (size_t i = 0; i < ROUTE_COUNT; i++) {
+        if (strcmp(routes[i].path, r->path) != 0)
+            continue;
+        if (strcmp(routes[i].method, r->method) == 0) {
+            routes[i].handle(w, r);
+            return;
+        }
+        size_t used = strlen(allow);
+        snprintf(allow + used, sizeof allow - used, "%s%s", used > 0 ? ", " : "", routes[i].method);
+    }
+    if (allow[0] == '\0') {
+        request_reply_error(r, 404, "no such route");
+        return;
+    }
+    char header[160];
+    snprintf(header, sizeof header, "Allow: %s\r\n", allow);
+    request_reply(r, 405, "application/json", header, "{\"error\":\"method not allowed\"}",
+                  strlen("{\"error\":\"method not allowed\"}"));
+}

@@ -1,0 +1,98 @@
+/*
+ * secrets: cached, notification-invalidated webhook settings. See secrets.h.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "secrets.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/crypto.h"
+#include "core/settings.h"
+
+static void wipe(char **value)
+{
+    if (*value != NULL) {
+        crypto_wipe(*value, strlen(*value));
+        free(*value);
+        *value = NULL;
+    }
+}
+
+void secrets_free(secrets *cache)
+{
+    wipe(&cache->client_secret);
+    wipe(&cache->previous_secret);
+    wipe(&cache->verify_token);
+    cache->loaded = 0;
+}
+
+void secrets_invalidate(secrets *cache)
+{
+    cache->loaded = 0;
+}
+
+int secrets_on_connect(db *database, void *cache)
+{
+    secrets_invalidate(cache);
+    return db_command(database, "LISTEN " SETTINGS_CHANNEL);
+}
+
+void secrets_poll(secrets *cache, db *database)
+{
+    if (database->connection == NULL)
+        return;
+    if (PQconsumeInput(database->connection) == 0)
+        return; /* a broken connection shows on the next query */
+    for (PGnotify *notification = PQnotifies(database->connection); notification != NULL;
+         notification = PQnotifies(database->connection)) {
+        secrets_invalidate(cache);
+        PQfreemem(notification);
+    }
+}
+
+/* Loads one value into *slot (NULL when not set). Returns 0 or -1. */
+static int load(db *database, const unsigned char *master_key, const char *name, char **slot,
+                time_t *updated_at, char *error, size_t error_size)
+{
+    buffer value = BUFFER_INIT;
+    int found = settings_get(database, master_key, name, &value, updated_at, error, error_size);
+    if (found < 0) {
+        buffer_free(&value);
+        return -1;
+    }
+    wipe(slot);
+    *slot = found ? buffer_detach(&value) : NULL;
+    buffer_free(&value);
+    return 0;
+}
+
+int secrets_ensure(secrets *cache, db *database, const unsigned char *master_key, char *error,
+                   size_t error_size)
+{
+    if (cache->loaded)
+        return 0;
+    time_t previous_changed = 0;
+    if (load(database, master_key, "client_secret", &cache->client_secret, NULL, error,
+             error_size) != 0 ||
+        load(database, master_key, "client_secret_previous", &cache->previous_secret,
+             &previous_changed, error, error_size) != 0 ||
+        load(database, master_key, "verify_token", &cache->verify_token, NULL, error, error_size) !=
+            0) {
+        secrets_free(cache);
+        return -1;
+    }
+    cache->previous_until = previous_changed + SETTINGS_ROTATION_GRACE_SECONDS;
+    cache->loaded = 1;
+    return 0;
+}
+
+size_t secrets_signing(const secrets *cache, const char *out[2])
+{
+    size_t count = 0;
+    if (cache->client_secret != NULL)
+        out[count++] = cache->client_secret;
+    if (cache->previous_secret != NULL && time(NULL) < cache->previous_until)
+        out[count++] = cache->previous_secret;
+    return count;
+}

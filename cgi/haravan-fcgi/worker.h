@@ -1,0 +1,30 @@
+/*
+ * worker: one FastCGI worker process.
+ *
+ * A worker accepts requests on the socket its master bound, one at a time,
+ * with one PostgreSQL connection of its own. It stops accepting on SIGTERM,
+ * finishes the request in hand, and exits; everything else about process
+ * management is the master's (master.h).
+ *
+ * Handlers get the worker for its configuration, database, cached secrets
+ * and shared counters; nothing in a worker outlives a request except these.
+ */
+#ifndef HARAVAN_FCGI_WORKER_H
+#define HARAVAN_FCGI_WORKER_H
+
+#include "core/config.h"
+#include "core/db.h"
+#include "counters.h"
+#include "secrets.h"
+
+typedef struct worker {
+    const config *configuration;
+    counters *shared;
+    db database;
+    secrets cache;
+} worker;
+
+/* Serves requests until SIGTERM. Returns the process exit status. */
+int worker_run(const config *configuration, counters *shared, int listen_fd);
+
+#endif

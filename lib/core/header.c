@@ -1,0 +1,21 @@
+/*
+ * header: HTTP header name to CGI variable name. See header.h.
+ */
+#include "core/header.h"
+
+#include <ctype.h>
+#include <string.h>
+
+int header_cgi_name(const char *name, char *out, size_t size)
+{
+    static const char prefix[] = "HTTP_";
+    size_t length = strlen(name);
+    if (sizeof prefix + length > size)
+        return -1;
+    memcpy(out, prefix, sizeof prefix - 1);
+    char *cursor = out + sizeof prefix - 1;
+    for (size_t i = 0; i < length; i++)
+        *cursor++ = name[i] == '-' ? '_' : (char)toupper((unsigned char)name[i]);
+    *cursor = '\0';
+    return 0;
+}

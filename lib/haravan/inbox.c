@@ -1,0 +1,44 @@
+/*
+ * hv_inbox: one idempotent INSERT per delivery. See inbox.h.
+ */
+#include "haravan/inbox.h"
+
+#include <stdlib.h>
+
+static const char insert_sql[] =
+    "INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at, dedupe_key,"
+    " headers, body, is_test, status, reason)"
+    " VALUES (nullif($1, ''), $2, nullif($3, ''), nullif($4, ''), $5, $6::jsonb, $7,"
+    " $8::boolean, $9, $10)"
+    " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id";
+
+int hv_inbox_store(db *database, const hv_inbox_entry *entry, long long *event_id)
+{
+    const hv_webhook *webhook = entry->webhook;
+    int unparseable = webhook->json == NULL;
+    /* A body that cannot be parsed will never process; it is kept, dead,
+     * with the reason, so that a person sees it and Haravan stops sending. */
+    const char *values[] = {
+        webhook->org_id,
+        entry->topic,
+        webhook->resource_id,
+        webhook->updated_at,
+        buffer_text(&webhook->dedupe_key),
+        entry->headers_json,
+        entry->body,
+        entry->is_test ? "true" : "false",
+        unparseable ? "dead" : "pending",
+        unparseable ? webhook->parse_error : NULL,
+    };
+    int lengths[10] = {0};
+    int formats[10] = {0};
+    lengths[6] = (int)entry->body_length;
+    formats[6] = 1; /* binary: the body goes in byte for byte */
+
+    PGresult *result = db_query(database, DB_IDEMPOTENT, insert_sql, 10, values, lengths, formats);
+    if (result == NULL)
+        return -1;
+    *event_id = PQntuples(result) > 0 ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : 0;
+    PQclear(result);
+    return 0;
+}

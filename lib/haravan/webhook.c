@@ -1,0 +1,163 @@
+/*
+ * hv_webhook: signature, topic and dedupe key of a delivery. See webhook.h.
+ */
+#include "haravan/webhook.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "core/base64.h"
+#include "core/crypto.h"
+
+const char *const hv_webhook_signature_headers[] = {
+    "X-Haravan-Hmacsha256",
+    "X-Haravan-HmacSha256",
+    "X-Haravan-Hmac-Sha256",
+    NULL,
+};
+
+int hv_webhook_verify(const void *body, size_t length, const char *signature,
+                      const char *const *secrets, size_t count)
+{
+    unsigned char received[CRYPTO_SHA256_SIZE + 1] = {0};
+    long received_length = base64_decode(signature, strlen(signature), received, sizeof received);
+    int matched = -1;
+    for (size_t i = 0; i < count; i++) {
+        unsigned char expected[CRYPTO_SHA256_SIZE];
+        if (secrets[i] == NULL || secrets[i][0] == '\0')
+            continue;
+        if (crypto_hmac_sha256(secrets[i], strlen(secrets[i]), body, length, expected) != 0)
+            continue;
+        int equal = crypto_bytes_equal(expected, received, CRYPTO_SHA256_SIZE);
+        if (equal && received_length == CRYPTO_SHA256_SIZE && matched < 0)
+            matched = (int)i;
+    }
+    return matched;
+}
+
+int hv_webhook_topic_valid(const char *topic)
+{
+    size_t length = strlen(topic);
+    if (length == 0 || length > HV_WEBHOOK_MAX_TOPIC)
+        return 0;
+    for (size_t i = 0; i < length; i++) {
+        char c = topic[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' || c == '/' ||
+              c == '.' || c == '-'))
+            return 0;
+    }
+    return 1;
+}
+
+/* cJSON would recurse as deep as the input goes; refuse deep input before
+ * handing it over. Counts brackets outside strings. */
+static int nesting_too_deep(const char *body, size_t length)
+{
+    int depth = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < length; i++) {
+        char c = body[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > HV_WEBHOOK_MAX_DEPTH)
+                return 1;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return 0;
+}
+
+static void parse(hv_webhook *webhook, const char *body, size_t length)
+{
+    if (memchr(body, '\0', length) != NULL) {
+        snprintf(webhook->parse_error, sizeof webhook->parse_error,
+                 "body is not valid JSON: it contains a NUL byte");
+        return;
+    }
+    if (nesting_too_deep(body, length)) {
+        snprintf(webhook->parse_error, sizeof webhook->parse_error,
+                 "body is not accepted: JSON nested deeper than %d levels", HV_WEBHOOK_MAX_DEPTH);
+        return;
+    }
+    const char *end = NULL;
+    webhook->json = cJSON_ParseWithLengthOpts(body, length, &end, 0);
+    if (webhook->json == NULL) {
+        size_t offset = end != NULL && end >= body ? (size_t)(end - body) : 0;
+        snprintf(webhook->parse_error, sizeof webhook->parse_error,
+                 "body is not valid JSON (error near byte %zu)", offset);
+        return;
+    }
+    while (end != NULL && (size_t)(end - body) < length &&
+           (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
+        end++;
+    if (end != NULL && (size_t)(end - body) < length) {
+        snprintf(webhook->parse_error, sizeof webhook->parse_error,
+                 "body is not valid JSON (unexpected data at byte %zu)", (size_t)(end - body));
+        cJSON_Delete(webhook->json);
+        webhook->json = NULL;
+    }
+}
+
+/* Copies a JSON id (number or string) as text; "" when absent or odd. */
+static void copy_id(const cJSON *item, char *out, size_t size)
+{
+    out[0] = '\0';
+    if (cJSON_IsString(item) && strlen(item->valuestring) < size) {
+        snprintf(out, size, "%s", item->valuestring);
+    } else if (cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble < 1e18 &&
+               floor(item->valuedouble) == item->valuedouble) {
+        snprintf(out, size, "%.0f", item->valuedouble);
+    }
+}
+
+static int is_key_safe(const char *text)
+{
+    return strchr(text, ':') == NULL;
+}
+
+static int make_key(hv_webhook *webhook, const char *topic, const char *body, size_t length)
+{
+    if (webhook->resource_id[0] != '\0' && webhook->updated_at[0] != '\0' &&
+        is_key_safe(webhook->resource_id) && is_key_safe(webhook->org_id))
+        return buffer_printf(&webhook->dedupe_key, "v1:%s:%s:%s:%s", webhook->org_id, topic,
+                             webhook->resource_id, webhook->updated_at);
+    char digest[2 * CRYPTO_SHA256_SIZE + 1];
+    if (crypto_sha256_hex(body, length, digest) != 0)
+        return -1;
+    return buffer_printf(&webhook->dedupe_key, "sha256:%s:%s:%s", webhook->org_id, topic, digest);
+}
+
+int hv_webhook_read(hv_webhook *webhook, const char *topic, const char *org_header,
+                    const char *body, size_t length)
+{
+    memset(webhook, 0, sizeof *webhook);
+    parse(webhook, body, length);
+    if (cJSON_IsObject(webhook->json)) {
+        copy_id(cJSON_GetObjectItemCaseSensitive(webhook->json, "id"), webhook->resource_id,
+                sizeof webhook->resource_id);
+        copy_id(cJSON_GetObjectItemCaseSensitive(webhook->json, "updated_at"), webhook->updated_at,
+                sizeof webhook->updated_at);
+        copy_id(cJSON_GetObjectItemCaseSensitive(webhook->json, "org_id"), webhook->org_id,
+                sizeof webhook->org_id);
+    }
+    /* The header is how Haravan names the shop; the body's org_id is the
+     * fallback for when a proxy dropped the header. */
+    if (org_header != NULL && org_header[0] != '\0' && strlen(org_header) < HV_WEBHOOK_MAX_ID)
+        snprintf(webhook->org_id, sizeof webhook->org_id, "%s", org_header);
+    return make_key(webhook, topic, body, length);
+}
+
+void hv_webhook_free(hv_webhook *webhook)
+{
+    cJSON_Delete(webhook->json);
+    webhook->json = NULL;
+    buffer_free(&webhook->dedupe_key);
+}

@@ -1,0 +1,70 @@
+/*
+ * hv_webhook: what a Haravan webhook delivery is, before any CRM meaning.
+ *
+ * HARAVAN.md section 2 is the source: the signature is
+ * base64(HMAC-SHA256(client secret, raw body)) in a header with three known
+ * spellings; the topic and shop come in headers; the body is the bare
+ * resource. This module verifies the signature over the raw bytes (never a
+ * re-serialised copy), in constant time, and derives the facts the inbox
+ * stores: the org id, the resource id and version, and the dedupe key.
+ *
+ * Dedupe key: Haravan delivers at least once and out of order, so a
+ * delivery is identified by what it says, not by when it came:
+ *     "v1:{org}:{topic}:{resource id}:{resource updated_at}"
+ * when the body has an id and an updated_at, else
+ *     "sha256:{org}:{topic}:{SHA-256 of the body}".
+ *
+ * Ownership: an hv_webhook owns its parsed JSON and key; free it with
+ * hv_webhook_free().
+ */
+#ifndef HARAVAN_HARAVAN_WEBHOOK_H
+#define HARAVAN_HARAVAN_WEBHOOK_H
+
+#include <stddef.h>
+
+#include <cJSON.h>
+
+#include "core/buffer.h"
+
+/* Largest body accepted, as in the nginx snippet's client_max_body_size. */
+#define HV_WEBHOOK_MAX_BODY (1024 * 1024)
+/* Deepest JSON nesting accepted; Haravan's resources nest about 4 deep. */
+#define HV_WEBHOOK_MAX_DEPTH 64
+#define HV_WEBHOOK_MAX_TOPIC 100
+#define HV_WEBHOOK_MAX_ID    64
+
+/* The header spellings Haravan has used for the signature, NULL-terminated. */
+extern const char *const hv_webhook_signature_headers[];
+#define HV_WEBHOOK_TOPIC_HEADER "X-Haravan-Topic"
+#define HV_WEBHOOK_ORG_HEADER   "X-Haravan-Org-Id"
+#define HV_WEBHOOK_TEST_HEADER  "X-Haravan-Test"
+
+/* Checks `signature` (base64) against the body signed with each of the
+ * `count` secrets (NULL entries are skipped). Every secret is tried, so the
+ * time taken does not say which one matched. Returns the index of the
+ * matching secret, or -1. */
+int hv_webhook_verify(const void *body, size_t length, const char *signature,
+                      const char *const *secrets, size_t count);
+
+/* 1 when `topic` looks like a Haravan topic ("orders/create"). */
+int hv_webhook_topic_valid(const char *topic);
+
+typedef struct hv_webhook {
+    char org_id[HV_WEBHOOK_MAX_ID];      /* "" when unknown */
+    char resource_id[HV_WEBHOOK_MAX_ID]; /* "" when the body has none */
+    char updated_at[HV_WEBHOOK_MAX_ID];  /* "" when the body has none */
+    cJSON *json;                         /* NULL when the body is not JSON */
+    char parse_error[160];               /* why json is NULL */
+    buffer dedupe_key;
+} hv_webhook;
+
+/* Reads what the inbox needs from a verified delivery. `org_header` may be
+ * NULL (then the body's org_id is used). An unparseable body is not an
+ * error: json stays NULL and parse_error says why. Returns 0, or -1 when
+ * memory ran out. */
+int hv_webhook_read(hv_webhook *webhook, const char *topic, const char *org_header,
+                    const char *body, size_t length);
+
+void hv_webhook_free(hv_webhook *webhook);
+
+#endif

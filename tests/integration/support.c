@@ -1,0 +1,213 @@
+/*
+ * support: HTTP, SQL and command helpers for the integration tests.
+ * See support.h.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "support.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <cmocka.h>
+#include <curl/curl.h>
+
+#include "core/base64.h"
+#include "core/crypto.h"
+
+static PGconn *connection;
+
+const char *it_env(const char *name)
+{
+    const char *value = getenv(name);
+    if (value == NULL || value[0] == '\0')
+        fail_msg("environment variable %s is not set: run through tests/run-tests.sh", name);
+    return value;
+}
+
+static size_t collect_body(char *data, size_t size, size_t count, void *context)
+{
+    buffer *body = context;
+    return buffer_append(body, data, size * count) == 0 ? size * count : 0;
+}
+
+static void copy_header_value(const char *line, size_t length, const char *name, char *out,
+                              size_t size)
+{
+    size_t name_length = strlen(name);
+    if (length <= name_length || strncasecmp(line, name, name_length) != 0)
+        return;
+    const char *value = line + name_length;
+    size_t value_length = length - name_length;
+    while (value_length > 0 && (*value == ' '))
+        value++, value_length--;
+    while (value_length > 0 && (value[value_length - 1] == '\n' || value[value_length - 1] == '\r'))
+        value_length--;
+    snprintf(out, size, "%.*s", (int)value_length, value);
+}
+
+static size_t collect_header(char *data, size_t size, size_t count, void *context)
+{
+    it_response *response = context;
+    copy_header_value(data, size * count, "Content-Type:", response->content_type,
+                      sizeof response->content_type);
+    copy_header_value(data, size * count, "Allow:", response->allow, sizeof response->allow);
+    return size * count;
+}
+
+it_response it_request(const char *method, const char *path, const char *const *headers,
+                       const void *body, size_t length)
+{
+    it_response response;
+    memset(&response, 0, sizeof response);
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", it_env("HARAVAN_BASE_URL"), path);
+
+    CURL *curl = curl_easy_init();
+    assert_non_null(curl);
+    struct curl_slist *list = curl_slist_append(NULL, "Expect:");
+    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
+        list = curl_slist_append(list, headers[i]);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    if (body != NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)length);
+    }
+    if (curl_easy_perform(curl) == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(curl);
+    if (response.body.data == NULL)
+        buffer_append(&response.body, "", 0);
+    return response;
+}
+
+void it_response_free(it_response *response)
+{
+    buffer_free(&response->body);
+}
+
+void it_sign(const char *secret, const void *body, size_t length, char *out)
+{
+    unsigned char digest[CRYPTO_SHA256_SIZE];
+    assert_int_equal(crypto_hmac_sha256(secret, strlen(secret), body, length, digest), 0);
+    base64_encode(digest, sizeof digest, out);
+}
+
+it_response it_deliver(const char *secret, const char *spelling, const char *topic, const char *org,
+                       const void *body, size_t length)
+{
+    char signature[64];
+    char lines[3][200];
+    const char *headers[5] = {"Content-Type: application/json; charset=utf-8"};
+    size_t count = 1;
+    it_sign(secret, body, length, signature);
+    snprintf(lines[0], sizeof lines[0], "%s: %s", spelling, signature);
+    headers[count++] = lines[0];
+    if (topic != NULL) {
+        snprintf(lines[1], sizeof lines[1], "X-Haravan-Topic: %s", topic);
+        headers[count++] = lines[1];
+    }
+    if (org != NULL) {
+        snprintf(lines[2], sizeof lines[2], "X-Haravan-Org-Id: %s", org);
+        headers[count++] = lines[2];
+    }
+    headers[count] = NULL;
+    return it_request("POST", "/api/haravan/webhook", headers, body, length);
+}
+
+PGconn *it_db(void)
+{
+    if (connection != NULL && PQstatus(connection) == CONNECTION_OK)
+        return connection;
+    if (connection != NULL)
+        PQfinish(connection);
+    connection = PQconnectdb(it_env("HARAVAN_DB"));
+    if (PQstatus(connection) != CONNECTION_OK)
+        fail_msg("cannot connect to the test database: %s", PQerrorMessage(connection));
+    return connection;
+}
+
+long long it_scalar(const char *sql, const char *parameter)
+{
+    const char *values[] = {parameter};
+    PGresult *result = PQexecParams(it_db(), sql, parameter != NULL ? 1 : 0, NULL,
+                                    parameter != NULL ? values : NULL, NULL, NULL, 0);
+    if (PQresultStatus(result) != PGRES_TUPLES_OK || PQntuples(result) < 1) {
+        char message[512];
+        snprintf(message, sizeof message, "%s: %s", sql, PQresultErrorMessage(result));
+        PQclear(result);
+        fail_msg("%s", message);
+    }
+    long long value = strtoll(PQgetvalue(result, 0, 0), NULL, 10);
+    PQclear(result);
+    return value;
+}
+
+void it_exec(const char *sql)
+{
+    PGresult *result = PQexec(it_db(), sql);
+    ExecStatusType status = PQresultStatus(result);
+    if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
+        char message[512];
+        snprintf(message, sizeof message, "%s: %s", sql, PQresultErrorMessage(result));
+        PQclear(result);
+        fail_msg("%s", message);
+    }
+    PQclear(result);
+}
+
+static int run_shell(const char *command)
+{
+    int status = system(command);
+    if (status == -1 || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+int it_ctl(const char *arguments)
+{
+    char command[2048];
+    snprintf(command, sizeof command, "'%s' %s", it_env("HARAVAN_CTL"), arguments);
+    return run_shell(command);
+}
+
+int it_stack(const char *verb)
+{
+    char command[2048];
+    snprintf(command, sizeof command, "'%s' %s '%s'", it_env("HARAVAN_STACK_SCRIPT"), verb,
+             it_env("HARAVAN_VAR"));
+    return run_shell(command);
+}
+
+void it_read_file(const char *path, buffer *out)
+{
+    FILE *file = fopen(path, "rb");
+    if (file == NULL)
+        fail_msg("cannot open %s", path);
+    char chunk[8192];
+    for (size_t got = fread(chunk, 1, sizeof chunk, file); got > 0;
+         got = fread(chunk, 1, sizeof chunk, file))
+        assert_int_equal(buffer_append(out, chunk, got), 0);
+    fclose(file);
+}
+
+double it_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
+}

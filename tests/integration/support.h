@@ -1,0 +1,64 @@
+/*
+ * support: what the integration tests share. They drive a running stack
+ * (tests/stack/stack.sh, started by tests/run-tests.sh) the way Haravan and
+ * an operator would: HTTP through nginx, SQL through libpq, haravan-ctl and
+ * the stack script as commands.
+ *
+ * Environment (from the stack's stack.env): HARAVAN_BASE_URL, HARAVAN_DB,
+ * HARAVAN_VAR, HARAVAN_CONFIG, HARAVAN_CTL, HARAVAN_STACK_SCRIPT, BUILD.
+ *
+ * Ownership: a response owns its body buffer (it_response_free). Strings
+ * from it_env() belong to the environment.
+ */
+#ifndef HARAVAN_TESTS_SUPPORT_H
+#define HARAVAN_TESTS_SUPPORT_H
+
+#include <stddef.h>
+
+#include <libpq-fe.h>
+
+#include "core/buffer.h"
+
+typedef struct it_response {
+    long status; /* 0 when the request failed at the transport */
+    buffer body;
+    char content_type[128];
+    char allow[128];
+} it_response;
+
+/* The value of a required environment variable; fails the test without. */
+const char *it_env(const char *name);
+
+/* `headers` is NULL or a NULL-terminated list of "Name: value" lines. */
+it_response it_request(const char *method, const char *path, const char *const *headers,
+                       const void *body, size_t length);
+void it_response_free(it_response *response);
+
+/* base64(HMAC-SHA256(secret, body)) into `out` (at least 64 bytes). */
+void it_sign(const char *secret, const void *body, size_t length, char *out);
+
+/* A signed webhook POST with the given signature header spelling. `org`
+ * may be NULL (header left out). */
+it_response it_deliver(const char *secret, const char *spelling, const char *topic, const char *org,
+                       const void *body, size_t length);
+
+/* The test database connection, opened on first use. */
+PGconn *it_db(void);
+/* The first column of the first row of `sql` as a number (one text
+ * parameter, may be NULL). */
+long long it_scalar(const char *sql, const char *parameter);
+/* Runs a statement; fails the test on error. */
+void it_exec(const char *sql);
+
+/* Runs `haravan-ctl ARGS` (a shell fragment); returns its exit status. */
+int it_ctl(const char *arguments);
+/* Runs `stack.sh VERB $HARAVAN_VAR`; returns its exit status. */
+int it_stack(const char *verb);
+
+/* Reads a whole file; fails the test when it cannot. */
+void it_read_file(const char *path, buffer *out);
+
+/* Milliseconds since an arbitrary start. */
+double it_now_ms(void);
+
+#endif

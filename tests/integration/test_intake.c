@@ -1,0 +1,424 @@
+/*
+ * Webhook intake through real nginx and PostgreSQL: the handshake, every
+ * real sample delivered under each signature header spelling, refusals
+ * that must store nothing, redeliveries, size limits, unparseable bodies,
+ * secret rotation, and secrets that never show in the database or the log.
+ *
+ * Each case talks to the running stack as Haravan would and then looks at
+ * hv_events as the CRM's operator would.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+#include <cmocka.h>
+
+#include "haravan/webhook.h"
+#include "support.h"
+
+#define SECRET       "it-client-secret-Đ-2026"
+#define VERIFY_TOKEN "it-verify-token-42"
+
+static long long count_events(void)
+{
+    return it_scalar("SELECT count(*) FROM hv_events", NULL);
+}
+
+static int setup_secrets(void **state)
+{
+    (void)state;
+    if (it_ctl("settings set client_secret '" SECRET "' > /dev/null") != 0 ||
+        it_ctl("settings unset client_secret_previous > /dev/null") != 0 ||
+        it_ctl("settings set verify_token '" VERIFY_TOKEN "' > /dev/null") != 0)
+        return -1;
+    return 0;
+}
+
+static void test_health_reports_database_up(void **state)
+{
+    (void)state;
+    it_response response = it_request("GET", "/api/haravan/health", NULL, NULL, 0);
+    assert_int_equal(response.status, 200);
+    assert_non_null(strstr(response.body.data, "\"status\":\"ok\""));
+    assert_non_null(strstr(response.body.data, "\"db\":\"ok\""));
+    assert_string_equal(response.content_type, "application/json");
+    it_response_free(&response);
+}
+
+static void test_handshake_answers_challenge(void **state)
+{
+    (void)state;
+    it_response response =
+        it_request("GET",
+                   "/api/haravan/webhook?hub.mode=subscribe&hub.verify_token=" VERIFY_TOKEN
+                   "&hub.challenge=ch%C3%A0o-123",
+                   NULL, NULL, 0);
+    assert_int_equal(response.status, 200);
+    assert_string_equal(response.body.data, "chào-123");
+    assert_string_equal(response.content_type, "text/plain; charset=utf-8");
+    it_response_free(&response);
+}
+
+static void test_handshake_refuses_wrong_requests(void **state)
+{
+    (void)state;
+    static const char *const queries[] = {
+        "?hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=x",
+        "?hub.mode=subscribe&hub.verify_token=" VERIFY_TOKEN "x&hub.challenge=x",
+        "?hub.mode=subscribe&hub.challenge=x",
+        "?hub.mode=unsubscribe&hub.verify_token=" VERIFY_TOKEN "&hub.challenge=x",
+        "?hub.mode=subscribe&hub.verify_token=" VERIFY_TOKEN,
+        "?hub.mode=subscribe&hub.verify_token=%zz&hub.challenge=x",
+        "",
+    };
+    for (size_t i = 0; i < sizeof queries / sizeof queries[0]; i++) {
+        char path[256];
+        snprintf(path, sizeof path, "/api/haravan/webhook%s", queries[i]);
+        it_response response = it_request("GET", path, NULL, NULL, 0);
+        if (response.status != 401)
+            fail_msg("%s: expected 401, got %ld", queries[i], response.status);
+        it_response_free(&response);
+    }
+}
+
+/* A webhook body as Haravan sends it: the bare resource. The REST samples
+ * wrap it ({"order": {...}}); the list samples are delivered as they are. */
+typedef struct sample {
+    const char *file;
+    const char *wrapper; /* NULL: the file is the body */
+    const char *topic;
+} sample;
+
+static const sample samples[] = {
+    {"order-webhook-payload-haravan_draft_order-paid.captured.json", NULL, "orders/create"},
+    {"order-api-get-single-web-cod.docs.json", "order", "orders/create"},
+    {"order-api-create-pos-response.docs.json", "order", "orders/create"},
+    {"order-api-assign-response-draft-order.docs.json", "order", "orders/updated"},
+    {"customer-api-create-with-address-response.docs.json", "customer", "customers/create"},
+    {"customer-api-get-single.docs.json", "customer", "customers/update"},
+    {"shop-get.docs.json", "shop", "shop/update"},
+    {"users-list.docs.json", NULL, "users/list"},
+    {"customer-groups-list.docs.json", NULL, "customer_groups/list"},
+};
+
+static void sample_body(const sample *s, buffer *body)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", HARAVAN_SAMPLES_DIR, s->file);
+    buffer raw = BUFFER_INIT;
+    it_read_file(path, &raw);
+    if (s->wrapper == NULL) {
+        assert_int_equal(buffer_append(body, raw.data, raw.length), 0);
+    } else {
+        cJSON *document = cJSON_ParseWithLength(raw.data, raw.length);
+        assert_non_null(document);
+        char *inner = cJSON_PrintUnformatted(cJSON_GetObjectItem(document, s->wrapper));
+        assert_non_null(inner);
+        assert_int_equal(buffer_append_string(body, inner), 0);
+        free(inner);
+        cJSON_Delete(document);
+    }
+    buffer_free(&raw);
+}
+
+/* The documented delivery: its headers and the body after "Body:". */
+static void documented_delivery(buffer *body, char *topic, size_t topic_size)
+{
+    buffer raw = BUFFER_INIT;
+    it_read_file(HARAVAN_SAMPLES_DIR "/webhook-app_subscriptions-update.docs.http.txt", &raw);
+    const char *topic_line = strstr(raw.data, "X-Haravan-Topic: ");
+    const char *body_start = strstr(raw.data, "Body:\n");
+    assert_non_null(topic_line);
+    assert_non_null(body_start);
+    sscanf(topic_line + strlen("X-Haravan-Topic: "), "%99s", topic);
+    (void)topic_size;
+    /* The body is indented by two spaces in the document. */
+    for (const char *line = body_start + strlen("Body:\n"); *line != '\0';) {
+        const char *end = strchr(line, '\n');
+        size_t length = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (length >= 2 && line[0] == ' ' && line[1] == ' ')
+            buffer_append(body, line + 2, length - 2), buffer_append_char(body, '\n');
+        line += length + (end != NULL ? 1 : 0);
+    }
+    buffer_free(&raw);
+}
+
+static int stored_exactly(long long event_id, const buffer *body, const char *topic,
+                          const char *org)
+{
+    char id[32];
+    snprintf(id, sizeof id, "%lld", event_id);
+    const char *values[] = {id, body->data, topic, org};
+    const int lengths[] = {0, (int)body->length, 0, 0};
+    const int formats[] = {0, 1, 0, 0};
+    PGresult *result =
+        PQexecParams(it_db(),
+                     "SELECT count(*) FROM hv_events WHERE id = $1::bigint"
+                     " AND body = $2 AND topic = $3 AND org_id = $4"
+                     " AND status = 'pending' AND NOT headers ? 'X-Haravan-Hmacsha256'",
+                     4, NULL, values, lengths, formats, 0);
+    int found =
+        PQresultStatus(result) == PGRES_TUPLES_OK && strcmp(PQgetvalue(result, 0, 0), "1") == 0;
+    PQclear(result);
+    return found;
+}
+
+static long long deliver_and_check(const char *spelling, const char *topic, const char *org,
+                                   const buffer *body)
+{
+    it_response response = it_deliver(SECRET, spelling, topic, org, body->data, body->length);
+    if (response.status != 200)
+        fail_msg("%s with %s: got %ld %s", topic, spelling, response.status, response.body.data);
+    cJSON *reply = cJSON_Parse(response.body.data);
+    assert_non_null(reply);
+    assert_string_equal(cJSON_GetObjectItem(reply, "status")->valuestring, "stored");
+    long long event_id = (long long)cJSON_GetObjectItem(reply, "event_id")->valuedouble;
+    cJSON_Delete(reply);
+    it_response_free(&response);
+    if (!stored_exactly(event_id, body, topic, org))
+        fail_msg("%s with %s: event %lld not stored byte for byte", topic, spelling, event_id);
+    return event_id;
+}
+
+static void test_every_sample_lands_byte_exact_under_each_spelling(void **state)
+{
+    (void)state;
+    for (size_t h = 0; hv_webhook_signature_headers[h] != NULL; h++) {
+        /* One org per spelling: the same body under another spelling would
+         * otherwise be (rightly) a duplicate. */
+        char org[32];
+        snprintf(org, sizeof org, "it-spelling-%zu", h);
+        for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+            buffer body = BUFFER_INIT;
+            sample_body(&samples[i], &body);
+            deliver_and_check(hv_webhook_signature_headers[h], samples[i].topic, org, &body);
+            buffer_free(&body);
+        }
+        buffer body = BUFFER_INIT;
+        char topic[100];
+        documented_delivery(&body, topic, sizeof topic);
+        assert_string_equal(topic, "app_subscriptions/update");
+        deliver_and_check(hv_webhook_signature_headers[h], topic, org, &body);
+        buffer_free(&body);
+    }
+}
+
+static void test_org_id_falls_back_to_body(void **state)
+{
+    (void)state;
+    const char body[] =
+        "{\"id\":777001,\"updated_at\":\"2026-01-01T00:00:00Z\",\"org_id\":5550001}";
+    it_response response =
+        it_deliver(SECRET, "X-Haravan-Hmacsha256", "orders/create", NULL, body, strlen(body));
+    assert_int_equal(response.status, 200);
+    it_response_free(&response);
+    assert_int_equal(it_scalar("SELECT count(*) FROM hv_events WHERE org_id = '5550001'"
+                               " AND resource_id = '777001'",
+                               NULL),
+                     1);
+}
+
+static void test_bad_signatures_store_nothing(void **state)
+{
+    (void)state;
+    const char body[] = "{\"id\":1,\"updated_at\":\"2026-01-01T00:00:00Z\"}";
+    char right[64];
+    char other_body[64];
+    it_sign(SECRET, "{\"id\":2}", 8, other_body);
+    it_sign(SECRET, body, strlen(body), right);
+    char truncated[64];
+    snprintf(truncated, sizeof truncated, "%.20s", right);
+    char wrong_secret[64];
+    it_sign("not-the-secret", body, strlen(body), wrong_secret);
+    const char *const signatures[] = {wrong_secret, other_body, truncated, "", "!!!!", NULL};
+
+    long long before = count_events();
+    for (size_t i = 0; i < sizeof signatures / sizeof signatures[0]; i++) {
+        char header[128];
+        snprintf(header, sizeof header, "X-Haravan-Hmacsha256: %s", signatures[i]);
+        const char *headers[] = {"X-Haravan-Topic: orders/create", "X-Haravan-Org-Id: 1",
+                                 signatures[i] != NULL ? header : NULL, NULL};
+        it_response response =
+            it_request("POST", "/api/haravan/webhook", headers, body, strlen(body));
+        if (response.status != 401)
+            fail_msg("signature %zu: expected 401, got %ld", i, response.status);
+        it_response_free(&response);
+    }
+    assert_int_equal(count_events(), before);
+}
+
+static void test_missing_or_invalid_topic_is_400(void **state)
+{
+    (void)state;
+    const char body[] = "{\"id\":3,\"updated_at\":\"2026-01-01T00:00:00Z\"}";
+    long long before = count_events();
+    it_response response =
+        it_deliver(SECRET, "X-Haravan-Hmacsha256", NULL, "1", body, strlen(body));
+    assert_int_equal(response.status, 400);
+    assert_non_null(strstr(response.body.data, "X-Haravan-Topic"));
+    it_response_free(&response);
+    response = it_deliver(SECRET, "X-Haravan-Hmacsha256", "Orders Create", "1", body, strlen(body));
+    assert_int_equal(response.status, 400);
+    it_response_free(&response);
+    assert_int_equal(count_events(), before);
+}
+
+static void test_five_redeliveries_leave_one_row(void **state)
+{
+    (void)state;
+    const char body[] =
+        "{\"id\":424242,\"updated_at\":\"2026-11-28T10:00:00+07:00\",\"note\":\"Giao "
+        "hàng nhanh\"}";
+    for (int i = 0; i < 5; i++) {
+        it_response response = it_deliver(SECRET, "X-Haravan-HmacSha256", "orders/updated",
+                                          "it-redeliver", body, strlen(body));
+        assert_int_equal(response.status, 200);
+        assert_non_null(strstr(response.body.data, i == 0 ? "\"stored\"" : "\"duplicate\""));
+        it_response_free(&response);
+    }
+    assert_int_equal(
+        it_scalar("SELECT count(*) FROM hv_events WHERE org_id = 'it-redeliver'", NULL), 1);
+}
+
+static void test_body_over_one_mebibyte_is_413(void **state)
+{
+    (void)state;
+    size_t length = 1536 * 1024;
+    char *body = malloc(length);
+    assert_non_null(body);
+    memset(body, ' ', length);
+    memcpy(body, "{\"id\":5,\"pad\":\"", 15);
+    body[length - 2] = '"';
+    body[length - 1] = '}';
+    long long before = count_events();
+    it_response response =
+        it_deliver(SECRET, "X-Haravan-Hmacsha256", "orders/create", "1", body, length);
+    assert_int_equal(response.status, 413);
+    it_response_free(&response);
+    free(body);
+    assert_int_equal(count_events(), before);
+}
+
+static void test_signed_garbage_is_kept_dead_with_reason(void **state)
+{
+    (void)state;
+    const char body[] = "{\"id\": 6, this is not json";
+    it_response response = it_deliver(SECRET, "X-Haravan-Hmacsha256", "orders/create", "it-garbage",
+                                      body, strlen(body));
+    assert_int_equal(response.status, 200);
+    it_response_free(&response);
+    assert_int_equal(it_scalar("SELECT count(*) FROM hv_events WHERE org_id = 'it-garbage'"
+                               " AND status = 'dead' AND reason LIKE 'body is not valid JSON%'"
+                               " AND body = convert_to($1, 'UTF8')",
+                               body),
+                     1);
+    /* And Haravan's retry of it is a duplicate, not a second row. */
+    response = it_deliver(SECRET, "X-Haravan-Hmacsha256", "orders/create", "it-garbage", body,
+                          strlen(body));
+    assert_int_equal(response.status, 200);
+    it_response_free(&response);
+    assert_int_equal(it_scalar("SELECT count(*) FROM hv_events WHERE org_id = 'it-garbage'", NULL),
+                     1);
+}
+
+static long deliver_status(const char *secret, const char *id)
+{
+    char body[128];
+    snprintf(body, sizeof body, "{\"id\":%s,\"updated_at\":\"2026-11-28T00:00:00Z\"}", id);
+    it_response response = it_deliver(secret, "X-Haravan-Hmacsha256", "orders/create",
+                                      "it-rotation", body, strlen(body));
+    long status = response.status;
+    it_response_free(&response);
+    return status;
+}
+
+static void test_rotation_accepts_previous_secret_until_removed(void **state)
+{
+    (void)state;
+    assert_int_equal(it_ctl("settings set client_secret it-rotated-secret > /dev/null"), 0);
+    assert_int_equal(deliver_status("it-rotated-secret", "9001"), 200);
+    assert_int_equal(deliver_status(SECRET, "9002"), 200);
+    assert_int_equal(it_ctl("settings unset client_secret_previous > /dev/null"), 0);
+    assert_int_equal(deliver_status(SECRET, "9003"), 401);
+    assert_int_equal(deliver_status("it-rotated-secret", "9004"), 200);
+    assert_int_equal(setup_secrets(NULL), 0);
+}
+
+static void test_unknown_route_and_wrong_method(void **state)
+{
+    (void)state;
+    it_response response = it_request("GET", "/api/haravan/nope", NULL, NULL, 0);
+    assert_int_equal(response.status, 404);
+    assert_string_equal(response.content_type, "application/json");
+    assert_non_null(strstr(response.body.data, "\"error\""));
+    it_response_free(&response);
+    response = it_request("DELETE", "/api/haravan/webhook", NULL, NULL, 0);
+    assert_int_equal(response.status, 405);
+    assert_string_equal(response.allow, "GET, POST");
+    it_response_free(&response);
+    response = it_request("POST", "/api/haravan/health", NULL, "", 0);
+    assert_int_equal(response.status, 405);
+    assert_string_equal(response.allow, "GET, HEAD");
+    it_response_free(&response);
+}
+
+static void test_secrets_sealed_at_rest_and_never_shown(void **state)
+{
+    (void)state;
+    assert_int_equal(
+        it_scalar("SELECT count(*) FROM hv_settings WHERE name = 'client_secret'"
+                  " AND value IS NULL AND position(convert_to($1, 'UTF8') in sealed) = 0",
+                  SECRET),
+        1);
+    char command[512];
+    snprintf(command, sizeof command, "settings get client_secret | grep -qF '%s'", SECRET);
+    assert_int_not_equal(it_ctl(command), 0);
+    assert_int_equal(it_ctl("settings get client_secret | grep -q 'write-only'"), 0);
+}
+
+static void test_log_holds_no_secret_or_signature(void **state)
+{
+    (void)state;
+    const char body[] = "{\"id\":31337,\"updated_at\":\"2026-01-01T00:00:00Z\"}";
+    char signature[64];
+    it_sign(SECRET, body, strlen(body), signature);
+    it_response response =
+        it_deliver(SECRET, "X-Haravan-Hmacsha256", "orders/create", "it-log", body, strlen(body));
+    assert_int_equal(response.status, 200);
+    it_response_free(&response);
+    char log_path[1024];
+    snprintf(log_path, sizeof log_path, "%s/log/haravan-fcgi.log", it_env("HARAVAN_VAR"));
+    buffer log = BUFFER_INIT;
+    it_read_file(log_path, &log);
+    assert_non_null(strstr(log.data, "\"org_id\":\"it-log\""));
+    assert_null(strstr(log.data, SECRET));
+    assert_null(strstr(log.data, VERIFY_TOKEN));
+    assert_null(strstr(log.data, signature));
+    buffer_free(&log);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_health_reports_database_up),
+        cmocka_unit_test(test_handshake_answers_challenge),
+        cmocka_unit_test(test_handshake_refuses_wrong_requests),
+        cmocka_unit_test(test_every_sample_lands_byte_exact_under_each_spelling),
+        cmocka_unit_test(test_org_id_falls_back_to_body),
+        cmocka_unit_test(test_bad_signatures_store_nothing),
+        cmocka_unit_test(test_missing_or_invalid_topic_is_400),
+        cmocka_unit_test(test_five_redeliveries_leave_one_row),
+        cmocka_unit_test(test_body_over_one_mebibyte_is_413),
+        cmocka_unit_test(test_signed_garbage_is_kept_dead_with_reason),
+        cmocka_unit_test(test_rotation_accepts_previous_secret_until_removed),
+        cmocka_unit_test(test_unknown_route_and_wrong_method),
+        cmocka_unit_test(test_secrets_sealed_at_rest_and_never_shown),
+        cmocka_unit_test(test_log_holds_no_secret_or_signature),
+    };
+    return cmocka_run_group_tests(tests, setup_secrets, NULL);
+}

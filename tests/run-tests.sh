@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# run-tests.sh: what `make test` runs.
+#
+# 1. Unit tests (cmocka, through ctest) in the normal and the sanitizer
+#    build.
+# 2. A throwaway stack of its own (fresh directory, free port) running the
+#    sanitizer build of haravan-fcgi, and the integration tests against it
+#    through real nginx and PostgreSQL.
+# 3. The stack's logs are searched for sanitizer reports: a worker that hit
+#    one was restarted by its master, and the test that caused it may still
+#    have passed, so this is where such a failure shows.
+# Exits non-zero on any failure. KEEP=1 keeps the stack directory.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+BUILD_ASAN=${BUILD_ASAN:-$ROOT/build-asan}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
+export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+
+echo "== unit tests (normal build)"
+(cd "$BUILD" && ctest -L unit --output-on-failure)
+echo "== unit tests (AddressSanitizer + UndefinedBehaviorSanitizer build)"
+(cd "$BUILD_ASAN" && ctest -L unit --output-on-failure)
+
+STACK=$(mktemp -d /tmp/haravan-test.XXXXXX)
+chmod 755 "$STACK"
+cleanup() {
+    BUILD=$BUILD_ASAN "$ROOT/tests/stack/stack.sh" stop "$STACK" || true
+    if [ "${KEEP:-0}" = 1 ]; then echo "stack kept in $STACK"; else rm -rf "$STACK"; fi
+}
+trap cleanup EXIT
+
+echo "== integration tests (sanitizer build of haravan-fcgi, stack in $STACK)"
+BUILD=$BUILD_ASAN "$ROOT/tests/stack/stack.sh" start "$STACK" 0
+set -a
+# shellcheck disable=SC1091
+. "$STACK/stack.env"
+set +a
+export HARAVAN_CONFIG=$STACK/stack.env
+export HARAVAN_STACK_SCRIPT=$ROOT/tests/stack/stack.sh
+export HARAVAN_CTL=$BUILD_ASAN/haravan-ctl
+export BUILD=$BUILD_ASAN
+# Workers killed on purpose by the tests must not count as sanitizer errors;
+# LeakSanitizer has nothing to say about processes that _exit().
+set +e
+(cd "$BUILD_ASAN" && ctest -L integration --output-on-failure)
+status=$?
+set -e
+
+if grep -l -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$STACK"/log/*.log; then
+    echo "sanitizer reports found in the stack's logs (above)" >&2
+    grep -h -A 30 -E "ERROR: AddressSanitizer|runtime error:" "$STACK"/log/*.log | head -n 80 >&2
+    status=1
+fi
+exit $status

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# deps.sh: installs the Debian 12 packages haravan-crm needs, if missing.
+#
+# As root it runs apt-get itself; as a user with passwordless sudo it uses
+# sudo; otherwise it prints the exact command and stops, since building
+# without them cannot work. It says what it installs.
+set -euo pipefail
+
+PACKAGES=(
+    build-essential cmake pkg-config ca-certificates curl openssl
+    libfcgi-dev libcjson-dev libcurl4-openssl-dev libssl-dev libpq-dev libcmocka-dev
+    postgresql nginx
+)
+
+missing=()
+for package in "${PACKAGES[@]}"; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+# Any nginx flavour will do; do not pull nginx next to an installed nginx.
+if [ ${#missing[@]} -gt 0 ] && command -v nginx > /dev/null; then
+    kept=()
+    for package in "${missing[@]}"; do [ "$package" = nginx ] || kept+=("$package"); done
+    missing=("${kept[@]+"${kept[@]}"}")
+fi
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+line="apt-get install -y --no-install-recommends ${missing[*]}"
+if [ "$(id -u)" = 0 ]; then
+    sudo=()
+elif command -v sudo > /dev/null && sudo -n true 2> /dev/null; then
+    sudo=(sudo)
+else
+    echo "haravan-crm needs these Debian packages: ${missing[*]}" >&2
+    echo "Install them as root, then run make again:" >&2
+    echo "    sudo apt-get update && sudo $line" >&2
+    exit 1
+fi
+echo "deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" $line > /dev/null
+# Debian starts its own PostgreSQL and nginx on install; ours run privately
+# under var/, so theirs are left as the system has them.
+echo "deps: done"

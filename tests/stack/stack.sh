@@ -1,0 +1,227 @@
+#!/usr/bin/env bash
+# stack.sh: a complete local haravan-crm stack in one directory.
+#
+#   stack.sh start DIR [PORT]   PostgreSQL cluster, migrations, haravan-fcgi and
+#                               nginx on 127.0.0.1:PORT (0 = any free port);
+#                               writes DIR/stack.env
+#   stack.sh stop DIR           stops what start started, by pid
+#   stack.sh pg-stop DIR        stops PostgreSQL only (outage tests)
+#   stack.sh pg-start DIR       starts it again
+#   stack.sh fcgi-stop DIR      stops haravan-fcgi only (drains its workers)
+#   stack.sh fcgi-start DIR     starts it again with DIR/stack.env
+#
+# `make run` uses DIR=var and PORT=${PORT:-8080}; `make test` gives every run a
+# fresh directory and a free port, so test runs and a running `make run` never
+# meet. Everything lives under DIR: data, sockets (or a short /tmp directory
+# when DIR's path is too long for a unix socket), logs, pid files, the master
+# key (mode 0600).
+#
+# PostgreSQL refuses to run as root, so as root the cluster belongs to the
+# `postgres` user. When that user cannot reach DIR (a checkout inside a 0700
+# directory), the data directory is created under /tmp and DIR/pgdata links
+# to it.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BUILD=${BUILD:-$ROOT/build}
+PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)}
+
+die() { echo "stack: $*" >&2; exit 1; }
+say() { echo "stack: $*"; }
+
+as_postgres() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+pick_port() {
+    local port
+    for _ in $(seq 1 50); do
+        port=$((20000 + RANDOM % 40000))
+        port_in_use "$port" || { echo "$port"; return; }
+    done
+    die "no free port found"
+}
+
+# Unix socket paths must fit in 108 bytes.
+socket_dir() {
+    local dir=$1
+    if [ ${#dir} -gt 80 ]; then
+        [ -f "$dir/socket-dir" ] || mktemp -d /tmp/haravan-run.XXXXXX > "$dir/socket-dir"
+        cat "$dir/socket-dir"
+    else
+        echo "$dir"
+    fi
+}
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(head -n 1 "$1")" 2>/dev/null; }
+
+init_cluster() {
+    local dir=$1 data=$1/pgdata
+    [ -e "$data/PG_VERSION" ] && return 0
+    [ -x "$PGBIN/initdb" ] || die "PostgreSQL server binaries not found (apt-get install postgresql)"
+    if [ "$(id -u)" = 0 ]; then
+        if ! runuser -u postgres -- test -x "$dir"; then
+            local elsewhere
+            elsewhere=$(mktemp -d /tmp/haravan-pgdata.XXXXXX)
+            chown postgres "$elsewhere"
+            rm -rf "$data"
+            ln -s "$elsewhere" "$data"
+            say "postgres cannot reach $dir; cluster data in $elsewhere"
+        else
+            mkdir -p "$data"
+            chown postgres "$data"
+        fi
+    else
+        mkdir -p "$data"
+    fi
+    chmod 700 "$data/" 2>/dev/null || true
+    as_postgres "$PGBIN/initdb" -D "$data/" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+        > "$dir/log/initdb.log" 2>&1 || die "initdb failed; see $dir/log/initdb.log"
+}
+
+pg_start() {
+    local dir=$1 sockets
+    sockets=$(socket_dir "$dir")/pg
+    mkdir -p "$sockets"
+    [ "$(id -u)" = 0 ] && chown postgres "$sockets"
+    if as_postgres "$PGBIN/pg_ctl" -D "$dir/pgdata/" status > /dev/null 2>&1; then return 0; fi
+    touch "$dir/log/postgresql.log"
+    [ "$(id -u)" = 0 ] && chown postgres "$dir/log/postgresql.log" 2>/dev/null
+    # Reachable by its unix socket only: no TCP port to collide with.
+    as_postgres "$PGBIN/pg_ctl" -D "$dir/pgdata/" -w -t 60 -l "$dir/log/postgresql.log" \
+        -o "-c listen_addresses='' -c unix_socket_directories='$sockets' -c max_connections=300" \
+        start > /dev/null || die "PostgreSQL did not start; see $dir/log/postgresql.log"
+}
+
+pg_stop() {
+    local dir=$1
+    [ -e "$dir/pgdata/PG_VERSION" ] || return 0
+    as_postgres "$PGBIN/pg_ctl" -D "$dir/pgdata/" -m fast -w stop > /dev/null 2>&1 || true
+}
+
+create_database() {
+    local sockets=$1
+    local psql=("$PGBIN/psql" -h "$sockets" -U postgres -d postgres -v ON_ERROR_STOP=1 -qAt)
+    if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_roles WHERE rolname = 'haravan'")" != 1 ]; then
+        "${psql[@]}" -c "CREATE ROLE haravan LOGIN"
+    fi
+    if [ "$("${psql[@]}" -c "SELECT 1 FROM pg_database WHERE datname = 'haravan'")" != 1 ]; then
+        "${psql[@]}" -c "CREATE DATABASE haravan OWNER haravan"
+    fi
+}
+
+master_key() {
+    local file=$1/master.key
+    if [ ! -s "$file" ]; then
+        (umask 077 && "$BUILD/haravan-ctl" keygen > "$file")
+    fi
+    chmod 600 "$file"
+}
+
+write_env() {
+    local dir=$1 port=$2 sockets=$3
+    cat > "$dir/stack.env" <<ENV
+# Written by tests/stack/stack.sh: the running stack's addresses.
+# Use with: set -a; . $dir/stack.env; set +a   or   HARAVAN_CONFIG=$dir/stack.env
+HARAVAN_DB='host=$sockets/pg dbname=haravan user=haravan'
+HARAVAN_BASE_URL=http://127.0.0.1:$port
+HARAVAN_PUBLIC_URL=http://127.0.0.1:$port
+HARAVAN_SOCKET=$sockets/fcgi.sock
+HARAVAN_SOCKET_MODE=0660
+HARAVAN_MASTER_KEY_FILE=$dir/master.key
+HARAVAN_WORKERS=${HARAVAN_WORKERS:-$((2 * $(nproc)))}
+HARAVAN_VAR=$dir
+STACK_PORT=$port
+STACK_PGDATA=$dir/pgdata
+STACK_PGHOST=$sockets/pg
+ENV
+}
+
+start_fcgi() {
+    local dir=$1
+    HARAVAN_CONFIG="$dir/stack.env" nohup "$BUILD/haravan-fcgi" --pid-file "$dir/haravan-fcgi.pid" \
+        >> "$dir/log/haravan-fcgi.log" 2>&1 < /dev/null &
+    local socket
+    socket=$(sed -n 's/^HARAVAN_SOCKET=//p' "$dir/stack.env")
+    for _ in $(seq 1 100); do
+        [ -S "$socket" ] && pid_alive "$dir/haravan-fcgi.pid" && return 0
+        sleep 0.1
+    done
+    die "haravan-fcgi did not start; see $dir/log/haravan-fcgi.log"
+}
+
+start_nginx() {
+    local dir=$1 port=$2 sockets=$3 user=""
+    [ "$(id -u)" = 0 ] && user="user root;"
+    mkdir -p "$dir/nginx"
+    sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@ROOT@|$ROOT|g" \
+        -e "s|@SOCKET@|$sockets/fcgi.sock|g" -e "s|@USER@|$user|g" \
+        "$ROOT/nginx/dev-server.conf.in" > "$dir/nginx/nginx.conf"
+    nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/log/nginx-error.log" \
+        || die "nginx did not start; see $dir/log/nginx-error.log"
+}
+
+wait_healthy() {
+    local port=$1
+    for _ in $(seq 1 100); do
+        if curl -fsS "http://127.0.0.1:$port/api/haravan/health" > /dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    die "health check failed on port $port"
+}
+
+stop_fcgi() {
+    local dir=$1 pid
+    pid_alive "$dir/haravan-fcgi.pid" || return 0
+    pid=$(cat "$dir/haravan-fcgi.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    # The master drains for up to 30 s; wait a little longer than that.
+    for _ in $(seq 1 350); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+}
+
+stop() {
+    local dir=$1
+    [ -d "$dir" ] || return 0
+    if pid_alive "$dir/nginx/nginx.pid"; then
+        kill -QUIT "$(cat "$dir/nginx/nginx.pid")" 2>/dev/null || true
+    fi
+    stop_fcgi "$dir"
+    for _ in $(seq 1 50); do pid_alive "$dir/nginx/nginx.pid" || break; sleep 0.1; done
+    pg_stop "$dir"
+}
+
+start() {
+    local dir port sockets
+    mkdir -p "$1"
+    dir=$(cd "$1" && pwd)
+    port=${2:-8080}
+    [ -x "$BUILD/haravan-fcgi" ] || die "$BUILD/haravan-fcgi is not built (make build)"
+    stop "$dir"
+    [ "$port" = 0 ] && port=$(pick_port)
+    port_in_use "$port" && die "port $port is in use (set PORT=... to choose another)"
+    mkdir -p "$dir/log"
+    sockets=$(socket_dir "$dir")
+    init_cluster "$dir"
+    pg_start "$dir"
+    create_database "$sockets/pg"
+    master_key "$dir"
+    write_env "$dir" "$port" "$sockets"
+    HARAVAN_CONFIG="$dir/stack.env" "$BUILD/haravan-ctl" migrate > "$dir/log/migrate.log" \
+        || die "migrations failed; see $dir/log/migrate.log"
+    start_fcgi "$dir"
+    start_nginx "$dir" "$port" "$sockets"
+    wait_healthy "$port"
+    say "up on http://127.0.0.1:$port (variables in $dir/stack.env)"
+}
+
+case "${1:-}" in
+start) [ $# -ge 2 ] || die "usage: stack.sh start DIR [PORT]"; start "$2" "${3:-8080}" ;;
+stop) [ $# -ge 2 ] || die "usage: stack.sh stop DIR"; stop "$(cd "$2" 2>/dev/null && pwd || echo "$2")" ;;
+pg-stop) pg_stop "$(cd "$2" && pwd)" ;;
+pg-start) pg_start "$(cd "$2" && pwd)" ;;
+fcgi-stop) stop_fcgi "$(cd "$2" && pwd)" ;;
+fcgi-start) start_fcgi "$(cd "$2" && pwd)" ;;
+*) die "usage: stack.sh start DIR [PORT] | stop DIR | pg-stop|pg-start|fcgi-stop|fcgi-start DIR" ;;
+esac
