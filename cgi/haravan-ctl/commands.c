@@ -77,6 +77,18 @@ static int settings_show(ctl_context *context, const char *name)
     return status;
 }
 
+static int is_crm_user(ctl_context *context, const char *email)
+{
+    const char *values[] = {email};
+    PGresult *result = db_query(&context->database, DB_ONCE,
+                                "SELECT 1 FROM crm_users WHERE lower(email) = lower(btrim($1))"
+                                " AND active",
+                                1, values, NULL, NULL);
+    int found = result != NULL && PQntuples(result) > 0;
+    PQclear(result);
+    return found;
+}
+
 static int settings_store(ctl_context *context, const char *name, const char *argument)
 {
     char *from_stdin = strcmp(argument, "-") == 0 ? read_secret_line() : NULL;
@@ -85,6 +97,14 @@ static int settings_store(ctl_context *context, const char *name, const char *ar
         return 1;
     }
     const char *value = from_stdin != NULL ? from_stdin : argument;
+    if (strcmp(name, "default_owner") == 0 && !is_crm_user(context, value)) {
+        fprintf(stderr,
+                "haravan-ctl: no active CRM user has the email '%s' "
+                "(haravan-ctl user add --email ...)\n",
+                value);
+        free(from_stdin);
+        return 1;
+    }
     char error[256];
     int result =
         settings_set(&context->database, master_key(context), name, value, error, sizeof error);

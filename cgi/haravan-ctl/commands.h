@@ -21,5 +21,9 @@ int command_migrate(ctl_context *context, int argc, char **argv);
 int command_settings(ctl_context *context, int argc, char **argv);
 int command_events(ctl_context *context, int argc, char **argv);
 int command_status(ctl_context *context, int argc, char **argv);
+int command_user(ctl_context *context, int argc, char **argv);
+int command_replay(ctl_context *context, int argc, char **argv);
+int command_sources(ctl_context *context, int argc, char **argv);
+int command_follow(ctl_context *context, int argc, char **argv);
 
 #endif

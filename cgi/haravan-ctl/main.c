@@ -26,6 +26,10 @@ static const command commands[] = {
     {"settings", command_settings, "settings list | get NAME | set NAME VALUE|- | unset NAME"},
     {"events", command_events, "events [--status S] [--topic T] [--limit N] | events show ID"},
     {"status", command_status, "events counted by status, schema version"},
+    {"replay", command_replay, "replay ID | --dead: process an event again"},
+    {"user", command_user, "user add --email E [--name N] | user list: CRM users"},
+    {"sources", command_sources, "sources list | set CHANNEL NAME: order sources"},
+    {"follow", command_follow, "print crm_events as they are committed (automation feed)"},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

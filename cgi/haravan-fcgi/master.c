@@ -24,14 +24,18 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "counters.h"
+#include "background.h"
 #include "worker.h"
 
 #define MAX_CHILDREN        512
 #define RESPAWNS_PER_WORKER 2
 
+typedef enum child_role { ROLE_WORKER, ROLE_BACKGROUND } child_role;
+
 typedef struct child {
     pid_t pid;
     int generation;
+    child_role role;
 } child;
 
 typedef struct master {
@@ -149,7 +153,7 @@ static child *free_slot(master *m)
     return NULL;
 }
 
-static int spawn(master *m)
+static int spawn(master *m, child_role role)
 {
     child *slot = free_slot(m);
     if (slot == NULL)
@@ -161,20 +165,37 @@ static int spawn(master *m)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        if (role == ROLE_BACKGROUND) {
+            close(m->listen_fd);
+            _exit(background_run(&m->configuration, m->shared));
+        }
         _exit(worker_run(&m->configuration, m->shared, m->listen_fd));
     }
     slot->pid = pid;
     slot->generation = m->generation;
+    slot->role = role;
     return 0;
 }
 
-static int count_current(const master *m)
+static int count_current(const master *m, child_role role)
 {
     int count = 0;
     for (int i = 0; i < MAX_CHILDREN; i++)
-        if (m->children[i].pid != 0 && m->children[i].generation == m->generation)
+        if (m->children[i].pid != 0 && m->children[i].generation == m->generation &&
+            m->children[i].role == role)
             count++;
     return count;
+}
+
+/* The role of the next child the current generation lacks; -1 when whole:
+ * HARAVAN_WORKERS workers and one background processor. */
+static int missing_role(const master *m)
+{
+    if (count_current(m, ROLE_WORKER) < m->configuration.workers)
+        return ROLE_WORKER;
+    if (count_current(m, ROLE_BACKGROUND) < 1)
+        return ROLE_BACKGROUND;
+    return -1;
 }
 
 static int count_all(const master *m)
@@ -196,7 +217,7 @@ static void fill(master *m, int is_replacement)
         m->respawn_window = now;
         m->respawns_in_window = 0;
     }
-    while (count_current(m) < m->configuration.workers) {
+    for (int role = missing_role(m); role >= 0; role = missing_role(m)) {
         if (is_replacement &&
             m->respawns_in_window >= RESPAWNS_PER_WORKER * m->configuration.workers) {
             if (!m->respawn_delayed)
@@ -205,7 +226,7 @@ static void fill(master *m, int is_replacement)
             alarm(1);
             return;
         }
-        if (spawn(m) != 0) {
+        if (spawn(m, (child_role)role) != 0) {
             log_message("error", "cannot start a worker: %s", strerror(errno));
             alarm(1);
             return;

@@ -89,7 +89,9 @@ static void log_request(const request *r)
     log_end(&record);
 }
 
-static void serve(worker *w, FCGX_Request *fcgi)
+/* Handles one request. Returns the id of an event it stored for
+ * processing, or 0. */
+static long long serve(worker *w, FCGX_Request *fcgi)
 {
     request r;
     request_begin(&r, fcgi);
@@ -98,7 +100,28 @@ static void serve(worker *w, FCGX_Request *fcgi)
     if (r.status == 0)
         request_reply_error(&r, 500, "internal error");
     log_request(&r);
+    long long stored =
+        r.status == 200 && r.outcome != NULL && strcmp(r.outcome, "stored") == 0 ? r.event_id : 0;
     request_end(&r);
+    return stored;
+}
+
+/* Processes what this worker just stored, after Haravan has its answer;
+ * whatever fails here stays pending for the background processor. */
+static void process_stored(worker *w, long long event_id)
+{
+    struct timespec started;
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    crm_outcome outcome = CRM_OUTCOME_SKIPPED;
+    int result = crm_process_event(&w->processor, event_id, &outcome);
+    log_record record;
+    log_begin(&record, result == 0 ? "info" : "error", "process");
+    log_number(&record, "event_id", event_id);
+    log_string(&record, "outcome", result == 0 ? crm_outcome_name(outcome) : "unrecorded");
+    log_decimal(&record, "duration_ms", elapsed_ms(&started));
+    if (result != 0 || outcome == CRM_OUTCOME_RETRY)
+        log_string(&record, "error", w->database.error);
+    log_end(&record);
 }
 
 static int setup(worker *w, const config *configuration, counters *shared)
@@ -110,6 +133,8 @@ static int setup(worker *w, const config *configuration, counters *shared)
         return -1;
     w->database.on_connect = secrets_on_connect;
     w->database.on_connect_context = &w->cache;
+    w->processor.database = &w->database;
+    w->processor.staff_lookup = NULL;
     /* Connecting now is an optimisation; a database that is down is fine,
      * requests will reconnect. */
     if (db_connect(&w->database) != 0)
@@ -151,8 +176,10 @@ int worker_run(const config *configuration, counters *shared, int listen_fd)
             continue;
         }
         failures_in_a_row = 0;
-        serve(&w, &fcgi);
+        long long stored = serve(&w, &fcgi);
         FCGX_Finish_r(&fcgi);
+        if (stored > 0)
+            process_stored(&w, stored);
     }
     FCGX_Finish_r(&fcgi);
     secrets_free(&w.cache);

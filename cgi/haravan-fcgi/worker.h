@@ -15,6 +15,7 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "counters.h"
+#include "crm/processor.h"
 #include "secrets.h"
 
 typedef struct worker {
@@ -22,6 +23,7 @@ typedef struct worker {
     counters *shared;
     db database;
     secrets cache;
+    crm_processor processor;
 } worker;
 
 /* Serves requests until SIGTERM. Returns the process exit status. */

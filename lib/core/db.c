@@ -80,6 +80,8 @@ PGresult *db_query(db *database, int flags, const char *sql, int count, const ch
         set_error(database, "",
                   result != NULL ? PQresultErrorMessage(result)
                                  : PQerrorMessage(database->connection));
+        const char *state = PQresultErrorField(result, PG_DIAG_SQLSTATE);
+        snprintf(database->sqlstate, sizeof database->sqlstate, "%s", state != NULL ? state : "");
         PQclear(result);
         if (PQstatus(database->connection) == CONNECTION_OK)
             return NULL; /* a real SQL error: running it again changes nothing */

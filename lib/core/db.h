@@ -29,6 +29,7 @@ struct db {
     db_connect_hook on_connect;
     void *on_connect_context;
     char error[256]; /* the last failure, for logs and replies */
+    char sqlstate[6]; /* its SQLSTATE ("23505"), or "" */
 };
 
 enum db_query_flags {

@@ -20,10 +20,12 @@ static const setting known[] = {
     /* Sealed, but the merchant must be able to read it to paste it into
      * Haravan's partner dashboard. */
     {"verify_token", 1, 0},
+    /* The email of the CRM user who owns what has no other owner. */
+    {"default_owner", 0, 0},
 };
 
 static const char *const names[] = {
-    "client_id", "client_secret", "client_secret_previous", "verify_token", NULL,
+    "client_id", "client_secret", "client_secret_previous", "verify_token", "default_owner", NULL,
 };
 
 int settings_known(const char *name, int *secret)

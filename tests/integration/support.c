@@ -211,3 +211,57 @@ double it_now_ms(void)
     clock_gettime(CLOCK_MONOTONIC, &now);
     return (double)now.tv_sec * 1e3 + (double)now.tv_nsec / 1e6;
 }
+
+long long it_deliver_event(const char *secret, const char *topic, const char *org, const char *body)
+{
+    it_response response =
+        it_deliver(secret, "X-Haravan-Hmacsha256", topic, org, body, strlen(body));
+    if (response.status != 200 || strstr(response.body.data, "\"stored\"") == NULL)
+        fail_msg("%s: expected 200 stored, got %ld %s", topic, response.status, response.body.data);
+    const char *id = strstr(response.body.data, "\"event_id\":");
+    long long event_id = id != NULL ? strtoll(id + strlen("\"event_id\":"), NULL, 10) : 0;
+    it_response_free(&response);
+    assert_true(event_id > 0);
+    return event_id;
+}
+
+const char *it_wait_processed(long long id)
+{
+    static char status[32];
+    char text[32];
+    snprintf(text, sizeof text, "%lld", id);
+    double deadline = it_now_ms() + 15000;
+    while (it_now_ms() < deadline) {
+        const char *value =
+            it_text("SELECT status FROM hv_events WHERE id = $1::bigint", text, NULL);
+        if (value != NULL && strcmp(value, "pending") != 0) {
+            snprintf(status, sizeof status, "%s", value);
+            return status;
+        }
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    fail_msg("event %lld still pending after 15 s", id);
+    return NULL;
+}
+
+const char *it_text(const char *sql, const char *first, const char *second)
+{
+    static char value[4096];
+    const char *values[] = {first, second};
+    int count = second != NULL ? 2 : first != NULL ? 1 : 0;
+    PGresult *result = PQexecParams(it_db(), sql, count, NULL, values, NULL, NULL, 0);
+    if (PQresultStatus(result) != PGRES_TUPLES_OK) {
+        char message[512];
+        snprintf(message, sizeof message, "%s: %s", sql, PQresultErrorMessage(result));
+        PQclear(result);
+        fail_msg("%s", message);
+    }
+    const char *found = NULL;
+    if (PQntuples(result) > 0 && !PQgetisnull(result, 0, 0)) {
+        snprintf(value, sizeof value, "%s", PQgetvalue(result, 0, 0));
+        found = value;
+    }
+    PQclear(result);
+    return found;
+}

@@ -62,3 +62,16 @@ void it_read_file(const char *path, buffer *out);
 double it_now_ms(void);
 
 #endif
+
+/* Delivers a signed webhook (X-Haravan-Hmacsha256) and returns the new
+ * event's id; fails the test unless the answer is 200 "stored". */
+long long it_deliver_event(const char *secret, const char *topic, const char *org,
+                           const char *body);
+
+/* Waits (up to 15 s) until event `id` is no longer pending; returns its
+ * status ("done", "dead", "ignored") in a static buffer. */
+const char *it_wait_processed(long long id);
+
+/* The first column of the first row of `sql` as text (static buffer), or
+ * NULL for SQL NULL or no row. Up to two text parameters (may be NULL). */
+const char *it_text(const char *sql, const char *first, const char *second);

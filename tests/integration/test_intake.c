@@ -160,7 +160,7 @@ static int stored_exactly(long long event_id, const buffer *body, const char *to
         PQexecParams(it_db(),
                      "SELECT count(*) FROM hv_events WHERE id = $1::bigint"
                      " AND body = $2 AND topic = $3 AND org_id = $4"
-                     " AND status = 'pending' AND NOT headers ? 'X-Haravan-Hmacsha256'",
+                     " AND status <> 'dead' AND NOT headers ? 'X-Haravan-Hmacsha256'",
                      4, NULL, values, lengths, formats, 0);
     int found =
         PQresultStatus(result) == PGRES_TUPLES_OK && strcmp(PQgetvalue(result, 0, 0), "1") == 0;

@@ -1,0 +1,45 @@
+/*
+ * json: small, NULL-safe readers over cJSON for payloads we do not control.
+ *
+ * Haravan's values vary in type from sender to sender (ids as numbers or
+ * strings, gender as 1 or "male", amounts as 980000 or 980000.0), and any
+ * key may be missing or null. These readers turn "absent, null or of a type
+ * we cannot use" into one answer (NULL or 0), so callers state what they
+ * need and the rest is handled in one place.
+ *
+ * Ownership: returned strings belong to the cJSON tree; text written into
+ * caller buffers belongs to the caller.
+ */
+#ifndef HARAVAN_CORE_JSON_H
+#define HARAVAN_CORE_JSON_H
+
+#include <stddef.h>
+
+#include <cJSON.h>
+
+/* The string value of `key` in `object`, or NULL (absent, null, not a
+ * string). A string of only spaces is returned as it is. */
+const char *json_string(const cJSON *object, const char *key);
+
+/* Like json_string, but NULL also for "" and strings of only spaces. */
+const char *json_text(const cJSON *object, const char *key);
+
+/* The object under `key`, or NULL when absent or not an object. */
+const cJSON *json_object(const cJSON *object, const char *key);
+
+/* The array under `key`, or NULL when absent or not an array. */
+const cJSON *json_array(const cJSON *object, const char *key);
+
+/* Writes an id (a whole number, or a string of at most size-1 chars) as
+ * text. Returns 1 when written, 0 when absent, null, zero or unusable. */
+int json_id(const cJSON *object, const char *key, char *out, size_t size);
+
+/* Writes a decimal amount (number, or a string holding one) as text with
+ * at most two decimals. Returns 1 when written, 0 otherwise. */
+int json_amount(const cJSON *object, const char *key, char *out, size_t size);
+
+/* Reads an integer (number, or a string holding one). Returns 1 when
+ * read, 0 otherwise. */
+int json_integer(const cJSON *object, const char *key, long long *out);
+
+#endif

@@ -1,0 +1,505 @@
+/*
+ * crm_processor: one event, one transaction. See processor.h for the
+ * failure rules and why the staff lookup happens before the transaction.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include "crm/processor.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cJSON.h>
+
+#include "core/buffer.h"
+#include "crm/customer.h"
+#include "crm/order.h"
+#include "haravan/payload.h"
+
+#define CONFLICT_RETRIES 4
+
+typedef struct event {
+    long long id;
+    char id_text[32];
+    char topic[128];
+    char org_id[64];
+    cJSON *json;
+    char notes[1024];
+} event;
+
+/* What a transaction needs that was settled before it opened. */
+typedef struct context {
+    long long owner_id;    /* for customers created here */
+    long long executor_id; /* for orders */
+} context;
+
+/* ---- event rows ---- */
+
+static int load(db *database, long long id, event *e, int *pending)
+{
+    memset(e, 0, sizeof *e);
+    e->id = id;
+    snprintf(e->id_text, sizeof e->id_text, "%lld", id);
+    const char *values[] = {e->id_text};
+    PGresult *result = db_query(database, DB_IDEMPOTENT,
+                                "SELECT topic, coalesce(org_id, ''), status = 'pending', body"
+                                " FROM hv_events WHERE id = $1::bigint",
+                                1, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    *pending = PQntuples(result) > 0 && PQgetvalue(result, 0, 2)[0] == 't';
+    if (*pending) {
+        snprintf(e->topic, sizeof e->topic, "%s", PQgetvalue(result, 0, 0));
+        snprintf(e->org_id, sizeof e->org_id, "%s", PQgetvalue(result, 0, 1));
+        size_t length = 0;
+        unsigned char *body =
+            PQunescapeBytea((const unsigned char *)PQgetvalue(result, 0, 3), &length);
+        e->json = body != NULL ? cJSON_ParseWithLength((const char *)body, length) : NULL;
+        PQfreemem(body);
+    }
+    PQclear(result);
+    return 0;
+}
+
+static void add_note(event *e, const char *note)
+{
+    if (note == NULL || note[0] == '\0')
+        return;
+    size_t used = strlen(e->notes);
+    snprintf(e->notes + used, sizeof e->notes - used, "%s%s", used > 0 ? "; " : "", note);
+}
+
+static int finish(db *database, const event *e, const char *status, const char *reason)
+{
+    const char *values[] = {e->id_text, status, reason, e->notes[0] != '\0' ? e->notes : NULL};
+    PGresult *result = db_query(database, DB_ONCE,
+                                "UPDATE hv_events SET status = $2, reason = $3, notes = $4,"
+                                " attempts = attempts + 1, processed_at = now()"
+                                " WHERE id = $1::bigint AND status = 'pending'",
+                                4, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    PQclear(result);
+    return 0;
+}
+
+/* Counts a failed attempt: retried later with backoff and jitter, or dead
+ * after the last one. */
+static int record_failure(db *database, const event *e, const char *reason, crm_outcome *outcome)
+{
+    char maximum[16];
+    snprintf(maximum, sizeof maximum, "%d", CRM_PROCESSOR_MAX_ATTEMPTS);
+    const char *values[] = {e->id_text, reason, maximum};
+    PGresult *result =
+        db_query(database, DB_IDEMPOTENT,
+                 "UPDATE hv_events SET attempts = attempts + 1, reason = $2,"
+                 " status = CASE WHEN attempts + 1 >= $3::int THEN 'dead' ELSE 'pending' END,"
+                 " next_attempt_at = now() + least(interval '1 hour',"
+                 "   interval '1 second' * power(2, attempts) * (0.75 + random() / 2))"
+                 " WHERE id = $1::bigint AND status = 'pending' RETURNING status",
+                 3, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    int dead = PQntuples(result) > 0 && strcmp(PQgetvalue(result, 0, 0), "dead") == 0;
+    PQclear(result);
+    *outcome = dead ? CRM_OUTCOME_DEAD : CRM_OUTCOME_RETRY;
+    return 0;
+}
+
+/* ---- owners ---- */
+
+static long long user_by_email(db *database, const char *email)
+{
+    const char *values[] = {email};
+    PGresult *result = db_query(database, DB_IDEMPOTENT,
+                                "SELECT id FROM crm_users WHERE lower(email) = lower(btrim($1))"
+                                " AND active",
+                                1, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    long long id = PQntuples(result) > 0 ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : 0;
+    PQclear(result);
+    return id;
+}
+
+static long long default_owner(db *database, event *e)
+{
+    PGresult *result = db_query(database, DB_IDEMPOTENT,
+                                "SELECT u.id FROM hv_settings s JOIN crm_users u"
+                                " ON lower(u.email) = lower(s.value) AND u.active"
+                                " WHERE s.name = 'default_owner'",
+                                0, NULL, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    long long id = PQntuples(result) > 0 ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : 0;
+    PQclear(result);
+    if (id == 0)
+        add_note(e, "no default owner set");
+    return id;
+}
+
+static long long executor(crm_processor *processor, event *e, const char *staff_id)
+{
+    char email[320] = "";
+    char reason[256] = "";
+    char note[512];
+    if (staff_id[0] == '\0') {
+        add_note(e, "order has no staff member: executor is the default owner");
+        return default_owner(processor->database, e);
+    }
+    int found = processor->staff_lookup != NULL &&
+                processor->staff_lookup(processor->staff_context, processor->database, e->org_id,
+                                        staff_id, email, sizeof email, reason, sizeof reason) == 1;
+    long long id = found ? user_by_email(processor->database, email) : 0;
+    if (id < 0)
+        return -1;
+    if (id > 0)
+        return id;
+    if (!found)
+        snprintf(note, sizeof note, "staff %s: %s: executor is the default owner", staff_id,
+                 processor->staff_lookup != NULL ? reason : "no staff lookup configured");
+    else
+        snprintf(note, sizeof note,
+                 "staff %s is %s, who is not a CRM user: executor is the default owner", staff_id,
+                 email);
+    add_note(e, note);
+    return default_owner(processor->database, e);
+}
+
+/* ---- inside the transaction ---- */
+
+static int emit(db *database, const event *e, const char *type, long long entity_id,
+                const char *haravan_id)
+{
+    char entity[32];
+    snprintf(entity, sizeof entity, "%lld", entity_id);
+    const char *values[] = {type, entity, e->org_id, haravan_id, e->id_text};
+    PGresult *result = db_query(
+        database, DB_ONCE,
+        "WITH inserted AS (INSERT INTO crm_events (type, entity_id, payload)"
+        " VALUES ($1, $2::bigint, jsonb_build_object('id', $2::bigint, 'haravan_org_id', $3::text,"
+        " 'haravan_id', $4::text, 'hv_event_id', $5::bigint)) RETURNING id)"
+        " SELECT pg_notify('crm_events', id::text) FROM inserted",
+        5, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    PQclear(result);
+    return 0;
+}
+
+/* The order source for a channel; a channel not seen before gets a source
+ * named after it, which the merchant can rename. */
+static long long source_for(db *database, const char *channel)
+{
+    const char *key = channel != NULL ? channel : "";
+    const char *name = channel != NULL ? channel : "Haravan";
+    const char *values[] = {key, name};
+    PGresult *result = db_query(database, DB_ONCE,
+                                "WITH added AS (INSERT INTO order_sources (name, haravan_channel)"
+                                " VALUES ($2, $1) ON CONFLICT (haravan_channel) DO NOTHING"
+                                " RETURNING id)"
+                                " SELECT id FROM added UNION ALL"
+                                " SELECT id FROM order_sources WHERE haravan_channel = $1",
+                                2, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    long long id = PQntuples(result) > 0 ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : -1;
+    PQclear(result);
+    return id;
+}
+
+static int apply_customer(db *database, event *e, const crm_customer_input *input,
+                          long long owner_id, long long *customer_id)
+{
+    crm_customer_result result;
+    if (crm_customer_upsert(database, input, owner_id, &result) != 0)
+        return -1;
+    add_note(e, result.note);
+    *customer_id = result.id;
+    if (result.created)
+        return emit(database, e, "customer.created", result.id, input->haravan_id);
+    if (result.changed)
+        return emit(database, e, "customer.updated", result.id, input->haravan_id);
+    return 0;
+}
+
+static int apply_order_events(db *database, const event *e, const crm_order_input *input,
+                              const crm_order_result *result)
+{
+    const char *id = input->haravan_id;
+    if (result->created && emit(database, e, "order.created", result->id, id) != 0)
+        return -1;
+    int updated = !result->created && (result->changed || result->payments_added > 0);
+    if (updated && emit(database, e, "order.updated", result->id, id) != 0)
+        return -1;
+    if (result->became_paid && emit(database, e, "order.paid", result->id, id) != 0)
+        return -1;
+    if (result->became_cancelled && emit(database, e, "order.cancelled", result->id, id) != 0)
+        return -1;
+    return 0;
+}
+
+typedef struct order_work {
+    crm_order_input order;
+    crm_customer_input customer;
+    int has_customer;
+} order_work;
+
+static int apply_order(db *database, event *e, const order_work *work, const context *settled)
+{
+    long long customer_id = 0;
+    if (work->has_customer &&
+        apply_customer(database, e, &work->customer, settled->executor_id, &customer_id) != 0)
+        return -1;
+    long long source_id = source_for(database, work->order.channel);
+    if (source_id < 0)
+        return -1;
+    crm_order_result result;
+    if (crm_order_upsert(database, &work->order, customer_id, settled->executor_id, source_id,
+                         &result) != 0)
+        return -1;
+    if (result.older)
+        add_note(e, "an older version than the CRM holds: nothing changed");
+    return apply_order_events(database, e, &work->order, &result);
+}
+
+/* ---- the transaction ---- */
+
+typedef int (*apply_function)(db *database, event *e, const void *work, const context *settled);
+
+static int is_conflict(const db *database)
+{
+    /* unique_violation, serialization_failure, deadlock_detected */
+    return strcmp(database->sqlstate, "23505") == 0 || strcmp(database->sqlstate, "40001") == 0 ||
+           strcmp(database->sqlstate, "40P01") == 0;
+}
+
+static void rollback(db *database)
+{
+    if (database->connection != NULL)
+        PQclear(PQexec(database->connection, "ROLLBACK"));
+}
+
+/* Locks the event if it is still pending and nobody else holds it. Returns
+ * 1 when locked, 0 when not, -1 on error. */
+static int lock_event(db *database, const event *e)
+{
+    const char *values[] = {e->id_text};
+    PGresult *result = db_query(database, DB_ONCE,
+                                "SELECT 1 FROM hv_events WHERE id = $1::bigint"
+                                " AND status = 'pending' FOR UPDATE SKIP LOCKED",
+                                1, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    int locked = PQntuples(result) > 0;
+    PQclear(result);
+    return locked;
+}
+
+/* Runs `apply` and marks the event done, in one transaction. Returns 0 with
+ * *outcome DONE or SKIPPED, or -1 with the error in database->error. */
+static int transact(db *database, event *e, apply_function apply, const void *work,
+                    const context *settled, crm_outcome *outcome)
+{
+    char notes_before[sizeof e->notes];
+    memcpy(notes_before, e->notes, sizeof notes_before);
+    for (int attempt = 0;; attempt++) {
+        memcpy(e->notes, notes_before, sizeof notes_before);
+        if (db_command(database, "BEGIN") != 0)
+            return -1;
+        int locked = lock_event(database, e);
+        if (locked <= 0) {
+            rollback(database);
+            *outcome = CRM_OUTCOME_SKIPPED;
+            return locked;
+        }
+        if (apply(database, e, work, settled) == 0 && finish(database, e, "done", NULL) == 0 &&
+            db_command(database, "COMMIT") == 0) {
+            *outcome = CRM_OUTCOME_DONE;
+            return 0;
+        }
+        char error[sizeof database->error];
+        memcpy(error, database->error, sizeof error);
+        int retry = is_conflict(database) && attempt + 1 < CONFLICT_RETRIES;
+        rollback(database);
+        memcpy(database->error, error, sizeof error);
+        if (!retry)
+            return -1;
+    }
+}
+
+/* ---- customer topics ---- */
+
+static int apply_customer_event(db *database, event *e, const void *work, const context *settled)
+{
+    long long customer_id = 0;
+    return apply_customer(database, e, work, settled->owner_id, &customer_id);
+}
+
+static int process_customer(crm_processor *processor, event *e, crm_outcome *outcome, char *reason,
+                            size_t reason_size)
+{
+    crm_customer_input input;
+    if (hv_payload_customer(e->json, NULL, e->org_id, &input, reason, reason_size) != 0) {
+        *outcome = CRM_OUTCOME_DEAD;
+        return 0;
+    }
+    if (input.haravan_id[0] == '\0') {
+        snprintf(reason, reason_size, "customer without an id");
+        *outcome = CRM_OUTCOME_DEAD;
+        return 0;
+    }
+    context settled = {.owner_id = default_owner(processor->database, e), .executor_id = 0};
+    if (settled.owner_id < 0)
+        return -1;
+    return transact(processor->database, e, apply_customer_event, &input, &settled, outcome);
+}
+
+/* ---- order topics ---- */
+
+static int apply_order_event(db *database, event *e, const void *work, const context *settled)
+{
+    return apply_order(database, e, work, settled);
+}
+
+static int read_order(event *e, order_work *work, char *staff_id, size_t staff_id_size,
+                      char *reason, size_t reason_size)
+{
+    const cJSON *customer = NULL;
+    memset(work, 0, sizeof *work);
+    if (hv_payload_order(e->json, e->topic, e->org_id, &work->order, &customer, staff_id,
+                         staff_id_size, reason, reason_size) != 0)
+        return -1;
+    if (customer == NULL)
+        return 0; /* a POS sale without a customer stays without one */
+    const cJSON *fallback = cJSON_GetObjectItemCaseSensitive(e->json, "billing_address");
+    if (!cJSON_IsObject(fallback))
+        fallback = cJSON_GetObjectItemCaseSensitive(e->json, "shipping_address");
+    if (hv_payload_customer(customer, cJSON_IsObject(fallback) ? fallback : NULL, e->org_id,
+                            &work->customer, reason, reason_size) != 0)
+        return -1;
+    if (work->customer.email[0] == '\0' && work->customer.email_raw == NULL) {
+        const cJSON *email = cJSON_GetObjectItemCaseSensitive(e->json, "email");
+        if (cJSON_IsString(email) &&
+            !crm_customer_normalise_email(email->valuestring, work->customer.email,
+                                          sizeof work->customer.email))
+            work->customer.email_raw = email->valuestring;
+    }
+    work->has_customer = 1;
+    return 0;
+}
+
+static int process_order(crm_processor *processor, event *e, crm_outcome *outcome, char *reason,
+                         size_t reason_size)
+{
+    order_work work;
+    char staff_id[32];
+    if (read_order(e, &work, staff_id, sizeof staff_id, reason, reason_size) != 0) {
+        hv_payload_order_free(&work.order);
+        *outcome = CRM_OUTCOME_DEAD;
+        return 0;
+    }
+    context settled = {.owner_id = 0, .executor_id = executor(processor, e, staff_id)};
+    int result = settled.executor_id < 0 ? -1
+                                         : transact(processor->database, e, apply_order_event,
+                                                    &work, &settled, outcome);
+    hv_payload_order_free(&work.order);
+    return result;
+}
+
+/* ---- the public functions ---- */
+
+static int is_topic(const char *topic, const char *const *topics)
+{
+    for (size_t i = 0; topics[i] != NULL; i++)
+        if (strcmp(topic, topics[i]) == 0)
+            return 1;
+    return 0;
+}
+
+static int dispatch(crm_processor *processor, event *e, crm_outcome *outcome, char *reason,
+                    size_t reason_size)
+{
+    static const char *const customer_topics[] = {"customers/create", "customers/update", NULL};
+    static const char *const order_topics[] = {"orders/create", "orders/updated", "orders/paid",
+                                               "orders/cancelled", NULL};
+    if (is_topic(e->topic, customer_topics) || is_topic(e->topic, order_topics)) {
+        if (e->json == NULL) {
+            snprintf(reason, reason_size, "body is not valid JSON");
+            *outcome = CRM_OUTCOME_DEAD;
+            return 0;
+        }
+        return is_topic(e->topic, customer_topics)
+                   ? process_customer(processor, e, outcome, reason, reason_size)
+                   : process_order(processor, e, outcome, reason, reason_size);
+    }
+    snprintf(reason, reason_size, "topic %s is not used by the CRM", e->topic);
+    *outcome = CRM_OUTCOME_IGNORED;
+    return 0;
+}
+
+int crm_process_event(crm_processor *processor, long long event_id, crm_outcome *outcome)
+{
+    event e;
+    int pending = 0;
+    *outcome = CRM_OUTCOME_SKIPPED;
+    if (load(processor->database, event_id, &e, &pending) != 0)
+        return -1;
+    if (!pending)
+        return 0;
+    char reason[512] = "";
+    int result = dispatch(processor, &e, outcome, reason, sizeof reason);
+    if (result == 0 && *outcome == CRM_OUTCOME_IGNORED)
+        result = finish(processor->database, &e, "ignored", reason);
+    else if (result == 0 && *outcome == CRM_OUTCOME_DEAD)
+        result = finish(processor->database, &e, "dead", reason);
+    else if (result != 0)
+        result = record_failure(processor->database, &e, processor->database->error, outcome);
+    cJSON_Delete(e.json);
+    return result;
+}
+
+int crm_process_due(crm_processor *processor, int limit)
+{
+    char limit_text[16];
+    snprintf(limit_text, sizeof limit_text, "%d", limit);
+    const char *values[] = {limit_text};
+    PGresult *result = db_query(processor->database, DB_IDEMPOTENT,
+                                "SELECT id FROM hv_events WHERE status = 'pending'"
+                                " AND next_attempt_at <= now() ORDER BY next_attempt_at, id"
+                                " LIMIT $1::int",
+                                1, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    int count = PQntuples(result);
+    long long *ids = calloc(count > 0 ? (size_t)count : 1, sizeof *ids);
+    for (int row = 0; ids != NULL && row < count; row++)
+        ids[row] = strtoll(PQgetvalue(result, row, 0), NULL, 10);
+    PQclear(result);
+    if (ids == NULL)
+        return -1;
+    for (int i = 0; i < count; i++) {
+        crm_outcome outcome;
+        if (crm_process_event(processor, ids[i], &outcome) != 0)
+            break;
+    }
+    free(ids);
+    return count;
+}
+
+const char *crm_outcome_name(crm_outcome outcome)
+{
+    switch (outcome) {
+    case CRM_OUTCOME_DONE:
+        return "done";
+    case CRM_OUTCOME_IGNORED:
+        return "ignored";
+    case CRM_OUTCOME_SKIPPED:
+        return "skipped";
+    case CRM_OUTCOME_RETRY:
+        return "retry";
+    case CRM_OUTCOME_DEAD:
+        return "dead";
+    }
+    return "unknown";
+}

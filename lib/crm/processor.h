@@ -1,0 +1,67 @@
+/*
+ * crm_processor: turns one stored Haravan event into CRM records, exactly
+ * once.
+ *
+ * Processing an event is one transaction: the event row is locked with
+ * `FOR UPDATE SKIP LOCKED` (so any number of workers, on any number of
+ * hosts, can share the inbox and never process one event twice), the
+ * customer, order, items, payments and crm_events rows are written, the
+ * event is marked done, and all of it commits together or not at all.
+ *
+ * What may be slow or fail outside our control (resolving an order's staff
+ * member through Haravan's API) happens before the transaction opens, so
+ * no transaction is ever held across a network call.
+ *
+ * Failures:
+ *   - a unique violation (two events creating one person at once) or a
+ *     deadlock: the transaction is retried at once, a few times;
+ *   - a payload that cannot be read (no id, line_items not an array, ...):
+ *     the event is dead at once with the reason. The same bytes through the
+ *     same code give the same answer; after a fix, `haravan-ctl replay`;
+ *   - anything else (database, out of memory): the attempt is counted and
+ *     the event is retried later with exponential backoff and jitter, and
+ *     is dead with the last reason after CRM_PROCESSOR_MAX_ATTEMPTS.
+ */
+#ifndef HARAVAN_CRM_PROCESSOR_H
+#define HARAVAN_CRM_PROCESSOR_H
+
+#include <stddef.h>
+
+#include "core/db.h"
+
+#define CRM_PROCESSOR_MAX_ATTEMPTS 8
+
+/* Resolves a Haravan staff id to an email, outside any transaction.
+ * Returns 1 with `email` set, 0 when there is no usable answer (with a
+ * reason for the event's notes). */
+typedef int (*crm_staff_lookup)(void *context, db *database, const char *org_id,
+                                const char *staff_id, char *email, size_t email_size, char *reason,
+                                size_t reason_size);
+
+typedef struct crm_processor {
+    db *database;
+    crm_staff_lookup staff_lookup; /* NULL: every executor is the default owner */
+    void *staff_context;
+} crm_processor;
+
+typedef enum crm_outcome {
+    CRM_OUTCOME_DONE,    /* processed and committed */
+    CRM_OUTCOME_IGNORED, /* a topic the CRM does not use */
+    CRM_OUTCOME_SKIPPED, /* not pending, or being processed elsewhere */
+    CRM_OUTCOME_RETRY,   /* failed; will be retried later */
+    CRM_OUTCOME_DEAD,    /* failed for good; reason recorded */
+} crm_outcome;
+
+/* Processes event `event_id`. Returns 0 with *outcome set, or -1 when even
+ * the failure could not be recorded (the database is gone; the event stays
+ * pending and is picked up later). */
+int crm_process_event(crm_processor *processor, long long event_id, crm_outcome *outcome);
+
+/* Processes up to `limit` events that are due (pending, next attempt
+ * reached), oldest first. Returns how many were looked at, or -1. */
+int crm_process_due(crm_processor *processor, int limit);
+
+/* The human words for an outcome. */
+const char *crm_outcome_name(crm_outcome outcome);
+
+#endif
