@@ -24,9 +24,10 @@
 
 #include "support.h"
 
-#define SECRET      "it-processing-secret"
-#define ORG         "1000114691"
-#define OWNER_EMAIL "owner@shop.test"
+#define SECRET         "it-processing-secret"
+#define ORG            "1000114691"
+#define CONCURRENT_ORG "1000114692"
+#define OWNER_EMAIL    "owner@shop.test"
 
 static char owner_id[32];
 
@@ -85,17 +86,28 @@ static void assert_field(const char *sql, const char *key, const char *expected)
 }
 
 #define ORDER_FIELD(column, id, expected)                                                          \
-    assert_field("SELECT " column "::text FROM orders WHERE haravan_order_id = $1", id, expected)
+    assert_field("SELECT " column "::text FROM orders WHERE haravan_order_id = $1"                 \
+                 " AND haravan_org_id = '" ORG "'",                                                \
+                 id, expected)
 #define CUSTOMER_FIELD(column, id, expected)                                                       \
-    assert_field("SELECT " column "::text FROM customers WHERE haravan_customer_id = $1", id,      \
-                 expected)
+    assert_field("SELECT " column "::text FROM customers WHERE haravan_customer_id = $1"           \
+                 " AND haravan_org_id = '" ORG "'",                                                \
+                 id, expected)
+
+/* A field of the customer an order is attached to. */
+#define ORDER_CUSTOMER_FIELD(column, order, expected)                                              \
+    assert_field("SELECT c." column "::text FROM orders o JOIN customers c"                        \
+                 " ON c.id = o.customer_id WHERE o.haravan_order_id = $1"                          \
+                 " AND o.haravan_org_id = '" ORG "'",                                              \
+                 order, expected)
 
 static long long crm_events_of(const char *type, const char *haravan_id)
 {
     const char *values[] = {type, haravan_id};
     PGresult *result = PQexecParams(it_db(),
                                     "SELECT count(*) FROM crm_events WHERE type = $1"
-                                    " AND payload->>'haravan_id' = $2",
+                                    " AND payload->>'haravan_id' = $2"
+                                    " AND payload->>'haravan_org_id' = '" ORG "'",
                                     2, NULL, values, NULL, NULL, 0);
     assert_int_equal(PQresultStatus(result), PGRES_TUPLES_OK);
     long long n = strtoll(PQgetvalue(result, 0, 0), NULL, 10);
@@ -161,12 +173,12 @@ static void test_captured_paid_order(void **state)
                 "haravan_draft_order");
     assert_field("SELECT concat_ws('|', product_id, variant_id, name, quantity, price, discount)"
                  " FROM order_items i JOIN orders o ON o.id = i.order_id"
-                 " WHERE o.haravan_order_id = $1",
+                 " WHERE o.haravan_order_id = $1 AND o.haravan_org_id = '" ORG "'",
                  id,
                  "1035974156|1079017264|Đồng hồ thông minh smartwatch DZ09 - Nâu|1|980000.00|0.00");
     assert_field("SELECT concat_ws('|', amount, method, paid_at AT TIME ZONE 'UTC',"
                  " haravan_transaction_id) FROM payments p JOIN orders o ON o.id = p.order_id"
-                 " WHERE o.haravan_order_id = $1",
+                 " WHERE o.haravan_order_id = $1 AND o.haravan_org_id = '" ORG "'",
                  id, "980000.00|Chuyển khoản qua ngân hàng|2021-10-31 15:36:44.05|1097043631");
     /* The guest customer: linked by its Haravan id, placeholder email kept raw. */
     CUSTOMER_FIELD("email", "1053472936", NULL);
@@ -176,8 +188,10 @@ static void test_captured_paid_order(void **state)
     assert_int_equal(crm_events_of("order.created", id), 1);
     assert_int_equal(crm_events_of("order.paid", id), 1);
     assert_int_equal(crm_events_of("customer.created", "1053472936"), 1);
-    assert_non_null(strstr(it_text("SELECT notes FROM hv_events WHERE resource_id = $1", id, NULL),
-                           "default owner"));
+    assert_non_null(
+        strstr(it_text("SELECT notes FROM hv_events WHERE resource_id = $1 AND org_id = '" ORG "'",
+                       id, NULL),
+               "default owner"));
 }
 
 static void test_pos_order_is_unpaid_with_its_customer(void **state)
@@ -191,23 +205,20 @@ static void test_pos_order_is_unpaid_with_its_customer(void **state)
     ORDER_FIELD("channel", id, "pos");
     ORDER_FIELD("total", id, "455000.00");
     assert_int_equal(count("SELECT count(*) FROM payments p JOIN orders o ON o.id = p.order_id"
-                           " WHERE o.haravan_order_id = $1",
+                           " WHERE o.haravan_order_id = $1 AND o.haravan_org_id = '" ORG "'",
                            id),
                      0);
-    const char *customer = "1085558958";
-    CUSTOMER_FIELD("name", customer, "Nguyễn Văn A");
-    CUSTOMER_FIELD("phone", customer, "0909090909");
-    CUSTOMER_FIELD("email", customer, NULL);
-    CUSTOMER_FIELD("email_raw", customer, "example@haravan.com");
-    CUSTOMER_FIELD("address", customer, "182 Lê Đại Hành");
-    CUSTOMER_FIELD("province", customer, "Hồ Chí Minh");
-    CUSTOMER_FIELD("district", customer, "Quận 11");
-    CUSTOMER_FIELD("ward", customer, "Phường 15");
-    CUSTOMER_FIELD("source", customer, "haravan");
+    ORDER_CUSTOMER_FIELD("name", id, "Nguyễn Văn A");
+    ORDER_CUSTOMER_FIELD("phone", id, "0909090909");
+    ORDER_CUSTOMER_FIELD("email", id, NULL);
+    ORDER_CUSTOMER_FIELD("email_raw", id, "example@haravan.com");
+    ORDER_CUSTOMER_FIELD("address", id, "182 Lê Đại Hành");
+    ORDER_CUSTOMER_FIELD("province", id, "Hồ Chí Minh");
+    ORDER_CUSTOMER_FIELD("district", id, "Quận 11");
+    ORDER_CUSTOMER_FIELD("ward", id, "Phường 15");
+    ORDER_CUSTOMER_FIELD("source", id, "haravan");
     ORDER_FIELD("shipping_address", id, "182 Lê Đại Hành, Phường 15, Quận 11, Hồ Chí Minh");
-    ORDER_FIELD("customer_id::text = (SELECT id::text FROM customers WHERE haravan_customer_id"
-                " = '1085558958')",
-                id, "t");
+    ORDER_CUSTOMER_FIELD("haravan_customer_id", id, "1085558958");
 }
 
 static void test_web_cod_order_and_draft_order(void **state)
@@ -218,8 +229,8 @@ static void test_web_cod_order_and_draft_order(void **state)
     free(cod);
     ORDER_FIELD("payment_status", "1138637099", "paid");
     ORDER_FIELD("channel", "1138637099", "web");
-    CUSTOMER_FIELD("name", "1036847352", "Haravan Demo");
-    CUSTOMER_FIELD("email", "1036847352", NULL); /* hello@haravan.com: Haravan's demo address */
+    ORDER_CUSTOMER_FIELD("name", "1138637099", "Haravan Demo");
+    ORDER_CUSTOMER_FIELD("email", "1138637099", NULL); /* hello@haravan.com: Haravan's demo */
     char *draft = inner_sample("order-api-assign-response-draft-order.docs.json", "order");
     assert_string_equal(deliver_and_wait("orders/updated", draft), "done");
     free(draft);
@@ -371,7 +382,7 @@ static void test_concurrent_pairs_make_one_customer_each(void **state)
         headers[i] = curl_slist_append(NULL, line);
         headers[i] = curl_slist_append(headers[i], i % 2 == 0 ? "X-Haravan-Topic: customers/create"
                                                               : "X-Haravan-Topic: orders/create");
-        headers[i] = curl_slist_append(headers[i], "X-Haravan-Org-Id: " ORG);
+        headers[i] = curl_slist_append(headers[i], "X-Haravan-Org-Id: " CONCURRENT_ORG);
         handles[i] = curl_easy_init();
         curl_easy_setopt(handles[i], CURLOPT_URL, url);
         curl_easy_setopt(handles[i], CURLOPT_HTTPHEADER, headers[i]);
@@ -401,17 +412,21 @@ static void test_concurrent_pairs_make_one_customer_each(void **state)
     curl_multi_cleanup(multi);
     assert_int_equal(failures, 0);
     double deadline = it_now_ms() + 30000;
-    while (count("SELECT count(*) FROM hv_events WHERE status = 'pending'", NULL) > 0 &&
-           it_now_ms() < deadline)
+    static const char pending[] =
+        "SELECT count(*) FROM hv_events WHERE status = 'pending' AND org_id = '" CONCURRENT_ORG "'";
+    while (count(pending, NULL) > 0 && it_now_ms() < deadline)
         nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
-    assert_int_equal(count("SELECT count(*) FROM hv_events WHERE status = 'pending'", NULL), 0);
+    assert_int_equal(count(pending, NULL), 0);
     assert_int_equal(count("SELECT count(*) FROM customers WHERE phone LIKE '0988%'", NULL),
                      PEOPLE);
-    assert_int_equal(count("SELECT count(*) FROM orders WHERE haravan_order_id LIKE '7%'"
-                           " AND customer_id IS NOT NULL",
+    assert_int_equal(count("SELECT count(*) FROM orders WHERE haravan_org_id = '" CONCURRENT_ORG
+                           "' AND customer_id IS NOT NULL",
                            NULL),
                      PEOPLE);
-    assert_int_equal(count("SELECT count(*) FROM hv_events WHERE status = 'dead'", NULL), 0);
+    assert_int_equal(count("SELECT count(*) FROM hv_events WHERE status <> 'done'"
+                           " AND org_id = '" CONCURRENT_ORG "'",
+                           NULL),
+                     0);
 }
 
 /* ---- payments and statuses ---- */
@@ -423,7 +438,7 @@ static void test_concurrent_pairs_make_one_customer_each(void **state)
 static long long payments_of(const char *order)
 {
     return count("SELECT count(*) FROM payments p JOIN orders o ON o.id = p.order_id"
-                 " WHERE o.haravan_order_id = $1",
+                 " WHERE o.haravan_order_id = $1 AND o.haravan_org_id = '" ORG "'",
                  order);
 }
 
@@ -472,10 +487,12 @@ static void test_partially_paid_logs_each_transaction(void **state)
         "null", "");
     assert_string_equal(deliver_and_wait("orders/paid", body.data), "done");
     assert_int_equal(payments_of("550100"), 3);
-    assert_int_equal(count("SELECT sum(amount)::bigint FROM payments p JOIN orders o"
-                           " ON o.id = p.order_id WHERE o.haravan_order_id = $1",
-                           "550100"),
-                     500000);
+    assert_int_equal(
+        count("SELECT sum(amount)::bigint FROM payments p JOIN orders o"
+              " ON o.id = p.order_id WHERE o.haravan_order_id = $1 AND o.haravan_org_id = '" ORG
+              "'",
+              "550100"),
+        500000);
     buffer_free(&body);
 }
 
@@ -541,7 +558,7 @@ static void test_replayed_event_changes_nothing(void **state)
     assert_int_equal(count("SELECT count(*) FROM crm_events", NULL), events_before);
     assert_int_equal(payments_of("580100"), 1);
     assert_int_equal(count("SELECT count(*) FROM order_items i JOIN orders o ON o.id = i.order_id"
-                           " WHERE o.haravan_order_id = $1",
+                           " WHERE o.haravan_order_id = $1 AND o.haravan_org_id = '" ORG "'",
                            "580100"),
                      1);
     buffer_free(&body);
