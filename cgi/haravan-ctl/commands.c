@@ -163,7 +163,7 @@ static int events_show(ctl_context *context, const char *id)
                  "SELECT id, status, topic, coalesce(org_id, ''), coalesce(resource_id, ''),"
                  " coalesce(resource_updated_at, ''), dedupe_key, headers::text,"
                  " to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-                 " attempts, coalesce(reason, ''), body"
+                 " attempts, coalesce(reason, ''), coalesce(notes, ''), body"
                  " FROM hv_events WHERE id = $1::bigint",
                  1, values, NULL, NULL);
     if (result == NULL) {
@@ -177,12 +177,12 @@ static int events_show(ctl_context *context, const char *id)
     }
     static const char *const labels[] = {"id",          "status",     "topic",  "org_id",
                                          "resource",    "updated_at", "dedupe", "headers",
-                                         "received_at", "attempts",   "reason"};
-    for (int i = 0; i < 11; i++)
+                                         "received_at", "attempts",   "reason", "notes"};
+    for (int i = 0; i < 12; i++)
         printf("%-12s %s\n", labels[i], PQgetvalue(result, 0, i));
     size_t length = 0;
     unsigned char *body =
-        PQunescapeBytea((const unsigned char *)PQgetvalue(result, 0, 11), &length);
+        PQunescapeBytea((const unsigned char *)PQgetvalue(result, 0, 12), &length);
     printf("body (%zu bytes):\n", length);
     if (body != NULL)
         fwrite(body, 1, length, stdout);

@@ -16,7 +16,9 @@
 
 #include "commands.h"
 #include "crm/customer.h"
+#include "core/crypto.h"
 #include "crm/processor.h"
+#include "haravan/shop.h"
 
 static int print_rows(PGresult *result, const char *header)
 {
@@ -197,4 +199,40 @@ int command_follow(ctl_context *context, int argc, char **argv)
                 return 1;
         }
     }
+}
+
+/* Stores a shop's access token by hand: `shop token ORG -` reads it from
+ * standard input, so it stays out of argv and shell history. */
+int command_shop(ctl_context *context, int argc, char **argv)
+{
+    if (argc < 2 || argc > 4 || strcmp(argv[0], "token") != 0) {
+        fprintf(stderr, "usage: haravan-ctl shop token ORG_ID [SCOPES] < token\n");
+        return 2;
+    }
+    if (!context->configuration.has_master_key) {
+        fprintf(stderr, "haravan-ctl: tokens are sealed: set HARAVAN_MASTER_KEY first\n");
+        return 1;
+    }
+    char *token = NULL;
+    size_t capacity = 0;
+    ssize_t length = getline(&token, &capacity, stdin);
+    while (length > 0 && (token[length - 1] == '\n' || token[length - 1] == '\r'))
+        token[--length] = '\0';
+    if (length <= 0) {
+        fprintf(stderr, "haravan-ctl: no token on standard input\n");
+        free(token);
+        return 1;
+    }
+    char error[256];
+    int result = hv_shop_store_token(&context->database, context->configuration.master_key,
+                                     argv[1], "", token, argc > 2 ? argv[2] : "", error,
+                                     sizeof error);
+    crypto_wipe(token, (size_t)length);
+    free(token);
+    if (result != 0) {
+        fprintf(stderr, "haravan-ctl: %s\n", error);
+        return 1;
+    }
+    printf("token of shop %s saved\n", argv[1]);
+    return 0;
 }
