@@ -38,7 +38,8 @@ die() { echo "stack: $*" >&2; exit 1; }
 say() { echo "stack: $*"; }
 
 as_postgres() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    # From /: `postgres` may not be allowed into the caller's directory.
+    if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -52,11 +53,22 @@ pick_port() {
     die "no free port found"
 }
 
-# Unix socket paths must fit in 108 bytes.
+# Whether the `postgres` user can pass through DIR (not in a 0700 checkout).
+postgres_reaches() {
+    [ "$(id -u)" != 0 ] || runuser -u postgres -- test -x "$1"
+}
+
+# Where the sockets go: DIR itself, unless unix socket paths (108 bytes) would
+# not fit or PostgreSQL could not reach its socket there; then a directory
+# under /tmp, remembered in DIR/socket-dir.
 socket_dir() {
-    local dir=$1
-    if [ ${#dir} -gt 80 ]; then
-        [ -f "$dir/socket-dir" ] || mktemp -d /tmp/haravan-run.XXXXXX > "$dir/socket-dir"
+    local dir=$1 elsewhere
+    if [ ${#dir} -gt 80 ] || ! postgres_reaches "$dir"; then
+        if [ ! -f "$dir/socket-dir" ]; then
+            elsewhere=$(mktemp -d /tmp/haravan-run.XXXXXX)
+            chmod 755 "$elsewhere"
+            echo "$elsewhere" > "$dir/socket-dir"
+        fi
         cat "$dir/socket-dir"
     else
         echo "$dir"
@@ -74,7 +86,7 @@ pg_data() { readlink -f "$1/pgdata"; }
 # else next to the data directory, with DIR/log/postgresql.log linking to it.
 pg_log() {
     local dir=$1
-    if [ "$(id -u)" != 0 ] || runuser -u postgres -- test -w "$dir/log"; then
+    if postgres_reaches "$dir"; then
         echo "$dir/log/postgresql.log"
     else
         echo "$(pg_data "$dir").log"
@@ -86,7 +98,7 @@ init_cluster() {
     [ -e "$data/PG_VERSION" ] && return 0
     [ -x "$PGBIN/initdb" ] || die "PostgreSQL server binaries not found (apt-get install postgresql)"
     if [ "$(id -u)" = 0 ]; then
-        if ! runuser -u postgres -- test -x "$dir"; then
+        if ! postgres_reaches "$dir"; then
             local elsewhere
             elsewhere=$(mktemp -d /tmp/haravan-pgdata.XXXXXX)
             chown postgres "$elsewhere"
