@@ -30,6 +30,7 @@ run: build
 	@echo
 	@echo "Next:"
 	@echo "  curl http://127.0.0.1:$(PORT)/api/haravan/health"
+	@echo "  curl http://127.0.0.1:$$(sed -n 's/^STACK_SIM_PORT=//p' var/stack.env)/sim/health   # the Haravan simulator"
 	@echo "  export HARAVAN_CONFIG=$(CURDIR)/var/stack.env"
 	@echo "  $(BUILD)/haravan-ctl settings set client_secret -   # paste the app's Client Secret"
 	@echo "  $(BUILD)/haravan-ctl events"

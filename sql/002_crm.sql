@@ -111,7 +111,8 @@ CREATE TABLE crm_events (
 CREATE TABLE hv_staff (
     org_id     text NOT NULL,
     user_id    text NOT NULL,
-    email      text,
+    email      text,                -- NULL: Haravan has none; `missing` says why
+    missing    text,
     fetched_at timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (org_id, user_id)
 );

@@ -9,7 +9,8 @@
 # 3. The stack's logs are searched for sanitizer reports: a worker that hit
 #    one was restarted by its master, and the test that caused it may still
 #    have passed, so this is where such a failure shows.
-# Exits non-zero on any failure. KEEP=1 keeps the stack directory.
+# Exits non-zero on any failure. KEEP=1 keeps the stack directory; ONLY=regex
+# runs only the tests whose ctest names match (e.g. ONLY=processing).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,9 +20,9 @@ export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 
 echo "== unit tests (normal build)"
-(cd "$BUILD" && ctest -L unit --output-on-failure)
+(cd "$BUILD" && ctest -L unit -R "${ONLY:-.}" --output-on-failure)
 echo "== unit tests (AddressSanitizer + UndefinedBehaviorSanitizer build)"
-(cd "$BUILD_ASAN" && ctest -L unit --output-on-failure)
+(cd "$BUILD_ASAN" && ctest -L unit -R "${ONLY:-.}" --output-on-failure)
 
 STACK=$(mktemp -d /tmp/haravan-test.XXXXXX)
 chmod 755 "$STACK"
@@ -44,7 +45,7 @@ export BUILD=$BUILD_ASAN
 # Workers killed on purpose by the tests must not count as sanitizer errors;
 # LeakSanitizer has nothing to say about processes that _exit().
 set +e
-(cd "$BUILD_ASAN" && ctest -L integration --output-on-failure)
+(cd "$BUILD_ASAN" && ctest -L integration -R "${ONLY:-.}" --output-on-failure)
 status=$?
 set -e
 

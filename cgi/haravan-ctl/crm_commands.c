@@ -18,7 +18,9 @@
 #include "crm/customer.h"
 #include "core/crypto.h"
 #include "crm/processor.h"
+#include "haravan/api.h"
 #include "haravan/shop.h"
+#include "haravan/staff.h"
 
 static int print_rows(PGresult *result, const char *header)
 {
@@ -105,27 +107,46 @@ static int replay_one(ctl_context *context, crm_processor *processor, const char
     return outcome == CRM_OUTCOME_DONE || outcome == CRM_OUTCOME_IGNORED ? 0 : 1;
 }
 
+static int replay_all_dead(ctl_context *context, crm_processor *processor)
+{
+    PGresult *result = db_query(&context->database, DB_ONCE,
+                                "SELECT id FROM hv_events WHERE status = 'dead' ORDER BY id", 0,
+                                NULL, NULL, NULL);
+    if (result == NULL)
+        return query_failed(context);
+    int status = 0;
+    for (int row = 0; row < PQntuples(result); row++)
+        status |= replay_one(context, processor, PQgetvalue(result, row, 0));
+    if (PQntuples(result) == 0)
+        printf("no dead events\n");
+    PQclear(result);
+    return status;
+}
+
 int command_replay(ctl_context *context, int argc, char **argv)
 {
-    crm_processor processor = {.database = &context->database, .staff_lookup = NULL};
-    if (argc == 1 && strcmp(argv[0], "--dead") == 0) {
-        PGresult *result = db_query(&context->database, DB_ONCE,
-                                    "SELECT id FROM hv_events WHERE status = 'dead' ORDER BY id", 0,
-                                    NULL, NULL, NULL);
-        if (result == NULL)
-            return query_failed(context);
-        int status = 0;
-        for (int row = 0; row < PQntuples(result); row++)
-            status |= replay_one(context, &processor, PQgetvalue(result, row, 0));
-        if (PQntuples(result) == 0)
-            printf("no dead events\n");
-        PQclear(result);
-        return status;
+    int replay_dead = argc == 1 && strcmp(argv[0], "--dead") == 0;
+    if (!replay_dead && (argc != 1 || strtoll(argv[0], NULL, 10) <= 0)) {
+        fprintf(stderr, "usage: haravan-ctl replay ID | --dead\n");
+        return 2;
     }
-    if (argc == 1 && strtoll(argv[0], NULL, 10) > 0)
-        return replay_one(context, &processor, argv[0]);
-    fprintf(stderr, "usage: haravan-ctl replay ID | --dead\n");
-    return 2;
+    const config *configuration = &context->configuration;
+    hv_staff_directory staff;
+    char error[256];
+    if (hv_api_global_init() != 0 ||
+        hv_staff_directory_init(&staff, configuration->api_url, NULL,
+                                configuration->has_master_key ? configuration->master_key : NULL,
+                                error, sizeof error) != 0) {
+        fprintf(stderr, "haravan-ctl: cannot prepare Haravan's API client\n");
+        return 1;
+    }
+    crm_processor processor = {
+        .database = &context->database, .staff_lookup = hv_staff_lookup, .staff_context = &staff};
+    int status = replay_dead ? replay_all_dead(context, &processor)
+                             : replay_one(context, &processor, argv[0]);
+    hv_staff_directory_free(&staff);
+    hv_api_global_cleanup();
+    return status;
 }
 
 int command_sources(ctl_context *context, int argc, char **argv)

@@ -12,6 +12,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "crm/processor.h"
+#include "haravan/staff.h"
 
 #define BATCH 100
 
@@ -46,7 +47,17 @@ int background_run(const config *configuration, counters *shared)
         log_message("error", "background processor cannot start");
         return 1;
     }
-    crm_processor processor = {.database = &database, .staff_lookup = NULL};
+    hv_staff_directory staff;
+    char error[256];
+    if (hv_staff_directory_init(&staff, configuration->api_url, NULL,
+                                configuration->has_master_key ? configuration->master_key : NULL,
+                                error, sizeof error) != 0) {
+        log_message("error", "background processor cannot reach Haravan's API: %s", error);
+        db_close(&database);
+        return 1;
+    }
+    crm_processor processor = {
+        .database = &database, .staff_lookup = hv_staff_lookup, .staff_context = &staff};
     while (!stop_requested) {
         int looked_at = crm_process_due(&processor, BATCH);
         if (looked_at == BATCH)
@@ -54,6 +65,7 @@ int background_run(const config *configuration, counters *shared)
         struct timespec pause = {.tv_sec = 1, .tv_nsec = 0};
         nanosleep(&pause, NULL);
     }
+    hv_staff_directory_free(&staff);
     db_close(&database);
     return 0;
 }

@@ -23,6 +23,7 @@
 
 #include "core/config.h"
 #include "core/log.h"
+#include "haravan/api.h"
 #include "counters.h"
 #include "background.h"
 #include "worker.h"
@@ -391,6 +392,11 @@ int master_run(const char *config_path, const char *pid_file)
     sigset_t handled, wait_mask;
     if (sigprocmask(SIG_BLOCK, NULL, &wait_mask) != 0 || install_signals(&handled) != 0) {
         log_message("error", "cannot install signal handlers: %s", strerror(errno));
+        return 1;
+    }
+    /* libcurl's global state, once, before any process forks (haravan/api.h). */
+    if (hv_api_global_init() != 0) {
+        log_message("error", "libcurl cannot be initialised");
         return 1;
     }
     m.shared = counters_create();

@@ -133,8 +133,16 @@ static int setup(worker *w, const config *configuration, counters *shared)
         return -1;
     w->database.on_connect = secrets_on_connect;
     w->database.on_connect_context = &w->cache;
+    char error[256];
+    if (hv_staff_directory_init(&w->staff, configuration->api_url, NULL,
+                                configuration->has_master_key ? configuration->master_key : NULL,
+                                error, sizeof error) != 0) {
+        log_message("error", "worker cannot reach Haravan's API: %s", error);
+        return -1;
+    }
     w->processor.database = &w->database;
-    w->processor.staff_lookup = NULL;
+    w->processor.staff_lookup = hv_staff_lookup;
+    w->processor.staff_context = &w->staff;
     /* Connecting now is an optimisation; a database that is down is fine,
      * requests will reconnect. */
     if (db_connect(&w->database) != 0)
@@ -183,6 +191,7 @@ int worker_run(const config *configuration, counters *shared, int listen_fd)
     }
     FCGX_Finish_r(&fcgi);
     secrets_free(&w.cache);
+    hv_staff_directory_free(&w.staff);
     db_close(&w.database);
     return stop_requested ? 0 : 1;
 }

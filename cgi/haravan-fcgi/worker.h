@@ -16,6 +16,7 @@
 #include "core/db.h"
 #include "counters.h"
 #include "crm/processor.h"
+#include "haravan/staff.h"
 #include "secrets.h"
 
 typedef struct worker {
@@ -24,6 +25,7 @@ typedef struct worker {
     db database;
     secrets cache;
     crm_processor processor;
+    hv_staff_directory staff; /* the processor's staff lookup */
 } worker;
 
 /* Serves requests until SIGTERM. Returns the process exit status. */

@@ -147,20 +147,25 @@ static long long executor(crm_processor *processor, event *e, const char *staff_
         add_note(e, "order has no staff member: executor is the default owner");
         return default_owner(processor->database, e);
     }
-    int found = processor->staff_lookup != NULL &&
-                processor->staff_lookup(processor->staff_context, processor->database, e->org_id,
-                                        staff_id, email, sizeof email, reason, sizeof reason) == 1;
-    long long id = found ? user_by_email(processor->database, email) : 0;
+    int found = 0;
+    if (processor->staff_lookup != NULL)
+        found = processor->staff_lookup(processor->staff_context, processor->database, e->org_id,
+                                        staff_id, email, sizeof email, reason, sizeof reason);
+    else
+        snprintf(reason, sizeof reason, "no staff lookup configured");
+    if (found < 0)
+        return -1;
+    long long id = found == 1 ? user_by_email(processor->database, email) : 0;
     if (id < 0)
         return -1;
     if (id > 0)
         return id;
-    if (!found)
-        snprintf(note, sizeof note, "staff %s: %s: executor is the default owner", staff_id,
-                 processor->staff_lookup != NULL ? reason : "no staff lookup configured");
+    if (found != 1)
+        snprintf(note, sizeof note, "staff %s: %s; executor is the default owner", staff_id,
+                 reason);
     else
         snprintf(note, sizeof note,
-                 "staff %s is %s, who is not a CRM user: executor is the default owner", staff_id,
+                 "staff %s is %s, who is not a CRM user; executor is the default owner", staff_id,
                  email);
     add_note(e, note);
     return default_owner(processor->database, e);

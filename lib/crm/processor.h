@@ -33,7 +33,8 @@
 
 /* Resolves a Haravan staff id to an email, outside any transaction.
  * Returns 1 with `email` set, 0 when there is no usable answer (with a
- * reason for the event's notes). */
+ * reason for the event's notes), -1 when the database failed (the event
+ * is tried again later). haravan/staff.h's hv_staff_lookup is the one. */
 typedef int (*crm_staff_lookup)(void *context, db *database, const char *org_id,
                                 const char *staff_id, char *email, size_t email_size, char *reason,
                                 size_t reason_size);

@@ -265,3 +265,78 @@ const char *it_text(const char *sql, const char *first, const char *second)
     PQclear(result);
     return found;
 }
+
+/* ---- the Haravan simulator ------------------------------------------- */
+
+static size_t collect_sim_header(char *data, size_t size, size_t count, void *context)
+{
+    it_sim_response *response = context;
+    copy_header_value(data, size * count, "X-Haravan-Api-Call-Limit:", response->call_limit,
+                      sizeof response->call_limit);
+    copy_header_value(data, size * count, "Retry-After:", response->retry_after,
+                      sizeof response->retry_after);
+    return size * count;
+}
+
+static struct curl_slist *sim_headers(const char *token, const char *json)
+{
+    struct curl_slist *list = curl_slist_append(NULL, "Expect:");
+    char line[1024];
+    if (token != NULL) {
+        snprintf(line, sizeof line, "Authorization: Bearer %s", token);
+        list = curl_slist_append(list, line);
+    }
+    if (json != NULL)
+        list = curl_slist_append(list, "Content-Type: application/json");
+    assert_non_null(list);
+    return list;
+}
+
+it_sim_response it_sim_request(const char *method, const char *path, const char *token,
+                               const char *json)
+{
+    it_sim_response response;
+    memset(&response, 0, sizeof response);
+    char url[1024];
+    snprintf(url, sizeof url, "%s%s", it_env("HARAVAN_SIM_URL"), path);
+    CURL *curl = curl_easy_init();
+    assert_non_null(curl);
+    struct curl_slist *list = sim_headers(token, json);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_sim_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 150L); /* the simulator may be stalling on purpose */
+    if (json != NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));
+    }
+    if (curl_easy_perform(curl) == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &response.status);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(curl);
+    if (response.body.data == NULL)
+        assert_int_equal(buffer_append(&response.body, "", 0), 0);
+    return response;
+}
+
+void it_sim_response_free(it_sim_response *response)
+{
+    buffer_free(&response->body);
+}
+
+void it_sim_admin(const char *path, const char *json)
+{
+    it_sim_response response = it_sim_request("POST", path, NULL, json);
+    if (response.status < 200 || response.status > 299) {
+        char message[512];
+        snprintf(message, sizeof message, "POST %s: HTTP %ld %s", path, response.status,
+                 response.body.data);
+        it_sim_response_free(&response);
+        fail_msg("%s", message);
+    }
+    it_sim_response_free(&response);
+}

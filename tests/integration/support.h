@@ -61,6 +61,30 @@ void it_read_file(const char *path, buffer *out);
 /* Milliseconds since an arbitrary start. */
 double it_now_ms(void);
 
+/* ---- the Haravan simulator (tests/sim) -------------------------------
+ * Environment: HARAVAN_SIM_URL (the simulator's base URL, which is also
+ * HARAVAN_API_URL in a stack) and HARAVAN_SIM_TOKEN (its seeded token with
+ * every read scope), both written by tests/stack/stack.sh. */
+
+typedef struct it_sim_response {
+    long status; /* 0 when the request failed at the transport */
+    buffer body;
+    char call_limit[32];  /* X-Haravan-Api-Call-Limit, "" when absent */
+    char retry_after[32]; /* Retry-After, "" when absent */
+} it_sim_response;
+
+/* A request to the simulator: `path` like "/com/shop.json" or
+ * "/sim/reset"; `token` NULL or a Bearer token; `json` NULL or a body sent
+ * as application/json. Ownership: free the response with
+ * it_sim_response_free. */
+it_sim_response it_sim_request(const char *method, const char *path, const char *token,
+                               const char *json);
+void it_sim_response_free(it_sim_response *response);
+
+/* POSTs `json` to the simulator's control `path` ("/sim/failures", ...);
+ * fails the test unless the answer is 2xx. */
+void it_sim_admin(const char *path, const char *json);
+
 #endif
 
 /* Delivers a signed webhook (X-Haravan-Hmacsha256) and returns the new

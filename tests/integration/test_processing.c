@@ -611,6 +611,131 @@ static void test_other_topics_are_ignored_with_a_reason(void **state)
                  "topic products/create is not used by the CRM");
 }
 
+/* ---- executors: Haravan staff resolved through the simulator's users ---- */
+
+#define SALES_STAFF_ID    "200000905615" /* sales.staff@example.com in tests/sim/seed */
+#define CONFIRM_STAFF_ID  "200000500173" /* confirm.staff@example.com, not a CRM user */
+#define DRAFT_STAFF_ID    "200000496639" /* draft.staff@example.com */
+#define UNKNOWN_STAFF_ID  "200000999999" /* no such staff member */
+#define SALES_STAFF_EMAIL "Sales.Staff@Example.com"
+
+/* A made-up order for a new customer, taken by staff member `staff_id`. */
+static void make_staff_order(buffer *out, const char *id, const char *staff_id)
+{
+    char customer[160];
+    snprintf(customer, sizeof customer,
+             "{\"id\":%s1,\"phone\":\"0912%s\",\"first_name\":\"Khách %s\"}", id, id,
+             id);
+    make_order(out, id, "2026-11-05T01:00:00Z", "pending", "[]", customer, "");
+    char *user = strstr(out->data, "\"user_id\":0,");
+    assert_non_null(user);
+    buffer edited = BUFFER_INIT;
+    assert_int_equal(buffer_printf(&edited, "%.*s\"user_id\":%s,%s", (int)(user - out->data),
+                                   out->data, staff_id, user + strlen("\"user_id\":0,")),
+                     0);
+    buffer_clear(out);
+    assert_int_equal(buffer_append(out, edited.data, edited.length), 0);
+    buffer_free(&edited);
+}
+
+static const char *notes_of(const char *order)
+{
+    const char *notes = it_text("SELECT notes FROM hv_events WHERE resource_id = $1"
+                                " AND org_id = '" ORG "' ORDER BY id DESC LIMIT 1",
+                                order, NULL);
+    return notes != NULL ? notes : "";
+}
+
+static long long users_calls(void)
+{
+    it_sim_response response = it_sim_request("GET", "/sim/counters", NULL, NULL);
+    assert_int_equal(response.status, 200);
+    cJSON *document = cJSON_Parse(response.body.data);
+    const cJSON *paths = cJSON_GetObjectItem(document, "paths");
+    long long calls = 0;
+    for (const cJSON *path = paths != NULL ? paths->child : NULL; path != NULL; path = path->next)
+        if (strncmp(path->string, "/com/users/", strlen("/com/users/")) == 0)
+            calls += (long long)path->valuedouble;
+    cJSON_Delete(document);
+    it_sim_response_free(&response);
+    return calls;
+}
+
+static void test_executor_is_the_crm_user_with_the_staff_email(void **state)
+{
+    (void)state;
+    char command[512];
+    snprintf(command, sizeof command,
+             "shop token " ORG " 'com.read_orders com.read_users' > /dev/null <<'TOKEN'\n%s\nTOKEN\n",
+             it_env("HARAVAN_SIM_TOKEN"));
+    assert_int_equal(it_ctl(command), 0);
+    assert_int_equal(it_ctl("user add --email '" SALES_STAFF_EMAIL "' --name 'Nhân viên bán hàng'"
+                            " > /dev/null"),
+                     0);
+    const char *found = it_text("SELECT id FROM crm_users WHERE email = $1", SALES_STAFF_EMAIL, NULL);
+    assert_non_null(found);
+    char sales_id[32];
+    snprintf(sales_id, sizeof sales_id, "%s", found);
+
+    buffer body = BUFFER_INIT;
+    make_staff_order(&body, "770100", SALES_STAFF_ID);
+    assert_string_equal(deliver_and_wait("orders/create", body.data), "done");
+    ORDER_FIELD("executor_id", "770100", sales_id);
+    ORDER_CUSTOMER_FIELD("owner_id", "770100", sales_id); /* a new customer: the executor's */
+    assert_null(strstr(notes_of("770100"), "default owner"));
+    assert_field("SELECT email FROM hv_staff WHERE org_id = '" ORG "' AND user_id = $1",
+                 SALES_STAFF_ID, "sales.staff@example.com");
+
+    /* The next order of the same staff member costs no API call. */
+    long long calls = users_calls();
+    make_staff_order(&body, "770101", SALES_STAFF_ID);
+    assert_string_equal(deliver_and_wait("orders/create", body.data), "done");
+    ORDER_FIELD("executor_id", "770101", sales_id);
+    assert_int_equal(users_calls(), calls);
+    buffer_free(&body);
+}
+
+static void test_executor_falls_back_with_a_reason(void **state)
+{
+    (void)state;
+    buffer body = BUFFER_INIT;
+    make_staff_order(&body, "770200", CONFIRM_STAFF_ID);
+    assert_string_equal(deliver_and_wait("orders/create", body.data), "done");
+    ORDER_FIELD("executor_id", "770200", owner_id);
+    ORDER_CUSTOMER_FIELD("owner_id", "770200", owner_id);
+    assert_string_equal(notes_of("770200"),
+                        "staff " CONFIRM_STAFF_ID " is confirm.staff@example.com, who is not a "
+                        "CRM user; executor is the default owner");
+
+    make_staff_order(&body, "770201", UNKNOWN_STAFF_ID);
+    assert_string_equal(deliver_and_wait("orders/create", body.data), "done");
+    ORDER_FIELD("executor_id", "770201", owner_id);
+    assert_string_equal(notes_of("770201"), "staff " UNKNOWN_STAFF_ID
+                                            ": not a Haravan user; executor is the default owner");
+    buffer_free(&body);
+}
+
+/* Last of the executor tests: after a failure a process leaves Haravan
+ * alone for HV_STAFF_BACKOFF_SECONDS. */
+static void test_executor_falls_back_when_haravan_is_down(void **state)
+{
+    (void)state;
+    it_sim_admin("/sim/failures", "{\"status\":500,\"path_prefix\":\"/com/users/\"}");
+    buffer body = BUFFER_INIT;
+    make_staff_order(&body, "770300", DRAFT_STAFF_ID);
+    const char *status = deliver_and_wait("orders/create", body.data);
+    it_sim_admin("/sim/reset", "{\"failures\":true}");
+    assert_string_equal(status, "done");
+    ORDER_FIELD("executor_id", "770300", owner_id);
+    const char *notes = notes_of("770300");
+    if (strstr(notes, "staff " DRAFT_STAFF_ID ": ") == NULL || strstr(notes, "500") == NULL ||
+        strstr(notes, "executor is the default owner") == NULL)
+        fail_msg("unexpected notes: %s", notes);
+    /* An outage is not an answer: nothing is cached. */
+    assert_int_equal(count("SELECT count(*) FROM hv_staff WHERE user_id = $1", DRAFT_STAFF_ID), 0);
+    buffer_free(&body);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -631,6 +756,9 @@ int main(void)
         cmocka_unit_test(test_replayed_event_changes_nothing),
         cmocka_unit_test(test_malformed_events_die_with_reasons_and_block_nothing),
         cmocka_unit_test(test_other_topics_are_ignored_with_a_reason),
+        cmocka_unit_test(test_executor_is_the_crm_user_with_the_staff_email),
+        cmocka_unit_test(test_executor_falls_back_with_a_reason),
+        cmocka_unit_test(test_executor_falls_back_when_haravan_is_down),
     };
     int failures = cmocka_run_group_tests(tests, setup, NULL);
     curl_global_cleanup();

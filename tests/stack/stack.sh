@@ -2,19 +2,27 @@
 # stack.sh: a complete local haravan-crm stack in one directory.
 #
 #   stack.sh start DIR [PORT]   PostgreSQL cluster, migrations, haravan-fcgi and
-#                               nginx on 127.0.0.1:PORT (0 = any free port);
-#                               writes DIR/stack.env
+#                               nginx on 127.0.0.1:PORT (0 = any free port), the
+#                               Haravan simulator behind the same nginx on
+#                               127.0.0.1:SIM_PORT (default PORT+1; any free
+#                               port when PORT is 0); writes DIR/stack.env
 #   stack.sh stop DIR           stops what start started, by pid
 #   stack.sh pg-stop DIR        stops PostgreSQL only (outage tests)
 #   stack.sh pg-start DIR       starts it again
 #   stack.sh fcgi-stop DIR      stops haravan-fcgi only (drains its workers)
 #   stack.sh fcgi-start DIR     starts it again with DIR/stack.env
+#   stack.sh sim-stop DIR       stops the Haravan simulator only (Haravan down)
+#   stack.sh sim-start DIR      starts it again, with fresh seed data
 #
 # `make run` uses DIR=var and PORT=${PORT:-8080}; `make test` gives every run a
 # fresh directory and a free port, so test runs and a running `make run` never
 # meet. Everything lives under DIR: data, sockets (or a short /tmp directory
 # when DIR's path is too long for a unix socket), logs, pid files, the master
 # key (mode 0600).
+#
+# The simulator (tests/sim, one process) plays Haravan's REST API; the stack
+# points the connector at it with HARAVAN_API_URL, and tests reach its /sim/
+# controls with HARAVAN_SIM_URL and its seeded token HARAVAN_SIM_TOKEN.
 #
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the
 # `postgres` user. When that user cannot reach DIR (a checkout inside a 0700
@@ -30,7 +38,8 @@ die() { echo "stack: $*" >&2; exit 1; }
 say() { echo "stack: $*"; }
 
 as_postgres() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    # From /: `postgres` may not be allowed into the caller's directory.
+    if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -44,11 +53,22 @@ pick_port() {
     die "no free port found"
 }
 
-# Unix socket paths must fit in 108 bytes.
+# Whether the `postgres` user can pass through DIR (not in a 0700 checkout).
+postgres_reaches() {
+    [ "$(id -u)" != 0 ] || runuser -u postgres -- test -x "$1"
+}
+
+# Where the sockets go: DIR itself, unless unix socket paths (108 bytes) would
+# not fit or PostgreSQL could not reach its socket there; then a directory
+# under /tmp, remembered in DIR/socket-dir.
 socket_dir() {
-    local dir=$1
-    if [ ${#dir} -gt 80 ]; then
-        [ -f "$dir/socket-dir" ] || mktemp -d /tmp/haravan-run.XXXXXX > "$dir/socket-dir"
+    local dir=$1 elsewhere
+    if [ ${#dir} -gt 80 ] || ! postgres_reaches "$dir"; then
+        if [ ! -f "$dir/socket-dir" ]; then
+            elsewhere=$(mktemp -d /tmp/haravan-run.XXXXXX)
+            chmod 755 "$elsewhere"
+            echo "$elsewhere" > "$dir/socket-dir"
+        fi
         cat "$dir/socket-dir"
     else
         echo "$dir"
@@ -57,12 +77,28 @@ socket_dir() {
 
 pid_alive() { [ -f "$1" ] && kill -0 "$(head -n 1 "$1")" 2>/dev/null; }
 
+# The cluster's real data directory: DIR/pgdata, or the /tmp directory it
+# links to. PostgreSQL's tools get this path, never the link, because the
+# `postgres` user may not be able to pass through DIR to follow it.
+pg_data() { readlink -f "$1/pgdata"; }
+
+# Where the server writes its log: DIR/log when `postgres` can write there,
+# else next to the data directory, with DIR/log/postgresql.log linking to it.
+pg_log() {
+    local dir=$1
+    if postgres_reaches "$dir"; then
+        echo "$dir/log/postgresql.log"
+    else
+        echo "$(pg_data "$dir").log"
+    fi
+}
+
 init_cluster() {
     local dir=$1 data=$1/pgdata
     [ -e "$data/PG_VERSION" ] && return 0
     [ -x "$PGBIN/initdb" ] || die "PostgreSQL server binaries not found (apt-get install postgresql)"
     if [ "$(id -u)" = 0 ]; then
-        if ! runuser -u postgres -- test -x "$dir"; then
+        if ! postgres_reaches "$dir"; then
             local elsewhere
             elsewhere=$(mktemp -d /tmp/haravan-pgdata.XXXXXX)
             chown postgres "$elsewhere"
@@ -76,21 +112,25 @@ init_cluster() {
     else
         mkdir -p "$data"
     fi
-    chmod 700 "$data/" 2>/dev/null || true
-    as_postgres "$PGBIN/initdb" -D "$data/" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
+    data=$(pg_data "$dir")
+    chmod 700 "$data" 2>/dev/null || true
+    as_postgres "$PGBIN/initdb" -D "$data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 \
         > "$dir/log/initdb.log" 2>&1 || die "initdb failed; see $dir/log/initdb.log"
 }
 
 pg_start() {
-    local dir=$1 sockets
+    local dir=$1 sockets data log
     sockets=$(socket_dir "$dir")/pg
     mkdir -p "$sockets"
     [ "$(id -u)" = 0 ] && chown postgres "$sockets"
-    if as_postgres "$PGBIN/pg_ctl" -D "$dir/pgdata/" status > /dev/null 2>&1; then return 0; fi
-    touch "$dir/log/postgresql.log"
-    [ "$(id -u)" = 0 ] && chown postgres "$dir/log/postgresql.log" 2>/dev/null
+    data=$(pg_data "$dir")
+    if as_postgres "$PGBIN/pg_ctl" -D "$data" status > /dev/null 2>&1; then return 0; fi
+    log=$(pg_log "$dir")
+    touch "$log"
+    [ "$(id -u)" = 0 ] && chown postgres "$log" 2>/dev/null
+    [ "$log" != "$dir/log/postgresql.log" ] && ln -sfn "$log" "$dir/log/postgresql.log"
     # Reachable by its unix socket only: no TCP port to collide with.
-    as_postgres "$PGBIN/pg_ctl" -D "$dir/pgdata/" -w -t 60 -l "$dir/log/postgresql.log" \
+    as_postgres "$PGBIN/pg_ctl" -D "$data" -w -t 60 -l "$log" \
         -o "-c listen_addresses='' -c unix_socket_directories='$sockets' -c max_connections=300" \
         start > /dev/null || die "PostgreSQL did not start; see $dir/log/postgresql.log"
 }
@@ -98,7 +138,7 @@ pg_start() {
 pg_stop() {
     local dir=$1
     [ -e "$dir/pgdata/PG_VERSION" ] || return 0
-    as_postgres "$PGBIN/pg_ctl" -D "$dir/pgdata/" -m fast -w stop > /dev/null 2>&1 || true
+    as_postgres "$PGBIN/pg_ctl" -D "$(pg_data "$dir")" -m fast -w stop > /dev/null 2>&1 || true
 }
 
 create_database() {
@@ -120,8 +160,11 @@ master_key() {
     chmod 600 "$file"
 }
 
+# The seeded token with every read scope: tests/sim/seed/tokens.json.
+SIM_TOKEN=sim-token-1000114691-all-read
+
 write_env() {
-    local dir=$1 port=$2 sockets=$3
+    local dir=$1 port=$2 sockets=$3 sim_port=$4
     cat > "$dir/stack.env" <<ENV
 # Written by tests/stack/stack.sh: the running stack's addresses.
 # Use with: set -a; . $dir/stack.env; set +a   or   HARAVAN_CONFIG=$dir/stack.env
@@ -136,6 +179,12 @@ HARAVAN_VAR=$dir
 STACK_PORT=$port
 STACK_PGDATA=$dir/pgdata
 STACK_PGHOST=$sockets/pg
+HARAVAN_API_URL=http://127.0.0.1:$sim_port
+STACK_SIM_PORT=$sim_port
+STACK_SIM_SOCKET=$sockets/sim.sock
+# The simulator's controls and seeded token, for tests and people.
+HARAVAN_SIM_URL=http://127.0.0.1:$sim_port
+HARAVAN_SIM_TOKEN=$SIM_TOKEN
 ENV
 }
 
@@ -152,12 +201,36 @@ start_fcgi() {
     die "haravan-fcgi did not start; see $dir/log/haravan-fcgi.log"
 }
 
+env_value() { sed -n "s/^$2=//p" "$1/stack.env"; }
+
+start_sim() {
+    local dir=$1 socket
+    socket=$(env_value "$dir" STACK_SIM_SOCKET)
+    nohup "$BUILD/haravan-sim" --socket "$socket" --seed "$ROOT/tests/sim/seed" \
+        --pid-file "$dir/haravan-sim.pid" >> "$dir/log/haravan-sim.log" 2>&1 < /dev/null &
+    for _ in $(seq 1 100); do
+        [ -S "$socket" ] && pid_alive "$dir/haravan-sim.pid" && return 0
+        sleep 0.1
+    done
+    die "haravan-sim did not start; see $dir/log/haravan-sim.log"
+}
+
+stop_sim() {
+    local dir=$1 pid
+    pid_alive "$dir/haravan-sim.pid" || return 0
+    pid=$(cat "$dir/haravan-sim.pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for _ in $(seq 1 100); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+}
+
 start_nginx() {
-    local dir=$1 port=$2 sockets=$3 user=""
+    local dir=$1 port=$2 sockets=$3 sim_port=$4 user=""
     [ "$(id -u)" = 0 ] && user="user root;"
     mkdir -p "$dir/nginx"
     sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@ROOT@|$ROOT|g" \
         -e "s|@SOCKET@|$sockets/fcgi.sock|g" -e "s|@USER@|$user|g" \
+        -e "s|@SIM_PORT@|$sim_port|g" -e "s|@SIM_SOCKET@|$sockets/sim.sock|g" \
         "$ROOT/nginx/dev-server.conf.in" > "$dir/nginx/nginx.conf"
     nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/log/nginx-error.log" \
         || die "nginx did not start; see $dir/log/nginx-error.log"
@@ -170,6 +243,15 @@ wait_healthy() {
         sleep 0.1
     done
     die "health check failed on port $port"
+}
+
+wait_sim_healthy() {
+    local port=$1
+    for _ in $(seq 1 100); do
+        if curl -fsS "http://127.0.0.1:$port/sim/health" > /dev/null 2>&1; then return 0; fi
+        sleep 0.1
+    done
+    die "the Haravan simulator does not answer on port $port"
 }
 
 stop_fcgi() {
@@ -188,32 +270,53 @@ stop() {
         kill -QUIT "$(cat "$dir/nginx/nginx.pid")" 2>/dev/null || true
     fi
     stop_fcgi "$dir"
+    stop_sim "$dir"
     for _ in $(seq 1 50); do pid_alive "$dir/nginx/nginx.pid" || break; sleep 0.1; done
     pg_stop "$dir"
 }
 
+# The simulator's port: SIM_PORT if set, else PORT+1, else (PORT 0) any
+# free port other than PORT.
+pick_sim_port() {
+    local requested=$1 port=$2 sim_port
+    if [ -n "${SIM_PORT:-}" ]; then echo "$SIM_PORT"; return; fi
+    if [ "$requested" != 0 ]; then echo $((port + 1)); return; fi
+    for _ in $(seq 1 10); do
+        sim_port=$(pick_port)
+        [ "$sim_port" != "$port" ] && { echo "$sim_port"; return; }
+    done
+    die "no free port found for the simulator"
+}
+
 start() {
-    local dir port sockets
+    local dir port requested sockets sim_port
     mkdir -p "$1"
     dir=$(cd "$1" && pwd)
     port=${2:-8080}
     [ -x "$BUILD/haravan-fcgi" ] || die "$BUILD/haravan-fcgi is not built (make build)"
+    [ -x "$BUILD/haravan-sim" ] || die "$BUILD/haravan-sim is not built (make build)"
     stop "$dir"
+    requested=$port
     [ "$port" = 0 ] && port=$(pick_port)
+    sim_port=$(pick_sim_port "$requested" "$port")
     port_in_use "$port" && die "port $port is in use (set PORT=... to choose another)"
+    port_in_use "$sim_port" && die "port $sim_port (simulator) is in use (set SIM_PORT=...)"
     mkdir -p "$dir/log"
     sockets=$(socket_dir "$dir")
     init_cluster "$dir"
     pg_start "$dir"
     create_database "$sockets/pg"
     master_key "$dir"
-    write_env "$dir" "$port" "$sockets"
+    write_env "$dir" "$port" "$sockets" "$sim_port"
     HARAVAN_CONFIG="$dir/stack.env" "$BUILD/haravan-ctl" migrate > "$dir/log/migrate.log" \
         || die "migrations failed; see $dir/log/migrate.log"
     start_fcgi "$dir"
-    start_nginx "$dir" "$port" "$sockets"
+    start_sim "$dir"
+    start_nginx "$dir" "$port" "$sockets" "$sim_port"
     wait_healthy "$port"
-    say "up on http://127.0.0.1:$port (variables in $dir/stack.env)"
+    wait_sim_healthy "$sim_port"
+    say "up on http://127.0.0.1:$port, Haravan simulator on http://127.0.0.1:$sim_port" \
+        "(variables in $dir/stack.env)"
 }
 
 case "${1:-}" in
@@ -223,5 +326,7 @@ pg-stop) pg_stop "$(cd "$2" && pwd)" ;;
 pg-start) pg_start "$(cd "$2" && pwd)" ;;
 fcgi-stop) stop_fcgi "$(cd "$2" && pwd)" ;;
 fcgi-start) start_fcgi "$(cd "$2" && pwd)" ;;
-*) die "usage: stack.sh start DIR [PORT] | stop DIR | pg-stop|pg-start|fcgi-stop|fcgi-start DIR" ;;
+sim-stop) stop_sim "$(cd "$2" && pwd)" ;;
+sim-start) start_sim "$(cd "$2" && pwd)" ;;
+*) die "usage: stack.sh start DIR [PORT] | stop DIR | pg-stop|pg-start|fcgi-stop|fcgi-start|sim-stop|sim-start DIR" ;;
 esac

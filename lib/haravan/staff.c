@@ -1,0 +1,209 @@
+/*
+ * hv_staff: staff ids to e-mails through a day-long cache. See staff.h for
+ * what is cached, what is not, and why Haravan is left alone for a while
+ * after it failed.
+ */
+#define _POSIX_C_SOURCE 200809L
+
+#include "haravan/staff.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/buffer.h"
+#include "haravan/shop.h"
+
+/* What hv_staff holds for one staff member. */
+typedef struct cached_staff {
+    int present;     /* a row exists */
+    int fresh;       /* younger than HV_STAFF_CACHE_SECONDS */
+    int has_email;   /* else `missing` says why there is none */
+    char email[320];
+    char missing[128];
+} cached_staff;
+
+static double monotonic_seconds(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
+}
+
+int hv_staff_directory_init(hv_staff_directory *directory, const char *api_url,
+                            const hv_api_options *api_options, const unsigned char *master_key,
+                            char *error, size_t error_size)
+{
+    memset(directory, 0, sizeof *directory);
+    hv_api_options defaults;
+    if (api_options == NULL) {
+        hv_api_options_defaults(&defaults, api_url);
+        api_options = &defaults;
+    }
+    directory->master_key = master_key;
+    return hv_api_client_init(&directory->client, api_options, error, error_size);
+}
+
+void hv_staff_directory_free(hv_staff_directory *directory)
+{
+    hv_api_client_free(&directory->client);
+    memset(directory, 0, sizeof *directory);
+}
+
+/* Returns 0 (cached->present says whether a row was found) or -1. */
+static int read_cache(db *database, const char *org_id, const char *staff_id,
+                      cached_staff *cached)
+{
+    char max_age[32];
+    snprintf(max_age, sizeof max_age, "%d", HV_STAFF_CACHE_SECONDS);
+    const char *values[] = {org_id, staff_id, max_age};
+    PGresult *result = db_query(database, DB_IDEMPOTENT,
+                                "SELECT email, coalesce(missing, ''),"
+                                " fetched_at > now() - make_interval(secs => $3::int)"
+                                " FROM hv_staff WHERE org_id = $1 AND user_id = $2",
+                                3, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    memset(cached, 0, sizeof *cached);
+    if (PQntuples(result) > 0) {
+        cached->present = 1;
+        cached->has_email = !PQgetisnull(result, 0, 0);
+        snprintf(cached->email, sizeof cached->email, "%s", PQgetvalue(result, 0, 0));
+        snprintf(cached->missing, sizeof cached->missing, "%s", PQgetvalue(result, 0, 1));
+        cached->fresh = strcmp(PQgetvalue(result, 0, 2), "t") == 0;
+    }
+    PQclear(result);
+    return 0;
+}
+
+/* Remembers Haravan's answer: an e-mail, or (email NULL) why there is none. */
+static int write_cache(db *database, const char *org_id, const char *staff_id, const char *email,
+                       const char *missing)
+{
+    const char *values[] = {org_id, staff_id, email, missing};
+    PGresult *result = db_query(database, DB_IDEMPOTENT,
+                                "INSERT INTO hv_staff (org_id, user_id, email, missing, fetched_at)"
+                                " VALUES ($1, $2, $3, $4, now())"
+                                " ON CONFLICT (org_id, user_id) DO UPDATE SET email = $3,"
+                                " missing = $4, fetched_at = now()",
+                                4, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    PQclear(result);
+    return 0;
+}
+
+static void wipe_token(buffer *token)
+{
+    if (token->data != NULL)
+        crypto_wipe(token->data, token->length);
+    buffer_free(token);
+}
+
+static int is_staff_id(const char *text)
+{
+    if (text[0] == '\0' || strlen(text) > 18)
+        return 0;
+    for (const char *c = text; *c != '\0'; c++)
+        if (*c < '0' || *c > '9')
+            return 0;
+    return 1;
+}
+
+/* Haravan is down or refusing for now: worth a pause, not a verdict. */
+static int is_unavailable(hv_api_category category)
+{
+    return category == HV_API_SERVER_ERROR || category == HV_API_TIMEOUT ||
+           category == HV_API_NETWORK || category == HV_API_RATE_LIMITED;
+}
+
+/* The answer when Haravan could not be asked: a stale e-mail beats none. */
+static int fall_back(const cached_staff *cached, const char *why, char *email, size_t email_size,
+                     char *reason, size_t reason_size)
+{
+    if (cached->present && cached->has_email) {
+        snprintf(email, email_size, "%s", cached->email);
+        return 1;
+    }
+    snprintf(reason, reason_size, "%s", why);
+    return 0;
+}
+
+/* Asks Haravan. Returns 1 (email set), 0 (reason set) or -1 (database). */
+static int ask_haravan(hv_staff_directory *directory, db *database, const char *org_id,
+                       const char *staff_id, const cached_staff *cached, char *email,
+                       size_t email_size, char *reason, size_t reason_size)
+{
+    buffer token = {0};
+    char error[256] = "";
+    int has_token = directory->master_key == NULL
+                        ? 0
+                        : hv_shop_token(database, directory->master_key, org_id, &token, error,
+                                        sizeof error);
+    if (has_token != 1) {
+        wipe_token(&token);
+        char why[300];
+        snprintf(why, sizeof why, "%s",
+                 has_token < 0 ? error
+                 : directory->master_key == NULL
+                     ? "no HARAVAN_MASTER_KEY to open the shop's token"
+                     : "the shop is not connected (no access token)");
+        return fall_back(cached, why, email, email_size, reason, reason_size);
+    }
+    buffer address = {0};
+    hv_api_result result;
+    int found = hv_api_staff_email(&directory->client, (const char *)token.data,
+                                   strtoll(staff_id, NULL, 10), &address, &result);
+    wipe_token(&token);
+    int stored = 0;
+    int answer;
+    if (found == 0) {
+        stored = write_cache(database, org_id, staff_id, (const char *)address.data, NULL);
+        snprintf(email, email_size, "%s", (const char *)address.data);
+        answer = 1;
+    } else if (found == 1 || result.category == HV_API_NOT_FOUND) {
+        const char *missing = found == 1 ? "no e-mail on Haravan" : "not a Haravan user";
+        stored = write_cache(database, org_id, staff_id, NULL, missing);
+        snprintf(reason, reason_size, "%s", missing);
+        answer = 0;
+    } else {
+        if (is_unavailable(result.category)) {
+            directory->unavailable_until = monotonic_seconds() + HV_STAFF_BACKOFF_SECONDS;
+            snprintf(directory->last_failure, sizeof directory->last_failure, "%s",
+                     result.message);
+        }
+        answer = fall_back(cached, result.message, email, email_size, reason, reason_size);
+    }
+    buffer_free(&address);
+    return stored == 0 ? answer : -1;
+}
+
+int hv_staff_lookup(void *context, db *database, const char *org_id, const char *staff_id,
+                    char *email, size_t email_size, char *reason, size_t reason_size)
+{
+    hv_staff_directory *directory = context;
+    if (!is_staff_id(staff_id)) {
+        snprintf(reason, reason_size, "\"%.40s\" is not a Haravan staff id", staff_id);
+        return 0;
+    }
+    cached_staff cached;
+    if (read_cache(database, org_id, staff_id, &cached) != 0)
+        return -1;
+    if (cached.present && cached.fresh) {
+        if (!cached.has_email) {
+            snprintf(reason, reason_size, "%s", cached.missing);
+            return 0;
+        }
+        snprintf(email, email_size, "%s", cached.email);
+        return 1;
+    }
+    if (monotonic_seconds() < directory->unavailable_until) {
+        char why[300];
+        snprintf(why, sizeof why, "Haravan unavailable a moment ago (%.200s); not asked again yet",
+                 directory->last_failure);
+        return fall_back(&cached, why, email, email_size, reason, reason_size);
+    }
+    return ask_haravan(directory, database, org_id, staff_id, &cached, email, email_size, reason,
+                       reason_size);
+}

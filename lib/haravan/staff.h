@@ -1,0 +1,60 @@
+/*
+ * hv_staff: who a Haravan staff id is, by e-mail, so that an order's
+ * user_id can become the CRM user who executes it (issue #3).
+ *
+ * Haravan only says "user_id": 200000905615; the e-mail comes from
+ * GET /com/users/{id}.json with the shop's token. Asking for every order
+ * would spend the shop's rate-limit bucket (80 calls, 4 per second) on the
+ * same few staff members, so answers are kept in hv_staff:
+ *   - an e-mail, or the fact that there is none (no such user, a user
+ *     without an address), is trusted for HV_STAFF_CACHE_SECONDS;
+ *   - a failed call (Haravan down, a 401, a timeout) is not cached: the
+ *     next order asks again. Until then a stale cached e-mail is used
+ *     rather than none, since staff rarely change address.
+ * After a failure that says Haravan is unreachable or unwilling (network,
+ * timeout, 5xx, 429 after retries), the directory does not call again for
+ * HV_STAFF_BACKOFF_SECONDS: a worker must not spend a timeout on every
+ * order while Haravan is down, nor hold up the deliveries behind it.
+ *
+ * Every call happens outside any transaction: hv_staff_lookup() is the
+ * crm_processor's staff_lookup hook (crm/processor.h), which the processor
+ * calls before it begins one.
+ *
+ * Ownership: the directory owns its API client; hv_staff_directory_free()
+ * releases it. The master key is borrowed from the configuration and must
+ * outlive the directory.
+ */
+#ifndef HARAVAN_HARAVAN_STAFF_H
+#define HARAVAN_HARAVAN_STAFF_H
+
+#include <stddef.h>
+
+#include "core/crypto.h"
+#include "core/db.h"
+#include "haravan/api.h"
+
+#define HV_STAFF_CACHE_SECONDS   86400 /* a day */
+#define HV_STAFF_BACKOFF_SECONDS 30
+
+typedef struct hv_staff_directory {
+    hv_api_client client;
+    const unsigned char *master_key; /* NULL: no key, so no shop token can be opened */
+    double unavailable_until;        /* monotonic seconds; 0 when Haravan answered last */
+    char last_failure[sizeof(((hv_api_result *)0)->message)];          /* why, for the notes of the orders it affects */
+} hv_staff_directory;
+
+/* Prepares a directory calling the API at `api_url` with `api_options`
+ * (NULL: hv_api_options_defaults). Returns 0, or -1 with `error` filled. */
+int hv_staff_directory_init(hv_staff_directory *directory, const char *api_url,
+                            const hv_api_options *api_options, const unsigned char *master_key,
+                            char *error, size_t error_size);
+
+void hv_staff_directory_free(hv_staff_directory *directory);
+
+/* The crm_staff_lookup hook; `context` is a hv_staff_directory. Returns 1
+ * with `email` set, 0 with `reason` set (for the event's notes) when there
+ * is no usable e-mail. Never inside a transaction. */
+int hv_staff_lookup(void *context, db *database, const char *org_id, const char *staff_id,
+                    char *email, size_t email_size, char *reason, size_t reason_size);
+
+#endif

@@ -1,0 +1,24 @@
+-- intake-insert.sql: PostgreSQL's own single-row insert rate, for tests/bench/run.sh.
+--
+-- The same statement haravan-fcgi runs for each webhook delivery
+-- (lib/haravan/inbox.c): the same columns, the same casts, the same
+-- ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, one autocommit
+-- transaction per row. run.sh passes the body (the captured Haravan payload,
+-- so the same size) and the stored headers with -D, and runs pgbench with
+-- -M extended: parameters travel apart from the SQL text, as they do with
+-- libpq's PQexecParams in the worker. pgbench can only compute integers, so
+-- the dedupe key is glued together in SQL; that costs microseconds.
+--
+-- Every transaction gets a fresh resource id, so every key is new and every
+-- row is really inserted: id_base (per pgbench run) + client_id * 10^9 + a
+-- per-client counter (pgbench keeps a client's variables from one
+-- transaction to the next; seq starts at 0 through -D seq=0).
+\set seq :seq + 1
+\set resource :id_base + :client_id * 1000000000 + :seq
+INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at, dedupe_key,
+                       headers, body, is_test, status, reason)
+VALUES (nullif(:org::text, ''), :topic::text, nullif(:resource::text, ''),
+        nullif(:updated::text, ''),
+        'v1:' || :org::text || ':' || :topic::text || ':' || :resource::text || ':' || :updated::text,
+        :headers::jsonb, :body::bytea, false, 'pending', NULL)
+ON CONFLICT (dedupe_key) DO NOTHING RETURNING id;

@@ -1,0 +1,580 @@
+#!/usr/bin/env bash
+# run.sh: the intake benchmark (issue #2; figures in docs/PERFORMANCE.md).
+#
+#   tests/bench/run.sh          (what `make bench` runs, with BUILD set)
+#
+# In one run, on one private stack (tests/stack/stack.sh in a fresh temp dir
+# on a free port), it measures:
+#   1. nginx alone answering `return 200`          GET /bench/static
+#   2. a no-op FastCGI round trip (router's 404)   GET /api/haravan/bench-noop
+#   3. signed webhook intake at maximum rate       POST /api/haravan/webhook
+#   4. the same intake at a fixed 1,000 req/s (open loop, p99)
+#   5. PostgreSQL's own rate for the intake's INSERT, with pgbench
+#   6. a PHP-FPM receiver doing the same work, if php-fpm and php-pgsql are
+#      installed (apt-get install php-fpm php-pgsql); skipped otherwise
+# and prints a markdown table with the ratios intake/pgbench and intake/no-op.
+#
+# Why it is built this way:
+# - Every HTTP row is measured by the same client (load.c, compiled here),
+#   with the same connections, so ratios compare like with like. The
+#   closed-loop rows and pgbench use the same number of clients for the same
+#   time, each after the same warm-up.
+# - After each intake run the rows added to hv_events must equal the 200
+#   answers counted, to the row: a 200 must mean a committed row, and a
+#   benchmark that lost or duplicated rows would be measuring something else.
+# - PostgreSQL runs with its defaults (fsync on, synchronous_commit on): a
+#   200 means committed, so that is what is measured.
+# - Load generator, nginx, workers and PostgreSQL share this machine's cores;
+#   that is the setting, and the table says so. Each row's CPU time is read
+#   per process, so the report says where it went, and a row during which
+#   some other job took more than 5% of the machine is flagged as disturbed.
+# - The WAL is warmed up before the rows, so they measure a database that
+#   recycles its WAL segments as a running one does (section below).
+#
+# Settings (environment):
+#   BUILD                   build directory (default: ROOT/build)
+#   BENCH_DURATION          measured seconds per row (default 10)
+#   BENCH_WARMUP            warm-up seconds before each row (default 2)
+#   BENCH_CONNECTIONS       connections of the closed-loop rows = pgbench clients (default 8)
+#   BENCH_OPEN_RATE         open-loop rate, req/s (default 1000)
+#   BENCH_OPEN_CONNECTIONS  connections of the open-loop rows (default 32)
+#   BENCH_PHP               auto (default: run if installed) | 0 (skip) | 1 (required)
+#   BENCH_WRK               auto (default: cross-check rows 1-2 with wrk if installed) | 0 | 1
+#   BENCH_BODY              webhook body template (default: the captured draft-order payload)
+#   BENCH_WAL_WARMUP        1 (default): write and checkpoint WAL first, see below; 0: cold cluster
+#   BENCH_KEEP              1: keep the temp dir (logs) after the run
+#   HARAVAN_WORKERS         haravan-fcgi workers, and PHP-FPM children (default 4)
+#
+# Exit status: 0 when every row ran without errors and every row count
+# matched; non-zero otherwise. Missing the aims is reported, not an error.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+BENCH=$ROOT/tests/bench
+BUILD=${BUILD:-$ROOT/build}
+PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -n 1)}
+DURATION=${BENCH_DURATION:-10}
+WARMUP=${BENCH_WARMUP:-2}
+CONNECTIONS=${BENCH_CONNECTIONS:-8}
+OPEN_RATE=${BENCH_OPEN_RATE:-1000}
+OPEN_CONNECTIONS=${BENCH_OPEN_CONNECTIONS:-32}
+WANT_PHP=${BENCH_PHP:-auto}
+WANT_WRK=${BENCH_WRK:-auto}
+BODY=${BENCH_BODY:-$ROOT/tests/data/samples/order-webhook-payload-haravan_draft_order-paid.captured.json}
+KEEP=${BENCH_KEEP:-0}
+export HARAVAN_WORKERS=${HARAVAN_WORKERS:-4}
+
+ORG_ID=1000
+TOPIC=orders/create
+
+say() { echo "bench: $*" >&2; }
+die() {
+    echo "bench: $*" >&2
+    exit 1
+}
+
+for tool in cc curl nginx; do
+    command -v "$tool" > /dev/null || die "$tool is not installed"
+done
+if [ ! -x "$PGBIN/pgbench" ] || [ ! -x "$PGBIN/psql" ]; then
+    die "pgbench/psql not found under $PGBIN"
+fi
+if [ ! -x "$BUILD/haravan-fcgi" ] || [ ! -x "$BUILD/haravan-ctl" ] || [ ! -f "$BUILD/libharavan.a" ]; then
+    die "$BUILD has no haravan-fcgi, haravan-ctl, libharavan.a (make build)"
+fi
+[ -f "$BODY" ] || die "no webhook body at $BODY"
+
+WORK=$(mktemp -d /tmp/haravan-bench.XXXXXX)
+chmod 755 "$WORK" # PostgreSQL runs as another user and must reach its data dir
+STACK=$WORK/stack
+mkdir -p "$STACK" "$WORK/out"
+
+PHP_NGINX_PID=$WORK/php-nginx/nginx.pid
+PHP_FPM_PID=$WORK/php/php-fpm.pid
+
+stop_pid_file() {
+    local file=$1 signal=$2 pid
+    [ -f "$file" ] || return 0
+    pid=$(head -n 1 "$file")
+    kill -0 "$pid" 2> /dev/null || return 0
+    kill "-$signal" "$pid" 2> /dev/null || true
+    for _ in $(seq 1 50); do
+        kill -0 "$pid" 2> /dev/null || return 0
+        sleep 0.1
+    done
+}
+
+cleanup() {
+    local status=$?
+    stop_pid_file "$PHP_NGINX_PID" QUIT
+    stop_pid_file "$PHP_FPM_PID" QUIT
+    BUILD=$BUILD "$ROOT/tests/stack/stack.sh" stop "$STACK" > /dev/null 2>&1 || true
+    if [ "$KEEP" = 1 ] || [ "$status" != 0 ]; then
+        say "logs kept in $WORK"
+    else
+        rm -rf "$WORK"
+    fi
+    exit "$status"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+LOADAVG_START=$(cut -d ' ' -f 1-3 /proc/loadavg)
+FAILURES=() # what makes the run fail
+NOTES=()    # printed under the table
+
+# ------------------------------------------------------------------ build
+say "compiling load generator"
+cc -std=c11 -O2 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -I"$ROOT/lib" \
+    -o "$WORK/load" "$BENCH/load.c" "$BUILD/libharavan.a" -lcrypto -lm
+
+# ------------------------------------------------------------------ stack
+say "starting the stack in $STACK (HARAVAN_WORKERS=$HARAVAN_WORKERS)"
+BUILD=$BUILD "$ROOT/tests/stack/stack.sh" start "$STACK" 0 >&2
+set -a
+# shellcheck disable=SC1091
+. "$STACK/stack.env"
+set +a
+BASE=$HARAVAN_BASE_URL
+SECRET=bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
+HARAVAN_CONFIG=$STACK/stack.env "$BUILD/haravan-ctl" settings set client_secret "$SECRET" > /dev/null
+
+psql_super() { "$PGBIN/psql" -h "$STACK_PGHOST" -U postgres -d haravan -qAt -v ON_ERROR_STOP=1 "$@"; }
+event_rows() { psql_super -c "SELECT count(*) FROM hv_events"; }
+
+# ------------------------------------------------------------------ WAL warm-up
+# A new cluster has to create every 16 MB WAL segment the first time it
+# needs it (zero-filled and fsynced while commits wait: a 20-50 ms stall
+# each, every few seconds of intake). A database that has been running
+# recycles old segments instead. So that the rows measure that steady state,
+# about as much WAL as the rows will write is written and checkpointed
+# first; the checkpoint keeps those segments for reuse. Durability settings
+# are not touched. BENCH_WAL_WARMUP=0 measures the cold cluster.
+wal_files() { psql_super -c "SELECT name FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}\$' ORDER BY name"; }
+if [ "${BENCH_WAL_WARMUP:-1}" = 1 ]; then
+    warmup_rows=$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { printf "%d", 40000 * (d + w) + 0.5 }')
+    say "warming up the WAL ($warmup_rows rows of 1 kB, then CHECKPOINT)"
+    psql_super << SQL
+CREATE TABLE bench_wal_warmup (filler text);
+INSERT INTO bench_wal_warmup SELECT repeat(md5(g::text), 30) FROM generate_series(1, $warmup_rows) AS g;
+DROP TABLE bench_wal_warmup;
+CHECKPOINT;
+SQL
+    NOTES+=("WAL warmed up before the rows: $warmup_rows rows of 1 kB written, dropped, checkpointed (BENCH_WAL_WARMUP=0 to skip)")
+else
+    NOTES+=("no WAL warm-up (BENCH_WAL_WARMUP=0): the rows run on a cold cluster")
+fi
+wal_files > "$WORK/out/wal-before.txt"
+WAL_LSN_START=$(psql_super -c "SELECT pg_current_wal_lsn()")
+
+# A value from load's result line: field LINE NAME
+field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<< " $1"; }
+
+declare -A RESULT
+declare -A CPU
+
+# ---------------------------------------------------------- CPU accounting
+# Where the machine's CPU went during each row. Every process's CPU time is
+# read from /proc/PID/stat before and after the row: its own time, plus the
+# time of the children it reaped (so a process that lived and died inside
+# the row is counted with its parent). Processes are sorted by who they
+# are: the stack's (a master from its pid file, and its children), the
+# client (this shell's children: load, pgbench), kernel threads (children
+# of kthreadd: block I/O, the ext4 journal), and other: any other job on
+# the machine, which makes the row's figures suspect. Interrupt and softirq
+# work (loopback TCP, I/O completions) is in the time of whatever process
+# it interrupted: this kernel has no IRQ time accounting. Per-process times
+# are used throughout rather than /proc/stat's busy total: on this VM the
+# two disagree by tens of percent.
+TICKS=$(getconf CLK_TCK)
+
+master_pid() {
+    if [ -f "$1" ]; then head -n 1 "$1"; else echo 0; fi
+}
+
+# cpu_snapshot FILE: "pid ppid own reaped" per process.
+cpu_snapshot() {
+    # shellcheck disable=SC2016
+    # Processes come and go between the glob and the read: cat may fail.
+    { cat /proc/[0-9]*/stat 2> /dev/null || true; } | awk '{
+        match($0, /.*\) /)
+        split(substr($0, RLENGTH + 1), f, " ")
+        print $1, f[2], f[12] + f[13], f[14] + f[15] }' > "$1"
+}
+
+# Autovacuum and autoanalyze passes over hv_events and its TOAST table so far:
+# they compete with the rows for the same two cores.
+autovacuum_passes() {
+    psql_super -c "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_all_tables
+        WHERE relid = 'hv_events'::regclass
+           OR relid = (SELECT reltoastrelid FROM pg_class WHERE oid = 'hv_events'::regclass)"
+}
+
+CPU_STARTED=0
+AUTOVACUUM_BEFORE=0
+cpu_begin() {
+    AUTOVACUUM_BEFORE=$(autovacuum_passes)
+    cpu_snapshot "$WORK/out/cpu-before.txt"
+    CPU_STARTED=$(date +%s.%N)
+}
+
+# cpu_end NAME REQUESTS: keeps, in ticks,
+# "wall total client nginx fcgi postgres php kernel other requests autovacuum".
+cpu_end() {
+    local wall autovacuum
+    cpu_snapshot "$WORK/out/cpu-after.txt"
+    wall=$(awk -v a="$CPU_STARTED" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
+    autovacuum=$(($(autovacuum_passes) - AUTOVACUUM_BEFORE))
+    CPU[$1]=$(awk -v wall="$wall" -v requests="$2" -v shell=$$ \
+        -v nginx="$(master_pid "$STACK/nginx/nginx.pid") $(master_pid "$PHP_NGINX_PID")" \
+        -v fcgi="$(master_pid "$STACK/haravan-fcgi.pid")" \
+        -v postgres="$(master_pid "$STACK_PGDATA/postmaster.pid")" \
+        -v php="$(master_pid "$PHP_FPM_PID")" -v sim="$(master_pid "$STACK/haravan-sim.pid")" \
+        -v autovacuum="$autovacuum" '
+        function group_of(pid, ppid) {
+            if (pid == shell || ppid == shell) return "client"
+            if (pid == 2 || ppid == 2) return "kernel"
+            if (pid in master) return master[pid]
+            if (ppid in master) return master[ppid]
+            return "other"
+        }
+        BEGIN {
+            n = split(nginx, list, " "); for (i = 1; i <= n; i++) if (list[i] > 0) master[list[i]] = "nginx"
+            if (fcgi > 0) master[fcgi] = "fcgi"
+            if (postgres > 0) master[postgres] = "postgres"
+            if (php > 0) master[php] = "php"
+            if (sim > 0) master[sim] = "sim" # the idle Haravan simulator of the stack: not printed
+        }
+        FNR == 1 { file++ }
+        file == 1 { own[$1] = $3; reaped[$1] = $4; next }
+        {
+            spent = $3 - ($1 in own ? own[$1] : 0) + $4 - ($1 in reaped ? reaped[$1] : 0)
+            if (spent > 0) ticks[group_of($1, $2)] += spent
+        }
+        END {
+            total = 0
+            for (g in ticks) total += ticks[g]
+            printf "%s %d %d %d %d %d %d %d %d %d %d", wall, total, ticks["client"], ticks["nginx"],
+                ticks["fcgi"], ticks["postgres"], ticks["php"], ticks["kernel"], ticks["other"],
+                requests, autovacuum
+        }' "$WORK/out/cpu-before.txt" "$WORK/out/cpu-after.txt")
+}
+
+# run_load NAME [load options...]: runs one row, keeps its line in RESULT[NAME].
+run_load() {
+    local name=$1
+    shift
+    say "row $name"
+    local line
+    cpu_begin
+    line=$("$WORK/load" --label "$name" --duration "$DURATION" --warmup "$WARMUP" "$@")
+    cpu_end "$name" "$(field "$line" sent_total)"
+    echo "$line" >> "$WORK/out/load.txt"
+    RESULT[$name]=$line
+    local errors
+    errors=$(($(field "$line" unexpected) + $(field "$line" socket_errors) + $(field "$line" abandoned)))
+    if [ "$errors" != 0 ]; then
+        FAILURES+=("$name: $errors errors (other_status=$(field "$line" other_status), socket_errors=$(field "$line" socket_errors), abandoned=$(field "$line" abandoned))")
+    fi
+}
+
+# run_intake NAME URL [load options...]: a webhook row, with the row check.
+run_intake() {
+    local name=$1 url=$2
+    shift 2
+    local before after added answered
+    before=$(event_rows)
+    run_load "$name" --url "$url" --webhook "$BODY" --secret "$SECRET" --org-id "$ORG_ID" \
+        --topic "$TOPIC" "$@"
+    after=$(event_rows)
+    added=$((after - before))
+    answered=$(field "${RESULT[$name]}" expected_total)
+    if [ "$added" = "$answered" ]; then
+        NOTES+=("$name: $answered answers 200, $added rows added to hv_events: match")
+    else
+        NOTES+=("$name: $answered answers 200, $added rows added to hv_events: MISMATCH")
+        FAILURES+=("$name: $answered answers 200 but $added rows added to hv_events")
+    fi
+}
+
+# ------------------------------------------------------------------ HTTP rows
+run_load static --url "$BASE/bench/static" --connections "$CONNECTIONS" --expect 200
+run_load noop --url "$BASE/api/haravan/bench-noop" --connections "$CONNECTIONS" --expect 404
+run_intake intake "$BASE/api/haravan/webhook" --connections "$CONNECTIONS"
+run_intake intake_open "$BASE/api/haravan/webhook" --mode open --rate "$OPEN_RATE" \
+    --connections "$OPEN_CONNECTIONS"
+
+# ------------------------------------------------------------------ pgbench
+# The body as a text parameter in bytea's escape format: backslashes doubled.
+# The headers as the worker stores them for these requests.
+PG_BODY=$(sed 's/\\/\\\\/g' "$BODY")
+PG_HEADERS='{"Content-Type":"application/json","X-Haravan-Topic":"orders/create","X-Haravan-Org-Id":"1000","User-Agent":"haravan-bench-load"}'
+UPDATED_AT=$(sed -n 's/^  "updated_at": "\([^"]*\)".*/\1/p' "$BODY" | head -n 1)
+
+# run_pgbench ID_BASE SECONDS [extra pgbench options...]
+run_pgbench() {
+    local id_base=$1 seconds=$2
+    shift 2
+    "$PGBIN/pgbench" -h "$STACK_PGHOST" -U haravan -n -M extended \
+        -c "$CONNECTIONS" -j 1 -T "$seconds" -f "$BENCH/intake-insert.sql" \
+        -D seq=0 -D "id_base=$id_base" -D "org=$ORG_ID" -D "topic=$TOPIC" \
+        -D "updated=$UPDATED_AT" -D "headers=$PG_HEADERS" -D "body=$PG_BODY" \
+        "$@" haravan
+}
+
+say "row pgbench (warm-up ${WARMUP}s)"
+rows_before=$(event_rows)
+cpu_begin
+run_pgbench 7000000000000 "$WARMUP" > "$WORK/out/pgbench-warmup.txt" 2>&1 ||
+    die "pgbench warm-up failed: $(tail -n 5 "$WORK/out/pgbench-warmup.txt")"
+say "row pgbench"
+mkdir -p "$WORK/pgbench-log"
+run_pgbench 8000000000000 "$DURATION" -l --log-prefix="$WORK/pgbench-log/tx" \
+    > "$WORK/out/pgbench.txt" 2>&1 || die "pgbench failed: $(tail -n 5 "$WORK/out/pgbench.txt")"
+pgbench_done=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' \
+    "$WORK/out/pgbench.txt" "$WORK/out/pgbench-warmup.txt" | awk '{ sum += $1 } END { print sum }')
+cpu_end pgbench "$pgbench_done"
+rows_after=$(event_rows)
+PGBENCH_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$WORK/out/pgbench.txt")
+PGBENCH_FAILED=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$WORK/out/pgbench.txt")
+[ -n "$PGBENCH_TPS" ] || die "no tps in pgbench's output: $(cat "$WORK/out/pgbench.txt")"
+# Per-transaction log: the third column is the latency in microseconds.
+read -r PGBENCH_P50 PGBENCH_P99 PGBENCH_MAX < <(cat "$WORK"/pgbench-log/tx* | awk '{ print $3 }' |
+    sort -n | awk '{ v[NR] = $1 } END {
+        p50 = int(NR * 0.50 + 0.999999); p99 = int(NR * 0.99 + 0.999999)
+        printf "%.3f %.3f %.3f\n", v[p50] / 1000, v[p99] / 1000, v[NR] / 1000 }')
+if [ "${PGBENCH_FAILED:-0}" != 0 ]; then
+    FAILURES+=("pgbench: $PGBENCH_FAILED failed transactions")
+fi
+if [ $((rows_after - rows_before)) = "$pgbench_done" ]; then
+    NOTES+=("pgbench: $pgbench_done transactions, $((rows_after - rows_before)) rows added: match")
+else
+    NOTES+=("pgbench: $pgbench_done transactions, $((rows_after - rows_before)) rows added: MISMATCH")
+    FAILURES+=("pgbench: $pgbench_done transactions but $((rows_after - rows_before)) rows added")
+fi
+
+# ------------------------------------------------------------------ PHP-FPM peer
+PHP_FPM=$(ls /usr/sbin/php-fpm* 2> /dev/null | sort -V | tail -n 1 || true)
+PHP_ROWS=0
+if [ "$WANT_PHP" = 0 ]; then
+    NOTES+=("PHP-FPM rows skipped (BENCH_PHP=0)")
+elif [ -z "$PHP_FPM" ] || ! "$PHP_FPM" -m 2> /dev/null | grep -qx pgsql; then
+    [ "$WANT_PHP" = 1 ] && die "BENCH_PHP=1 but php-fpm with pgsql is not installed (apt-get install php-fpm php-pgsql)"
+    NOTES+=("PHP-FPM rows skipped: php-fpm or php-pgsql not installed (apt-get install php-fpm php-pgsql)")
+else
+    PHP_ROWS=1
+    mkdir -p "$WORK/php" "$WORK/php-nginx" "$WORK/log"
+    run_as=""
+    [ "$(id -u)" = 0 ] && run_as=$'user = root\ngroup = root'
+    cat > "$WORK/php/php-fpm.conf" << CONF
+; Generated by tests/bench/run.sh: the PHP-FPM peer, as many children as
+; haravan-fcgi has workers, each with one persistent PostgreSQL connection.
+[global]
+pid = $PHP_FPM_PID
+error_log = $WORK/log/php-fpm.log
+daemonize = yes
+
+[bench]
+$run_as
+listen = $WORK/php/php-fpm.sock
+listen.mode = 0666
+pm = static
+pm.max_children = $HARAVAN_WORKERS
+clear_env = yes
+env[HARAVAN_CLIENT_SECRET] = "$SECRET"
+env[HARAVAN_PHP_DB] = "host=$STACK_PGHOST dbname=haravan user=haravan application_name=php-fpm"
+php_admin_flag[log_errors] = on
+php_admin_value[error_log] = $WORK/log/php-error.log
+CONF
+    nginx_user=""
+    [ "$(id -u)" = 0 ] && nginx_user="user root;"
+    PHP_PORT=""
+    for _ in $(seq 1 50); do
+        candidate=$((20000 + RANDOM % 40000))
+        if ! (exec 3<> "/dev/tcp/127.0.0.1/$candidate") 2> /dev/null; then
+            PHP_PORT=$candidate
+            break
+        fi
+    done
+    [ -n "$PHP_PORT" ] || die "no free port for the PHP nginx"
+    # Same nginx settings as the stack's (tests/stack, nginx/dev-server.conf.in):
+    # two workers, access log on, body kept in memory up to 1 MiB.
+    cat > "$WORK/php-nginx/nginx.conf" << CONF
+# Generated by tests/bench/run.sh: a second nginx for the PHP-FPM peer.
+$nginx_user
+worker_processes 2;
+pid $PHP_NGINX_PID;
+error_log $WORK/log/php-nginx-error.log warn;
+events { worker_connections 4096; }
+http {
+    access_log $WORK/log/php-nginx-access.log;
+    client_body_temp_path $WORK/php-nginx/body;
+    fastcgi_temp_path $WORK/php-nginx/fastcgi;
+    proxy_temp_path $WORK/php-nginx/proxy;
+    uwsgi_temp_path $WORK/php-nginx/uwsgi;
+    scgi_temp_path $WORK/php-nginx/scgi;
+    default_type application/octet-stream;
+    server {
+        listen 127.0.0.1:$PHP_PORT;
+        location = /php-intake {
+            client_max_body_size 1m;
+            client_body_buffer_size 1m;
+            fastcgi_pass unix:$WORK/php/php-fpm.sock;
+            fastcgi_param SCRIPT_FILENAME $BENCH/php/receiver.php;
+            fastcgi_param REQUEST_METHOD \$request_method;
+            fastcgi_param REQUEST_URI \$request_uri;
+            fastcgi_param DOCUMENT_URI \$document_uri;
+            fastcgi_param QUERY_STRING \$query_string;
+            fastcgi_param CONTENT_TYPE \$content_type;
+            fastcgi_param CONTENT_LENGTH \$content_length;
+            fastcgi_param REMOTE_ADDR \$remote_addr;
+            fastcgi_param SERVER_NAME \$server_name;
+            fastcgi_param SERVER_PORT \$server_port;
+            fastcgi_param SERVER_PROTOCOL \$server_protocol;
+        }
+    }
+}
+CONF
+    say "starting php-fpm ($PHP_FPM, $HARAVAN_WORKERS children) and its nginx on port $PHP_PORT"
+    "$PHP_FPM" -y "$WORK/php/php-fpm.conf" -R || die "php-fpm did not start; see $WORK/log/php-fpm.log"
+    nginx -p "$WORK/php-nginx" -c "$WORK/php-nginx/nginx.conf" -e "$WORK/log/php-nginx-error.log" ||
+        die "the PHP nginx did not start; see $WORK/log/php-nginx-error.log"
+    for _ in $(seq 1 50); do
+        [ -S "$WORK/php/php-fpm.sock" ] && break
+        sleep 0.1
+    done
+    run_intake php "http://127.0.0.1:$PHP_PORT/php-intake" --connections "$CONNECTIONS"
+    run_intake php_open "http://127.0.0.1:$PHP_PORT/php-intake" --mode open --rate "$OPEN_RATE" \
+        --connections "$OPEN_CONNECTIONS"
+    stop_pid_file "$PHP_NGINX_PID" QUIT
+    stop_pid_file "$PHP_FPM_PID" QUIT
+fi
+
+# ------------------------------------------------------------------ wrk cross-check
+if [ "$WANT_WRK" != 0 ] && command -v wrk > /dev/null; then
+    for pair in "static:$BASE/bench/static" "noop:$BASE/api/haravan/bench-noop"; do
+        name=${pair%%:*}
+        url=${pair#*:}
+        say "wrk cross-check $name"
+        wrk -t1 -c"$CONNECTIONS" -d"${DURATION}s" --latency "$url" > "$WORK/out/wrk-$name.txt" 2>&1 ||
+            die "wrk failed: $(cat "$WORK/out/wrk-$name.txt")"
+        wrk_rate=$(sed -n 's/^Requests\/sec: *\([0-9.]*\).*/\1/p' "$WORK/out/wrk-$name.txt")
+        wrk_p99=$(sed -n 's/^ *99% *\([0-9.]*[a-z]*\).*/\1/p' "$WORK/out/wrk-$name.txt")
+        NOTES+=("wrk cross-check, $name: ${wrk_rate} req/s, p99 ${wrk_p99} (wrk -t1 -c$CONNECTIONS; wrk does not check statuses)")
+    done
+elif [ "$WANT_WRK" = 1 ]; then
+    die "BENCH_WRK=1 but wrk is not installed"
+fi
+
+# ------------------------------------------------------------------ report
+wal_files > "$WORK/out/wal-after.txt"
+wal_written=$(psql_super -c "SELECT round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$WAL_LSN_START') / 1048576)")
+wal_created=$(comm -13 "$WORK/out/wal-before.txt" "$WORK/out/wal-after.txt" | wc -l)
+NOTES+=("WAL written during the rows: $wal_written MB; WAL segments created (not recycled) during the rows: $wal_created")
+for name in static noop intake intake_open pgbench php php_open; do
+    [ -n "${CPU[$name]:-}" ] || continue
+    # shellcheck disable=SC2086
+    set -- ${CPU[$name]}
+    disturbed=$(awk -v wall="$1" -v other="$9" -v hz="$TICKS" -v cores="$(nproc)" \
+        'BEGIN { share = 100 * other / (wall * hz * cores); if (share > 5) printf "%.0f", share }')
+    if [ -n "$disturbed" ]; then
+        NOTES+=("WARNING: during row $name other processes took ${disturbed}% of the machine; its figures are disturbed (run again on an idle machine)")
+    fi
+done
+NOTES+=("load average when the run started: $LOADAVG_START")
+server_logged_errors=$(grep -c '"level":"error"' "$STACK/log/haravan-fcgi.log" || true)
+nginx_logged_errors=$(grep -c -E '\[(error|crit|alert|emerg)\]' "$STACK/log/nginx-error.log" || true)
+NOTES+=("haravan-fcgi log lines at level error during the run: $server_logged_errors; nginx error log lines at error or worse: $nginx_logged_errors")
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+errors_of() {
+    local line=${RESULT[$1]}
+    echo $(($(field "$line" unexpected) + $(field "$line" socket_errors) + $(field "$line" abandoned)))
+}
+row() {
+    local name=$1 title=$2 line=${RESULT[$1]}
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$title" \
+        "$(field "$line" rate)" "$(field "$line" p50_ms)" "$(field "$line" p99_ms)" \
+        "$(field "$line" max_ms)" "$(errors_of "$name")" "$(field "$line" requests)"
+}
+
+INTAKE_RATE=$(field "${RESULT[intake]}" rate)
+NOOP_RATE=$(field "${RESULT[noop]}" rate)
+OPEN_P99=$(field "${RESULT[intake_open]}" p99_ms)
+TO_PGBENCH=$(ratio "$INTAKE_RATE" "$PGBENCH_TPS")
+TO_NOOP=$(ratio "$INTAKE_RATE" "$NOOP_RATE")
+AIM_RATE=$(awk -v r="$TO_PGBENCH" 'BEGIN { print (r >= 0.60) ? "met" : "not met" }')
+AIM_P99=$(awk -v p="$OPEN_P99" 'BEGIN { print (p < 20) ? "met" : "not met" }')
+
+PG_VERSION=$(psql_super -c "SHOW server_version")
+PG_SYNC=$(psql_super -c "SHOW synchronous_commit")
+PG_FSYNC=$(psql_super -c "SHOW fsync")
+PG_WAL_SYNC=$(psql_super -c "SHOW wal_sync_method")
+CPU_MODEL=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
+NGINX_VERSION=$(nginx -v 2>&1 | sed 's/^nginx version: //')
+PG_FS=$(df -PT "$STACK_PGDATA/" | awk 'NR == 2 { print $2 }')
+
+{
+    echo
+    echo "## haravan-crm intake benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo
+    echo "Closed loop: $CONNECTIONS keep-alive connections (pgbench: $CONNECTIONS clients), ${DURATION} s measured after ${WARMUP} s warm-up."
+    echo "Open loop: $OPEN_RATE req/s scheduled, $OPEN_CONNECTIONS connections, latency from the scheduled send time."
+    echo "haravan-fcgi workers: $HARAVAN_WORKERS."
+    echo
+    echo "| row | rate (req/s) | p50 ms | p99 ms | max ms | errors | requests |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    row static "nginx \`return 200\` (GET /bench/static)"
+    row noop "no-op FastCGI round trip (GET /api/haravan/bench-noop, 404)"
+    row intake "signed webhook intake, closed loop (POST /api/haravan/webhook)"
+    row intake_open "signed webhook intake, open loop at $OPEN_RATE req/s"
+    printf '| %s | %s | %s | %s | %s | %s | %s |\n' \
+        "pgbench, the intake's INSERT ($CONNECTIONS clients, tps)" "$PGBENCH_TPS" "$PGBENCH_P50" \
+        "$PGBENCH_P99" "$PGBENCH_MAX" "${PGBENCH_FAILED:-0}" \
+        "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/out/pgbench.txt")"
+    if [ "$PHP_ROWS" = 1 ]; then
+        row php "PHP-FPM receiver, closed loop ($HARAVAN_WORKERS children)"
+        row php_open "PHP-FPM receiver, open loop at $OPEN_RATE req/s"
+    fi
+    echo
+    echo "| ratio | value | aim |"
+    echo "| --- | ---: | --- |"
+    echo "| intake / pgbench | $TO_PGBENCH | >= 0.60: $AIM_RATE |"
+    echo "| intake / no-op | $TO_NOOP | |"
+    echo "| intake p99 at $OPEN_RATE req/s | $OPEN_P99 ms | < 20 ms: $AIM_P99 |"
+    if [ "$PHP_ROWS" = 1 ]; then
+        PHP_RATE=$(field "${RESULT[php]}" rate)
+        echo "| intake / PHP-FPM | $(ratio "$INTAKE_RATE" "$PHP_RATE") | |"
+        echo "| PHP-FPM / pgbench | $(ratio "$PHP_RATE" "$PGBENCH_TPS") | |"
+    fi
+    echo
+    echo "Where the CPU went, per row (warm-up and drain included; µs/req = CPU time of the group / requests sent; the client's time includes the kernel's loopback TCP work done when it sends):"
+    echo
+    echo "| row | wall s | machine busy | client µs/req | nginx µs/req | FastCGI app µs/req | PostgreSQL µs/req | kernel threads µs/req | other processes | autovacuum passes |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    for name in static noop intake intake_open pgbench php php_open; do
+        [ -n "${CPU[$name]:-}" ] || continue
+        # shellcheck disable=SC2086
+        set -- ${CPU[$name]}
+        awk -v name="$name" -v wall="$1" -v total="$2" -v client="$3" -v web="$4" -v fcgi="$5" \
+            -v pg="$6" -v php="$7" -v kernel="$8" -v other="$9" -v requests="${10}" \
+            -v autovacuum="${11}" -v hz="$TICKS" -v cores="$(nproc)" 'BEGIN {
+            capacity = wall * hz * cores; us = 1e6 / hz / (requests > 0 ? requests : 1)
+            printf "| %s | %.1f | %.0f%% | %.0f | %.0f | %.0f | %.0f | %.0f | %.1f%% | %d |\n",
+                name, wall, 100 * total / capacity, client * us, web * us, (fcgi + php) * us,
+                pg * us, kernel * us, 100 * other / capacity, autovacuum }'
+    done
+    echo
+    echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -sr), shared by the load generator, nginx, the workers and PostgreSQL."
+    echo "PostgreSQL $PG_VERSION (fsync=$PG_FSYNC, synchronous_commit=$PG_SYNC, wal_sync_method=$PG_WAL_SYNC, data on $PG_FS); nginx $NGINX_VERSION."
+    echo
+    echo "Notes:"
+    for note in "${NOTES[@]}"; do echo "- $note"; done
+    echo
+} | tee "$WORK/out/table.md"
+
+if [ ${#FAILURES[@]} -gt 0 ]; then
+    for failure in "${FAILURES[@]}"; do say "FAILED: $failure"; done
+    exit 1
+fi
+say "done"
