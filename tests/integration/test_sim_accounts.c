@@ -19,7 +19,7 @@
  *   the connector's real webhook route (wrong token: verify_failed; right
  *   token: subscribed and listed); /sim/fire of a sample lands in
  *   hv_events and is processed (not dead); redelivery on a refusal;
- *   DELETE removes.
+ *   DELETE removes; seeded tokens act for the stack's app.
  *
  * Tests register an app of their own (random client id) so that the
  * stack's app stays as stack.sh made it; the connector's verify token and
@@ -844,6 +844,24 @@ static void test_staff_gets_no_webhook_scopes(void **state)
     cJSON_Delete(tokens);
 }
 
+/* Seeded tokens were issued to no app: they act for the first app
+ * registered, the stack's, whose verify token is empty, which the
+ * connector never accepts. */
+static void test_seeded_tokens_at_subscribe(void **state)
+{
+    (void)state;
+    cJSON *document = NULL;
+    assert_int_equal(subscribe_call("POST", "sim-token-1000114691-orders-only", &document), 403);
+    assert_string_equal(json_text(document, "error"), "forbidden");
+    cJSON_Delete(document);
+    assert_int_equal(subscribe_call("POST", it_env("HARAVAN_SIM_TOKEN"), &document), 400);
+    assert_string_equal(json_text(document, "error"), "verify_failed");
+    cJSON_Delete(document);
+    assert_int_equal(subscribe_call("GET", it_env("HARAVAN_SIM_TOKEN"), &document), 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(document, "data")), 0);
+    cJSON_Delete(document);
+}
+
 static cJSON *fire(const char *extra)
 {
     char json[512];
@@ -976,6 +994,7 @@ int main(void)
         cmocka_unit_test(test_refresh_rotation_revocation_expiry),
         cmocka_unit_test(test_key_rotation),
         cmocka_unit_test(test_staff_gets_no_webhook_scopes),
+        cmocka_unit_test(test_seeded_tokens_at_subscribe),
         cmocka_unit_test(test_subscribe_handshake_fire_unsubscribe),
     };
     int failures = cmocka_run_group_tests_name("sim_accounts", tests, setup, teardown);

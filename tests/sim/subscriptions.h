@@ -11,10 +11,11 @@
  * of /sim/config.
  *
  * A subscription belongs to one shop (org) and one app (the client the
- * token was issued to); it records the app's callback URL and topics as
- * they were when it was made, and deliveries are signed with the app's
- * client secret as it is when they are sent (so a secret rotated in the
- * dashboard takes effect at once, as with Haravan).
+ * token was issued to; for a seeded token, issued to no app, the first app
+ * registered, which in a stack is the one stack.sh registers); it records the app's callback URL
+ * and topics as they were when it was made, and deliveries are signed with the app's client secret
+ * as it is when they are sent (so a secret rotated in the dashboard takes effect at once, as with
+ * Haravan).
  *
  * Ownership: the list owns its subscriptions; the JSON made by
  * sim_subscription_json() is the caller's (cJSON_Delete).
