@@ -19,7 +19,8 @@
  *   the connector's real webhook route (wrong token: verify_failed; right
  *   token: subscribed and listed); /sim/fire of a sample lands in
  *   hv_events and is processed (not dead); redelivery on a refusal;
- *   DELETE removes; seeded tokens act for the stack's app.
+ *   DELETE removes; seeded tokens act for the stack's app;
+ * - stack.sh sim-start registers the stack's app again.
  *
  * Tests register an app of their own (random client id) so that the
  * stack's app stays as stack.sh made it; the connector's verify token and
@@ -970,6 +971,36 @@ static void test_subscribe_handshake_fire_unsubscribe(void **state)
     register_app("");
 }
 
+/* A restart forgets everything but the seed: stack.sh sim-start registers
+ * the stack's app again, with the same id and secret. Last, since it also
+ * forgets this file's app. */
+static void test_restart_registers_the_app_again(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "/sim/apps/%s", it_env("HARAVAN_SIM_CLIENT_ID"));
+    char kid_before[128];
+    EVP_PKEY *key = jwks_key(kid_before, sizeof kid_before);
+    EVP_PKEY_free(key);
+    assert_int_equal(it_stack("sim-stop"), 0);
+    assert_int_equal(it_stack("sim-start"), 0);
+    sim_answer answer = sim_call("GET", path, NULL, NULL, NULL);
+    assert_int_equal(answer.status, 200);
+    cJSON *app = parse_json(&answer);
+    assert_string_equal(json_text(app, "client_secret"), it_env("HARAVAN_SIM_CLIENT_SECRET"));
+    cJSON_Delete(app);
+    answer_free(&answer);
+    snprintf(path, sizeof path, "/sim/apps/%s", app_id);
+    answer = sim_call("GET", path, NULL, NULL, NULL);
+    assert_int_equal(answer.status, 404);
+    answer_free(&answer);
+    char kid_after[128];
+    key = jwks_key(kid_after, sizeof kid_after);
+    EVP_PKEY_free(key);
+    assert_string_not_equal(kid_after, kid_before);
+    subscribed_token[0] = '\0'; /* the restart forgot the subscription */
+}
+
 static int teardown(void **state)
 {
     (void)state;
@@ -996,6 +1027,7 @@ int main(void)
         cmocka_unit_test(test_staff_gets_no_webhook_scopes),
         cmocka_unit_test(test_seeded_tokens_at_subscribe),
         cmocka_unit_test(test_subscribe_handshake_fire_unsubscribe),
+        cmocka_unit_test(test_restart_registers_the_app_again),
     };
     int failures = cmocka_run_group_tests_name("sim_accounts", tests, setup, teardown);
     curl_global_cleanup();
