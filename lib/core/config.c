@@ -191,8 +191,13 @@ static int is_ours(const char *name)
 static int known_elsewhere(const char *name)
 {
     /* Written to var/stack.env for tools, tests and people, not read by us. */
-    static const char *const names[] = {"HARAVAN_BASE_URL", "HARAVAN_VAR", "HARAVAN_SIM_URL",
-                                        "HARAVAN_SIM_TOKEN", NULL};
+    static const char *const names[] = {"HARAVAN_BASE_URL",
+                                        "HARAVAN_VAR",
+                                        "HARAVAN_SIM_URL",
+                                        "HARAVAN_SIM_TOKEN",
+                                        "HARAVAN_SIM_CLIENT_ID",
+                                        "HARAVAN_SIM_CLIENT_SECRET",
+                                        NULL};
     for (size_t i = 0; names[i] != NULL; i++)
         if (strcmp(name, names[i]) == 0)
             return 1;

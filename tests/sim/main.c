@@ -1,17 +1,23 @@
 /*
- * haravan-sim: a stand-in for Haravan's REST API (HARAVAN.md section 3),
- * so that the connector, its tests and `make run` work offline.
+ * haravan-sim: a stand-in for Haravan (HARAVAN.md sections 1 to 3): the
+ * REST API, accounts.haravan.com's OpenID Connect and webhook.haravan.com's
+ * subscriptions and deliveries, so that the connector, its tests and
+ * `make run` work offline.
  *
  *     haravan-sim --socket PATH [--seed DIR] [--pid-file FILE]
  *                 [--socket-mode 0660] [--bucket-size 80] [--drain-rate 4]
+ *                 [--base-url URL] [--samples DIR]
+ *     haravan-sim fire TOPIC --sample FILE [--url SIM_URL] [--org ORG]
  *
  * The same settings may come from the environment: HARAVAN_SIM_SOCKET,
  * HARAVAN_SIM_SEED_DIR, HARAVAN_SIM_SOCKET_MODE (flags win). It is a
  * FastCGI program like haravan-fcgi, behind its own nginx server block
  * (nginx/dev-server.conf.in), and runs as ONE process on purpose: the rate
- * limit buckets, the injected failures and the data are one copy that
- * every request sees. A stalled call (an injected timeout) therefore holds
- * up the calls behind it, as a test of timeouts wants.
+ * limit buckets, the injected failures, the data, the apps and the grants
+ * are one copy that every request sees. A stalled call (an injected
+ * timeout, or a webhook call to a slow callback) therefore holds up the
+ * calls behind it, as a test of timeouts wants; outbound calls have
+ * bounded timeouts for that reason (outbound.h).
  *
  * Logs: one JSON line per request on standard error (path, status, org,
  * outcome); never a header, so never a token.
@@ -28,14 +34,19 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <curl/curl.h>
 #include <fcgiapp.h>
 
 #include "core/log.h"
+#include "fire_cli.h"
 #include "reply.h"
 #include "sim.h"
 
 #ifndef HARAVAN_SIM_DEFAULT_SEED_DIR
 #define HARAVAN_SIM_DEFAULT_SEED_DIR "tests/sim/seed"
+#endif
+#ifndef HARAVAN_SIM_DEFAULT_SAMPLES_DIR
+#define HARAVAN_SIM_DEFAULT_SAMPLES_DIR "tests/data/samples"
 #endif
 
 #define MAX_ACCEPT_FAILURES 100
@@ -49,7 +60,10 @@ static int usage(FILE *out, int status)
 {
     fprintf(out, "usage: haravan-sim --socket PATH [--seed DIR] [--pid-file FILE]\n"
                  "                   [--socket-mode 0660] [--bucket-size 80] [--drain-rate 4]\n"
-                 "Plays Haravan's REST API (/com/) and test controls (/sim/) over FastCGI.\n"
+                 "                   [--base-url URL] [--samples DIR]\n"
+                 "       haravan-sim fire TOPIC --sample FILE [--url SIM_URL] [--org ORG]\n"
+                 "Plays Haravan's REST API (/com/), accounts (/connect/), webhooks\n"
+                 "(/api/subscribe) and test controls (/sim/) over FastCGI.\n"
                  "Environment: HARAVAN_SIM_SOCKET, HARAVAN_SIM_SEED_DIR, "
                  "HARAVAN_SIM_SOCKET_MODE.\n");
     return status;
@@ -84,9 +98,18 @@ static void defaults(sim_settings *settings)
     settings->seed_dir = getenv("HARAVAN_SIM_SEED_DIR");
     if (settings->seed_dir == NULL || settings->seed_dir[0] == '\0')
         settings->seed_dir = HARAVAN_SIM_DEFAULT_SEED_DIR;
+    settings->samples_dir = HARAVAN_SIM_DEFAULT_SAMPLES_DIR;
     settings->socket_mode = 0660;
     settings->bucket_size = 80;
     settings->drain_per_second = 4;
+}
+
+/* An absolute http(s) URL without a trailing slash: it is the issuer,
+ * which must match what clients were told exactly. */
+static int base_url_acceptable(const char *url)
+{
+    size_t length = strlen(url);
+    return sim_url_acceptable(url) && url[length - 1] != '/' && strchr(url, '?') == NULL;
 }
 
 /* One "--name value" pair. Returns 0, or -1 for an unknown name or a bad
@@ -99,6 +122,10 @@ static int apply_flag(sim_settings *settings, const char *name, const char *valu
         settings->seed_dir = value;
     else if (strcmp(name, "--pid-file") == 0)
         settings->pid_file = value;
+    else if (strcmp(name, "--base-url") == 0 && base_url_acceptable(value))
+        settings->base_url = value;
+    else if (strcmp(name, "--samples") == 0)
+        settings->samples_dir = value;
     else if (strcmp(name, "--socket-mode") == 0)
         return parse_mode(value, &settings->socket_mode);
     else if (strcmp(name, "--bucket-size") == 0)
@@ -223,6 +250,10 @@ static void serve(sim *s, FCGX_Request *fcgi)
         sim_handle_api(s, &r);
     else if (strncmp(r.path, "/sim/", 5) == 0)
         sim_handle_admin(s, &r);
+    else if (strncmp(r.path, "/.well-known/", 13) == 0 || strncmp(r.path, "/connect/", 9) == 0)
+        sim_handle_oidc(s, &r);
+    else if (strcmp(r.path, "/api/subscribe") == 0)
+        sim_handle_subscribe(s, &r);
     else
         sim_reply_errors(&r, 404, "", "Not Found");
     if (r.status == 0)
@@ -262,6 +293,11 @@ static int run(sim *s)
         log_message("error", "seed: %s", error);
         return 2;
     }
+    if (sim_key_generate(&s->key) != 0) {
+        log_message("error", "cannot make the RSA signing key");
+        return 1;
+    }
+    sim_config_defaults(&s->config);
     int fd = listen_on(s->settings.socket_path, s->settings.socket_mode);
     if (fd < 0) {
         log_message("error", "cannot listen on %s: %s", s->settings.socket_path, strerror(errno));
@@ -271,9 +307,12 @@ static int run(sim *s)
     if (s->settings.pid_file != NULL && write_pid_file(s->settings.pid_file) != 0)
         log_message("warning", "cannot write pid file %s: %s", s->settings.pid_file,
                     strerror(errno));
-    log_message("info", "haravan-sim listening on %s: %zu shops, %zu tokens, bucket %g at %g/s",
+    log_message("info",
+                "haravan-sim listening on %s: %zu shops, %zu tokens, bucket %g at %g/s, "
+                "base URL %s, signing key %s",
                 s->settings.socket_path, s->store.org_count, s->store.token_count,
-                s->settings.bucket_size, s->settings.drain_per_second);
+                s->settings.bucket_size, s->settings.drain_per_second,
+                s->settings.base_url != NULL ? s->settings.base_url : "(from Host)", s->key.kid);
     int status = accept_loop(s, fd);
     unlink(s->settings.socket_path);
     if (s->settings.pid_file != NULL)
@@ -287,14 +326,22 @@ int main(int argc, char **argv)
     if (argc == 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0))
         return usage(stdout, 0);
     static sim s; /* large (the status counters); one per process */
-    if (read_settings(&s.settings, argc, argv) != 0)
+    int is_fire = argc >= 2 && strcmp(argv[1], "fire") == 0;
+    if (!is_fire && read_settings(&s.settings, argc, argv) != 0)
         return usage(stderr, 2);
-    s.stop_requested = &stop_requested;
-    if (install_signals() != 0) {
-        log_message("error", "cannot install signal handlers: %s", strerror(errno));
+    if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+        log_message("error", "cannot initialise libcurl");
         return 1;
     }
-    int status = run(&s);
+    int status = 1;
+    s.stop_requested = &stop_requested;
+    if (is_fire)
+        status = sim_fire_command(argc - 1, argv + 1);
+    else if (install_signals() != 0)
+        log_message("error", "cannot install signal handlers: %s", strerror(errno));
+    else
+        status = run(&s);
     sim_free(&s);
+    curl_global_cleanup();
     return status;
 }

@@ -37,19 +37,19 @@ const char *sim_reason_phrase(int status)
     return "Status";
 }
 
-void sim_reply(request *r, int status, const char *extra_headers, const char *body)
+void sim_reply_typed(request *r, int status, const char *content_type, const char *extra_headers,
+                     const char *body, size_t length)
 {
     if (r->status != 0)
         return;
     r->status = status;
-    size_t length = strlen(body);
     buffer head = BUFFER_INIT;
     int formatted = buffer_printf(&head,
                                   "Status: %d %s\r\n"
-                                  "Content-Type: application/json; charset=utf-8\r\n"
+                                  "Content-Type: %s\r\n"
                                   "Content-Length: %zu\r\n"
                                   "%s\r\n",
-                                  status, sim_reason_phrase(status), length,
+                                  status, sim_reason_phrase(status), content_type, length,
                                   extra_headers != NULL ? extra_headers : "");
     /* A client that went away makes the writes fail; the simulator has
      * nobody to tell, and the access log still shows the status. */
@@ -59,6 +59,12 @@ void sim_reply(request *r, int status, const char *extra_headers, const char *bo
             FCGX_PutStr(body, (int)length, r->fcgi->out);
     }
     buffer_free(&head);
+}
+
+void sim_reply(request *r, int status, const char *extra_headers, const char *body)
+{
+    sim_reply_typed(r, status, "application/json; charset=utf-8", extra_headers, body,
+                    strlen(body));
 }
 
 void sim_reply_document(request *r, int status, const char *extra_headers, const cJSON *document)

@@ -14,9 +14,16 @@
 #ifndef HARAVAN_SIM_REPLY_H
 #define HARAVAN_SIM_REPLY_H
 
+#include <stddef.h>
+
 #include <cJSON.h>
 
 #include "request.h"
+
+/* Any content type (the accounts pages are HTML): status, type,
+ * `extra_headers`, and `length` bytes of body. */
+void sim_reply_typed(request *r, int status, const char *content_type, const char *extra_headers,
+                     const char *body, size_t length);
 
 /* Status, `extra_headers` ("" or complete "Name: value\r\n" lines), body. */
 void sim_reply(request *r, int status, const char *extra_headers, const char *body);

@@ -15,6 +15,9 @@
  *   POST /sim/buckets         {"org_id"?, "used":N}   set a shop's bucket level
  *   POST /sim/reset           {"buckets"?,"failures"?,"counters"?} (each
  *                              defaults to true; records and tokens stay)
+ *   and the accounts and webhook controls of admin_accounts.c (/sim/apps,
+ *   /sim/keys/rotate, /sim/config, /sim/tokens/expire, /sim/refresh/revoke,
+ *   /sim/fire).
  *
  * "org_id" defaults to the seeded shop (the lowest org id). A failure with
  * "count" 0 or absent lasts until /sim/reset; a "timeout" stalls each call
@@ -27,6 +30,7 @@
 #include <string.h>
 
 #include "core/buffer.h"
+#include "admin.h"
 #include "reply.h"
 #include "sim.h"
 
@@ -35,9 +39,9 @@
 #define MAX_STALL_MS            120000
 #define DEFAULT_RETRY_AFTER_SEC 0.5
 
-typedef void (*admin_handler)(sim *s, request *r, const cJSON *body);
+/* ---- shared with admin_accounts.c (admin.h) ---------------------------- */
 
-static void admin_error(request *r, int status, const char *message)
+void sim_admin_error(request *r, int status, const char *message)
 {
     cJSON *document = cJSON_CreateObject();
     if (cJSON_AddStringToObject(document, "error", message) == NULL) {
@@ -49,8 +53,7 @@ static void admin_error(request *r, int status, const char *message)
     cJSON_Delete(document);
 }
 
-/* A whole number >= 0, given as a JSON number or a string of digits. */
-static int whole_number(const cJSON *value, long long *out)
+int sim_whole_number(const cJSON *value, long long *out)
 {
     if (cJSON_IsNumber(value) && value->valuedouble >= 0 && value->valuedouble < 9e15 &&
         floor(value->valuedouble) == value->valuedouble) {
@@ -66,25 +69,24 @@ static int whole_number(const cJSON *value, long long *out)
     return -1;
 }
 
-/* The org named by the body's "org_id", or the default org. */
-static sim_org *target_org(sim *s, request *r, const cJSON *body)
+sim_org *sim_target_org(sim *s, request *r, const cJSON *body)
 {
     const cJSON *org_id = cJSON_GetObjectItemCaseSensitive(body, "org_id");
     long long id = 0;
     sim_org *org = NULL;
     if (org_id == NULL)
         org = sim_store_default_org(&s->store);
-    else if (whole_number(org_id, &id) == 0)
+    else if (sim_whole_number(org_id, &id) == 0)
         org = sim_store_org(&s->store, id);
     if (org == NULL)
-        admin_error(r, 404, "no such org_id (register a token for it first)");
+        sim_admin_error(r, 404, "no such org_id (register a token for it first)");
     return org;
 }
 
-static void reply_object(request *r, int status, cJSON *document)
+void sim_admin_reply_object(request *r, int status, cJSON *document)
 {
     if (document == NULL) {
-        admin_error(r, 500, "out of memory");
+        sim_admin_error(r, 500, "out of memory");
         return;
     }
     sim_reply_document(r, status, "", document);
@@ -128,7 +130,7 @@ static cJSON *counters_document(const sim_counters *counters)
 
 static void admin_counters(sim *s, request *r, const cJSON *body)
 {
-    reply_object(r, 200, counters_document(&s->counters));
+    sim_admin_reply_object(r, 200, counters_document(&s->counters));
 }
 
 /* ---- tokens ----------------------------------------------------------- */
@@ -151,16 +153,16 @@ static void admin_tokens(sim *s, request *r, const cJSON *body)
     long long org_id = 0;
     buffer scopes = BUFFER_INIT;
     if (!cJSON_IsString(token) || !token_valid(token->valuestring) ||
-        whole_number(cJSON_GetObjectItemCaseSensitive(body, "org_id"), &org_id) != 0 ||
+        sim_whole_number(cJSON_GetObjectItemCaseSensitive(body, "org_id"), &org_id) != 0 ||
         org_id < 1 ||
         sim_scopes_text(cJSON_GetObjectItemCaseSensitive(body, "scopes"), &scopes) != 0) {
         buffer_free(&scopes);
-        admin_error(r, 400, "expected {\"token\":\"...\",\"org_id\":N,\"scopes\":\"a b\"}");
+        sim_admin_error(r, 400, "expected {\"token\":\"...\",\"org_id\":N,\"scopes\":\"a b\"}");
         return;
     }
     if (sim_store_put_token(&s->store, token->valuestring, org_id, buffer_text(&scopes)) != 0) {
         buffer_free(&scopes);
-        admin_error(r, 500, "out of memory");
+        sim_admin_error(r, 500, "out of memory");
         return;
     }
     cJSON *document = cJSON_CreateObject();
@@ -170,14 +172,14 @@ static void admin_tokens(sim *s, request *r, const cJSON *body)
         document = NULL;
     }
     buffer_free(&scopes);
-    reply_object(r, 201, document);
+    sim_admin_reply_object(r, 201, document);
 }
 
 static void admin_revoke(sim *s, request *r, const cJSON *body)
 {
     const cJSON *token = cJSON_GetObjectItemCaseSensitive(body, "token");
     if (!cJSON_IsString(token)) {
-        admin_error(r, 400, "expected {\"token\":\"...\"}");
+        sim_admin_error(r, 400, "expected {\"token\":\"...\"}");
         return;
     }
     int revoked = sim_store_revoke_token(&s->store, token->valuestring);
@@ -188,21 +190,21 @@ static void admin_revoke(sim *s, request *r, const cJSON *body)
 
 static void put_record(sim *s, request *r, const cJSON *body, const char *singular)
 {
-    sim_org *org = target_org(s, r, body);
+    sim_org *org = sim_target_org(s, r, body);
     if (org == NULL)
         return;
     const cJSON *record = cJSON_GetObjectItemCaseSensitive(body, singular);
     if (!cJSON_IsObject(record) || sim_record_id(record) < 0) {
         char message[128];
         snprintf(message, sizeof message, "expected {\"%s\":{\"id\":N,...}}", singular);
-        admin_error(r, 400, message);
+        sim_admin_error(r, 400, message);
         return;
     }
     cJSON *records = strcmp(singular, "user") == 0    ? org->users
                      : strcmp(singular, "order") == 0 ? org->orders
                                                       : org->customers;
     if (sim_record_put(records, cJSON_Duplicate(record, 1)) != 0) {
-        admin_error(r, 500, "out of memory");
+        sim_admin_error(r, 500, "out of memory");
         return;
     }
     cJSON *document = cJSON_CreateObject();
@@ -212,7 +214,7 @@ static void put_record(sim *s, request *r, const cJSON *body, const char *singul
         cJSON_Delete(document);
         document = NULL;
     }
-    reply_object(r, 200, document);
+    sim_admin_reply_object(r, 200, document);
 }
 
 static void admin_users(sim *s, request *r, const cJSON *body)
@@ -239,7 +241,7 @@ static int read_failure_status(const cJSON *status, int *out)
         return 0;
     }
     long long number = 0;
-    if (whole_number(status, &number) != 0 || number < 400 || number >= SIM_MAX_STATUS)
+    if (sim_whole_number(status, &number) != 0 || number < 400 || number >= SIM_MAX_STATUS)
         return -1;
     *out = (int)number;
     return 0;
@@ -256,8 +258,9 @@ static int read_failure(const cJSON *body, sim_failure_plan *plan)
     memset(plan, 0, sizeof *plan);
     plan->retry_after_seconds = DEFAULT_RETRY_AFTER_SEC;
     if (read_failure_status(cJSON_GetObjectItemCaseSensitive(body, "status"), &plan->status) != 0 ||
-        (count_value != NULL && whole_number(count_value, &count) != 0) ||
-        (delay_value != NULL && (whole_number(delay_value, &delay) != 0 || delay > MAX_STALL_MS)) ||
+        (count_value != NULL && sim_whole_number(count_value, &count) != 0) ||
+        (delay_value != NULL &&
+         (sim_whole_number(delay_value, &delay) != 0 || delay > MAX_STALL_MS)) ||
         (retry_after != NULL && (!cJSON_IsNumber(retry_after) || retry_after->valuedouble <= 0)) ||
         (prefix != NULL && (!cJSON_IsString(prefix) || strlen(prefix->valuestring) >= 255)))
         return -1;
@@ -275,9 +278,9 @@ static void admin_failures(sim *s, request *r, const cJSON *body)
 {
     sim_failure_plan plan;
     if (read_failure(body, &plan) != 0) {
-        admin_error(r, 400,
-                    "expected {\"status\":500|\"timeout\",\"count\":N,\"delay_ms\":N,"
-                    "\"retry_after\":seconds,\"path_prefix\":\"/com/...\"}");
+        sim_admin_error(r, 400,
+                        "expected {\"status\":500|\"timeout\",\"count\":N,\"delay_ms\":N,"
+                        "\"retry_after\":seconds,\"path_prefix\":\"/com/...\"}");
         return;
     }
     s->failure = plan;
@@ -295,18 +298,18 @@ static void admin_failures(sim *s, request *r, const cJSON *body)
         cJSON_Delete(document);
         document = NULL;
     }
-    reply_object(r, 200, document);
+    sim_admin_reply_object(r, 200, document);
 }
 
 static void admin_buckets(sim *s, request *r, const cJSON *body)
 {
-    sim_org *org = target_org(s, r, body);
+    sim_org *org = sim_target_org(s, r, body);
     if (org == NULL)
         return;
     const cJSON *used = cJSON_GetObjectItemCaseSensitive(body, "used");
     if (!cJSON_IsNumber(used) || used->valuedouble < 0 ||
         used->valuedouble > s->settings.bucket_size) {
-        admin_error(r, 400, "expected {\"used\":N} with N from 0 to the bucket size");
+        sim_admin_error(r, 400, "expected {\"used\":N} with N from 0 to the bucket size");
         return;
     }
     sim_bucket_set(&org->bucket, sim_now(), used->valuedouble);
@@ -340,7 +343,7 @@ static void admin_reset(sim *s, request *r, const cJSON *body)
 typedef struct admin_route {
     const char *method;
     const char *path;
-    admin_handler handle;
+    sim_admin_handler handle;
 } admin_route;
 
 static const admin_route admin_routes[] = {
@@ -357,6 +360,14 @@ static const admin_route admin_routes[] = {
     {"POST", "/sim/failures", admin_failures},
     {"POST", "/sim/buckets", admin_buckets},
     {"POST", "/sim/reset", admin_reset},
+    /* Accounts and webhooks (admin_accounts.c). */
+    {"POST", "/sim/apps", sim_admin_apps_put},
+    {"POST", "/sim/keys/rotate", sim_admin_keys_rotate},
+    {"GET", "/sim/config", sim_admin_config_get},
+    {"POST", "/sim/config", sim_admin_config_set},
+    {"POST", "/sim/tokens/expire", sim_admin_tokens_expire},
+    {"POST", "/sim/refresh/revoke", sim_admin_refresh_revoke},
+    {"POST", "/sim/fire", sim_admin_fire},
 };
 
 /* The request's JSON object body; an empty body is {}. NULL after
@@ -365,7 +376,7 @@ static cJSON *read_body(request *r)
 {
     enum request_body_result read = request_read_body(r, ADMIN_MAX_BODY);
     if (read != REQUEST_BODY_OK) {
-        admin_error(r, read == REQUEST_BODY_TOO_LARGE ? 413 : 400, "cannot read the body");
+        sim_admin_error(r, read == REQUEST_BODY_TOO_LARGE ? 413 : 400, "cannot read the body");
         return NULL;
     }
     if (r->body.length == 0)
@@ -373,7 +384,7 @@ static cJSON *read_body(request *r)
     cJSON *body = cJSON_ParseWithLength(r->body.data, r->body.length);
     if (!cJSON_IsObject(body)) {
         cJSON_Delete(body);
-        admin_error(r, 400, "the body must be a JSON object");
+        sim_admin_error(r, 400, "the body must be a JSON object");
         return NULL;
     }
     return body;
@@ -381,6 +392,13 @@ static cJSON *read_body(request *r)
 
 void sim_handle_admin(sim *s, request *r)
 {
+    if (strncmp(r->path, "/sim/apps/", strlen("/sim/apps/")) == 0) {
+        if (strcmp(r->method, "GET") == 0)
+            sim_admin_apps_get(s, r, r->path + strlen("/sim/apps/"));
+        else
+            sim_admin_error(r, 405, "method not allowed");
+        return;
+    }
     int path_known = 0;
     for (size_t i = 0; i < sizeof admin_routes / sizeof admin_routes[0]; i++) {
         if (strcmp(admin_routes[i].path, r->path) != 0)
@@ -395,7 +413,7 @@ void sim_handle_admin(sim *s, request *r)
         return;
     }
     if (path_known)
-        admin_error(r, 405, "method not allowed");
+        sim_admin_error(r, 405, "method not allowed");
     else
-        admin_error(r, 404, "no such simulator route");
+        sim_admin_error(r, 404, "no such simulator route");
 }

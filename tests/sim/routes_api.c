@@ -188,16 +188,6 @@ static int inject_failure(sim *s, request *r)
     return 1;
 }
 
-static const sim_token *authenticate(const sim *s, const request *r)
-{
-    const char *header = request_header(r, "Authorization");
-    if (header == NULL || strncasecmp(header, "Bearer ", 7) != 0)
-        return NULL;
-    const char *token = header + 7;
-    token += strspn(token, " ");
-    return sim_store_token(&s->store, token);
-}
-
 /* Takes a call from the org's bucket and writes the call-limit header.
  * Returns 1 when admitted; otherwise answers 429 and returns 0. */
 static int admit(sim *s, sim_org *org, request *r, char *limit_header, size_t size)
@@ -314,7 +304,7 @@ void sim_handle_api(sim *s, request *r)
 {
     if (inject_failure(s, r))
         return;
-    const sim_token *token = authenticate(s, r);
+    const sim_token *token = sim_authenticate(s, r);
     if (token == NULL) {
         r->outcome = "unauthorized";
         sim_reply_errors(r, 401, "", UNAUTHORIZED_MESSAGE);

@@ -4,15 +4,24 @@
  *   /com/...   Haravan's REST API as HARAVAN.md section 3 describes it
  *              (routes_api.c): Bearer tokens with scopes, the leaky-bucket
  *              rate limit, Haravan's wrappers, paging and errors;
- *   /sim/...   controls for tests, never part of Haravan (routes_admin.c):
- *              add records and tokens, inject failures, fill or empty the
- *              buckets, read the counters. JSON in, JSON out.
+ *   /.well-known/openid-configuration[/jwks], /connect/...
+ *              accounts.haravan.com, HARAVAN.md section 1 (oidc.c): the
+ *              OpenID Connect hybrid flow with form_post, RS256 id_tokens,
+ *              codes, access and refresh tokens;
+ *   /api/subscribe
+ *              webhook.haravan.com, HARAVAN.md section 2 (subscriptions.c),
+ *              with the verify-token handshake to the app's callback;
+ *   /sim/...   controls for tests, never part of Haravan (routes_admin.c,
+ *              admin_accounts.c): add records, tokens and apps, inject
+ *              failures, fill or empty the buckets, read the counters,
+ *              rotate the signing key, fire webhook deliveries
+ *              (deliveries.c). JSON in, JSON out.
  *
  * Everything lives in this one struct in one process, so every request
  * sees the same buckets and data (tests/sim/README.md).
  *
- * Ownership: a sim owns its store, failure plan and counters;
- * sim_free() releases them.
+ * Ownership: a sim owns its store, failure plan, counters, key, apps,
+ * grants and subscriptions; sim_free() releases them.
  */
 #ifndef HARAVAN_SIM_SIM_H
 #define HARAVAN_SIM_SIM_H
@@ -20,8 +29,12 @@
 #include <signal.h>
 #include <stddef.h>
 
+#include "apps.h"
+#include "grants.h"
+#include "jwt_sign.h"
 #include "request.h"
 #include "store.h"
+#include "subscriptions.h"
 
 #define SIM_MAX_STATUS 600
 
@@ -32,7 +45,32 @@ typedef struct sim_settings {
     const char *pid_file;
     double bucket_size;      /* calls; Haravan: 80 */
     double drain_per_second; /* calls; Haravan: 4 */
+    const char *base_url;    /* the issuer and every absolute URL; NULL: from Host */
+    const char *samples_dir; /* where /sim/fire finds "sample" files */
 } sim_settings;
+
+/* How a refresh_token grant treats the refresh token it was given
+ * (Haravan's choice is not documented: HARAVAN.md section 1 [open]). */
+typedef enum sim_refresh_usage {
+    SIM_REFRESH_ROTATE, /* a new one is returned, the old one is spent */
+    SIM_REFRESH_REUSE,  /* the same one is returned and stays valid */
+    SIM_REFRESH_OMIT,   /* none is returned; the old one stays valid */
+} sim_refresh_usage;
+
+/* What POST /sim/config changes. */
+typedef struct sim_config {
+    long access_token_seconds; /* expires_in of issued access tokens; 3600 */
+    long delivery_timeout_ms;  /* per delivery attempt and handshake; 5000 */
+    long delivery_retries;     /* redeliveries after the first attempt; 3 */
+    sim_refresh_usage refresh_usage;
+} sim_config;
+
+#define SIM_DEFAULT_ACCESS_TOKEN_SECONDS 3600
+#define SIM_MAX_ACCESS_TOKEN_SECONDS     (30L * 24 * 3600)
+#define SIM_DEFAULT_DELIVERY_TIMEOUT_MS  5000
+#define SIM_MAX_DELIVERY_TIMEOUT_MS      10000
+#define SIM_DEFAULT_DELIVERY_RETRIES     3
+#define SIM_MAX_DELIVERY_RETRIES         5
 
 /* What /sim/failures asked for: the next calls under `path_prefix` fail. */
 typedef struct sim_failure_plan {
@@ -62,8 +100,26 @@ typedef struct sim {
     sim_store store;
     sim_failure_plan failure;
     sim_counters counters;
+    sim_key key; /* signs id_tokens; JWKS lists it alone */
+    sim_apps apps;
+    sim_grants grants;
+    sim_subscriptions subscriptions;
+    sim_config config;
     volatile sig_atomic_t *stop_requested; /* set by the signal handler */
 } sim;
+
+void sim_config_defaults(sim_config *config);
+
+/* The Bearer token of the request when it is known and live, else NULL. */
+const sim_token *sim_authenticate(const sim *s, const request *r);
+
+/* Appends the simulator's base URL (no trailing slash): --base-url, or
+ * http://{Host} when none was given. Returns 0 or -1. */
+int sim_base_url(const sim *s, const request *r, buffer *out);
+
+/* `bytes` random bytes as lowercase hex into `out` (2 * bytes + 1 chars).
+ * Returns 0 or -1. */
+int sim_random_hex(char *out, size_t bytes);
 
 /* Monotonic seconds. */
 double sim_now(void);
@@ -78,6 +134,8 @@ void sim_counters_clear(sim_counters *counters);
 /* The routes; each replies exactly once. */
 void sim_handle_api(sim *s, request *r);
 void sim_handle_admin(sim *s, request *r);
+void sim_handle_oidc(sim *s, request *r);      /* /.well-known/..., /connect/... */
+void sim_handle_subscribe(sim *s, request *r); /* /api/subscribe */
 
 void sim_free(sim *s);
 

@@ -190,23 +190,85 @@ const sim_token *sim_store_token(const sim_store *store, const char *token)
     return NULL;
 }
 
-int sim_store_put_token(sim_store *store, const char *token, long long org_id, const char *scopes)
+const sim_token *sim_store_live_token(const sim_store *store, const char *token, double now)
 {
-    if (sim_store_org_create(store, org_id) == NULL)
+    const sim_token *found = sim_store_token(store, token);
+    if (found == NULL || found->expired || (found->expires_at > 0 && now >= found->expires_at))
+        return NULL;
+    return found;
+}
+
+static void token_free(sim_token *token)
+{
+    free(token->token);
+    free(token->scopes);
+    free(token->client_id);
+}
+
+static int put_token(sim_store *store, const char *token, const sim_token_grant *grant)
+{
+    if (sim_store_org_create(store, grant->org_id) == NULL)
         return -1;
-    char *token_copy = strdup(token);
-    char *scopes_copy = strdup(scopes);
+    sim_token record = {
+        .token = strdup(token),
+        .org_id = grant->org_id,
+        .scopes = strdup(grant->scopes),
+        .client_id = grant->client_id != NULL ? strdup(grant->client_id) : NULL,
+        .user_id = grant->user_id,
+        .expires_at = grant->expires_at,
+    };
     sim_token *grown = realloc(store->tokens, (store->token_count + 1) * sizeof *grown);
-    if (token_copy == NULL || scopes_copy == NULL || grown == NULL) {
-        free(token_copy);
-        free(scopes_copy);
-        if (grown != NULL)
-            store->tokens = grown;
+    if (grown != NULL)
+        store->tokens = grown;
+    if (record.token == NULL || record.scopes == NULL ||
+        (grant->client_id != NULL && record.client_id == NULL) || grown == NULL) {
+        token_free(&record);
         return -1;
     }
-    store->tokens = grown;
     sim_store_revoke_token(store, token);
-    store->tokens[store->token_count++] = (sim_token){token_copy, org_id, scopes_copy};
+    store->tokens[store->token_count++] = record;
+    return 0;
+}
+
+int sim_store_put_token(sim_store *store, const char *token, long long org_id, const char *scopes)
+{
+    sim_token_grant grant = {.org_id = org_id, .scopes = scopes};
+    return put_token(store, token, &grant);
+}
+
+/* Issued tokens past their expiry answer 401 whether kept or not; dropping
+ * them keeps a long test run's memory flat. Seeded tokens never expire. */
+static void drop_expired(sim_store *store, double now)
+{
+    size_t i = 0;
+    while (i < store->token_count) {
+        sim_token *token = &store->tokens[i];
+        if (token->expires_at > 0 && now >= token->expires_at) {
+            token_free(token);
+            *token = store->tokens[--store->token_count];
+        } else {
+            i++;
+        }
+    }
+}
+
+int sim_store_issue_token(sim_store *store, const char *token, const sim_token_grant *grant,
+                          double now)
+{
+    drop_expired(store, now);
+    if (store->token_count >= SIM_MAX_TOKENS)
+        return -1;
+    return put_token(store, token, grant);
+}
+
+int sim_store_expire_token(sim_store *store, const char *token)
+{
+    for (size_t i = 0; i < store->token_count; i++) {
+        if (strcmp(store->tokens[i].token, token) == 0) {
+            store->tokens[i].expired = 1;
+            return 1;
+        }
+    }
     return 0;
 }
 
@@ -215,8 +277,7 @@ int sim_store_revoke_token(sim_store *store, const char *token)
     for (size_t i = 0; i < store->token_count; i++) {
         if (strcmp(store->tokens[i].token, token) != 0)
             continue;
-        free(store->tokens[i].token);
-        free(store->tokens[i].scopes);
+        token_free(&store->tokens[i]);
         store->tokens[i] = store->tokens[--store->token_count];
         return 1;
     }
@@ -443,10 +504,8 @@ void sim_store_free(sim_store *store)
 {
     for (size_t i = 0; i < store->org_count; i++)
         org_free(store->orgs[i]);
-    for (size_t i = 0; i < store->token_count; i++) {
-        free(store->tokens[i].token);
-        free(store->tokens[i].scopes);
-    }
+    for (size_t i = 0; i < store->token_count; i++)
+        token_free(&store->tokens[i]);
     free(store->orgs);
     free(store->tokens);
     memset(store, 0, sizeof *store);

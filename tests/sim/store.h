@@ -45,7 +45,24 @@ typedef struct sim_token {
     char *token;
     long long org_id;
     char *scopes; /* space separated, as OAuth writes them */
+    /* Set for tokens issued by /connect/token (oidc.c); seeded and
+     * /sim/tokens tokens have no app, no user and never expire. */
+    char *client_id;   /* NULL when not issued to an app */
+    long long user_id; /* 0 when not issued to a user */
+    double expires_at; /* sim_now() seconds; 0: never */
+    int expired;       /* forced by /sim/tokens/expire */
 } sim_token;
+
+/* What sim_store_issue_token() records beside the token itself. */
+typedef struct sim_token_grant {
+    long long org_id;
+    const char *scopes;
+    const char *client_id;
+    long long user_id;
+    double expires_at;
+} sim_token_grant;
+
+#define SIM_MAX_TOKENS 100000
 
 typedef struct sim_store {
     sim_org **orgs; /* pointers, so that an org stays put when others are added */
@@ -73,9 +90,23 @@ sim_org *sim_store_default_org(sim_store *store);
 /* The token record for `token`, or NULL. */
 const sim_token *sim_store_token(const sim_store *store, const char *token);
 
+/* The token record for `token` when it may be used at `now` (sim_now()):
+ * not expired, not forced to expire. NULL otherwise. */
+const sim_token *sim_store_live_token(const sim_store *store, const char *token, double now);
+
 /* Registers or replaces `token` for `org_id` (created when missing).
  * Returns 0 or -1 (memory). */
 int sim_store_put_token(sim_store *store, const char *token, long long org_id, const char *scopes);
+
+/* Registers `token` as issued to an app and a user, after dropping issued
+ * tokens that expired before `now`, so that memory stays bounded. Returns
+ * 0, or -1 (memory, or SIM_MAX_TOKENS reached). */
+int sim_store_issue_token(sim_store *store, const char *token, const sim_token_grant *grant,
+                          double now);
+
+/* Makes `token` answer 401 from now on, as an expired token does.
+ * Returns 1 when it was known, else 0. */
+int sim_store_expire_token(sim_store *store, const char *token);
 
 /* Forgets `token`. Returns 1 when it was known, else 0. */
 int sim_store_revoke_token(sim_store *store, const char *token);

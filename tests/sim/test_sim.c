@@ -5,6 +5,16 @@
  * listing over the real seed (defaults, the cap of 50, bad parameters,
  * filters, order, fields). If these drift, the simulator stops being
  * faithful to HARAVAN.md and the connector's tests prove nothing.
+ *
+ * And the accounts and webhook parts' pure pieces: base64url against RFC
+ * 4648's vectors; RS256 tokens verified here with OpenSSL directly from
+ * the JWK's n and e (not with the simulator's code), a tampered token
+ * refused, a rotated key's kid new; codes single use, 5 minutes, bound to
+ * client and redirect_uri; refresh tokens revocable; the app registry's
+ * validation; HTML escaping and the pages' required markup; samples
+ * unwrapped (REST) or passed byte for byte (webhook) and signed as
+ * tests/data/signatures.txt says (computed with the openssl command line);
+ * subscriptions; issued tokens that expire.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
@@ -17,9 +27,19 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+
+#include "apps.h"
 #include "bucket.h"
+#include "deliveries.h"
+#include "grants.h"
+#include "jwt_sign.h"
 #include "listing.h"
+#include "pages.h"
 #include "store.h"
+#include "subscriptions.h"
 #include "timestamp.h"
 
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
@@ -288,6 +308,531 @@ static void test_fields_projection(void **state)
     cJSON_Delete(projected);
 }
 
+/* ---- base64url ------------------------------------------------------- */
+
+static void test_base64url_vectors(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *input;
+        const char *encoded;
+    } cases[] = {
+        {"", ""},
+        {"f", "Zg"},
+        {"fo", "Zm8"},
+        {"foo", "Zm9v"},
+        {"foob", "Zm9vYg"},
+        {"fooba", "Zm9vYmE"},
+        {"foobar", "Zm9vYmFy"},
+        {"\xfb\xff", "-_8"},
+        {"\xff\xfe\xfd", "__79"},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        buffer out = BUFFER_INIT;
+        assert_int_equal(sim_base64url_append(&out, (const unsigned char *)cases[i].input,
+                                              strlen(cases[i].input)),
+                         0);
+        assert_string_equal(buffer_text(&out), cases[i].encoded);
+        buffer_free(&out);
+    }
+}
+
+/* A decoder of the test's own, so that signatures are checked without the
+ * simulator's code. Returns the length, or -1. */
+static long decode_base64url(const char *text, size_t length, unsigned char *out, size_t capacity)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned long bits = 0;
+    int bit_count = 0;
+    size_t written = 0;
+    for (size_t i = 0; i < length; i++) {
+        const char *found = strchr(alphabet, text[i]);
+        if (text[i] == '\0' || found == NULL)
+            return -1;
+        bits = (bits << 6) | (unsigned long)(found - alphabet);
+        bit_count += 6;
+        if (bit_count >= 8) {
+            bit_count -= 8;
+            if (written == capacity)
+                return -1;
+            out[written++] = (unsigned char)(bits >> bit_count);
+            bits &= (1UL << bit_count) - 1;
+        }
+    }
+    return (long)written;
+}
+
+/* ---- RS256 ----------------------------------------------------------- */
+
+static BIGNUM *jwk_number(const cJSON *jwk, const char *name)
+{
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(jwk, name);
+    assert_true(cJSON_IsString(value));
+    unsigned char bytes[600];
+    long length =
+        decode_base64url(value->valuestring, strlen(value->valuestring), bytes, sizeof bytes);
+    assert_true(length > 0);
+    BIGNUM *number = BN_bin2bn(bytes, (int)length, NULL);
+    assert_non_null(number);
+    return number;
+}
+
+/* The public key described by a JWK, built with OpenSSL from n and e. */
+static EVP_PKEY *public_key_of(const cJSON *jwk)
+{
+    BIGNUM *n = jwk_number(jwk, "n");
+    BIGNUM *e = jwk_number(jwk, "e");
+    OSSL_PARAM_BLD *builder = OSSL_PARAM_BLD_new();
+    assert_non_null(builder);
+    assert_int_equal(OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_RSA_N, n), 1);
+    assert_int_equal(OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_RSA_E, e), 1);
+    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(builder);
+    EVP_PKEY_CTX *context = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    EVP_PKEY *key = NULL;
+    assert_non_null(params);
+    assert_non_null(context);
+    assert_int_equal(EVP_PKEY_fromdata_init(context), 1);
+    assert_int_equal(EVP_PKEY_fromdata(context, &key, EVP_PKEY_PUBLIC_KEY, params), 1);
+    EVP_PKEY_CTX_free(context);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(builder);
+    BN_free(n);
+    BN_free(e);
+    return key;
+}
+
+/* 1 when `token`'s RS256 signature verifies under `key`. */
+static int signature_verifies(EVP_PKEY *key, const char *token)
+{
+    const char *last_dot = strrchr(token, '.');
+    assert_non_null(last_dot);
+    unsigned char signature[512];
+    long length = decode_base64url(last_dot + 1, strlen(last_dot + 1), signature, sizeof signature);
+    assert_true(length > 0);
+    EVP_MD_CTX *context = EVP_MD_CTX_new();
+    assert_non_null(context);
+    assert_int_equal(EVP_DigestVerifyInit(context, NULL, EVP_sha256(), NULL, key), 1);
+    int verified = EVP_DigestVerify(context, signature, (size_t)length,
+                                    (const unsigned char *)token, (size_t)(last_dot - token));
+    EVP_MD_CTX_free(context);
+    return verified == 1;
+}
+
+/* The JSON of the token's `part` (0 header, 1 payload). */
+static cJSON *token_part(const char *token, int part)
+{
+    const char *start = token;
+    for (int i = 0; i < part; i++)
+        start = strchr(start, '.') + 1;
+    size_t length = strcspn(start, ".");
+    unsigned char json[4096];
+    long decoded = decode_base64url(start, length, json, sizeof json - 1);
+    assert_true(decoded > 0);
+    json[decoded] = '\0';
+    cJSON *document = cJSON_Parse((const char *)json);
+    assert_non_null(document);
+    return document;
+}
+
+static void test_jwt_verifies_with_the_jwk(void **state)
+{
+    (void)state;
+    sim_key key = {0};
+    assert_int_equal(sim_key_generate(&key), 0);
+    cJSON *jwk = sim_key_jwk(&key);
+    assert_non_null(jwk);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(jwk, "kty")->valuestring, "RSA");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(jwk, "alg")->valuestring, "RS256");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(jwk, "use")->valuestring, "sig");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(jwk, "kid")->valuestring, key.kid);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(jwk, "e")->valuestring, "AQAB");
+    EVP_PKEY *public_key = public_key_of(jwk);
+    assert_int_equal(EVP_PKEY_get_bits(public_key), 2048);
+
+    cJSON *claims = cJSON_CreateObject();
+    cJSON_AddStringToObject(claims, "sub", "200000244880");
+    cJSON_AddStringToObject(claims, "nonce", "n-ơ-1");
+    char *token = sim_jwt_sign(&key, claims);
+    assert_non_null(token);
+    assert_true(signature_verifies(public_key, token));
+
+    cJSON *header = token_part(token, 0);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(header, "alg")->valuestring, "RS256");
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(header, "kid")->valuestring, key.kid);
+    cJSON *payload = token_part(token, 1);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(payload, "nonce")->valuestring, "n-ơ-1");
+
+    /* One changed payload byte: the signature no longer holds. */
+    char *tampered = strdup(token);
+    char *payload_start = strchr(tampered, '.') + 1;
+    payload_start[3] = payload_start[3] == 'A' ? 'B' : 'A';
+    assert_false(signature_verifies(public_key, tampered));
+
+    free(tampered);
+    free(token);
+    cJSON_Delete(header);
+    cJSON_Delete(payload);
+    cJSON_Delete(claims);
+    cJSON_Delete(jwk);
+    EVP_PKEY_free(public_key);
+    sim_key_free(&key);
+}
+
+static void test_key_rotation_changes_kid_and_key(void **state)
+{
+    (void)state;
+    sim_key key = {0};
+    assert_int_equal(sim_key_generate(&key), 0);
+    char old_kid[SIM_KID_SIZE];
+    memcpy(old_kid, key.kid, sizeof old_kid);
+    cJSON *claims = cJSON_CreateObject();
+    cJSON_AddStringToObject(claims, "sub", "1");
+    char *old_token = sim_jwt_sign(&key, claims);
+    assert_non_null(old_token);
+
+    assert_int_equal(sim_key_generate(&key), 0);
+    assert_string_not_equal(key.kid, old_kid);
+    cJSON *jwk = sim_key_jwk(&key);
+    EVP_PKEY *public_key = public_key_of(jwk);
+    assert_false(signature_verifies(public_key, old_token));
+
+    free(old_token);
+    cJSON_Delete(claims);
+    cJSON_Delete(jwk);
+    EVP_PKEY_free(public_key);
+    sim_key_free(&key);
+}
+
+static void test_hash_half(void **state)
+{
+    (void)state;
+    char hash[SIM_HASH_HALF_SIZE];
+    /* base64url(first 16 bytes of SHA-256("abc")), computed outside C. */
+    assert_int_equal(sim_hash_half("abc", hash), 0);
+    assert_string_equal(hash, "ungWv48Bz-pBQUDeXa4iIw");
+}
+
+/* ---- grants ---------------------------------------------------------- */
+
+static sim_grant_fields code_fields(const char *code)
+{
+    return (sim_grant_fields){.token = code,
+                              .client_id = "app-1",
+                              .redirect_uri = "https://crm.example/api/haravan/login",
+                              .scopes = "openid org",
+                              .nonce = "n1",
+                              .org_id = SEED_ORG,
+                              .user_id = 200000244880LL};
+}
+
+static void test_codes_are_single_use_and_bound(void **state)
+{
+    (void)state;
+    sim_grants grants = {0};
+    const char *login = "https://crm.example/api/haravan/login";
+    sim_grant_fields fields = code_fields("code-a");
+    assert_int_equal(sim_grants_add_code(&grants, &fields, 1000.0), 0);
+    fields = code_fields("code-b");
+    assert_int_equal(sim_grants_add_code(&grants, &fields, 1000.0), 0);
+    fields = code_fields("code-c");
+    assert_int_equal(sim_grants_add_code(&grants, &fields, 1000.0), 0);
+    fields = code_fields("code-d");
+    assert_int_equal(sim_grants_add_code(&grants, &fields, 1000.0), 0);
+
+    const sim_code *code = NULL;
+    assert_int_equal(sim_grants_redeem_code(&grants, "code-a", "app-1", login, 1299.0, &code),
+                     SIM_CODE_OK);
+    assert_non_null(code);
+    assert_string_equal(code->nonce, "n1");
+    assert_string_equal(code->scopes, "openid org");
+    assert_int_equal(code->user_id, 200000244880LL);
+    assert_int_equal(sim_grants_redeem_code(&grants, "code-a", "app-1", login, 1299.0, &code),
+                     SIM_CODE_USED);
+    assert_null(code);
+    assert_int_equal(sim_grants_redeem_code(&grants, "code-b", "app-1", login, 1300.0, &code),
+                     SIM_CODE_EXPIRED);
+    assert_int_equal(sim_grants_redeem_code(&grants, "code-c", "app-2", login, 1001.0, &code),
+                     SIM_CODE_WRONG_CLIENT);
+    /* Presented by the wrong client, it is burnt for the right one too. */
+    assert_int_equal(sim_grants_redeem_code(&grants, "code-c", "app-1", login, 1001.0, &code),
+                     SIM_CODE_USED);
+    assert_int_equal(sim_grants_redeem_code(&grants, "code-d", "app-1",
+                                            "https://crm.example/api/haravan/grandservice", 1001.0,
+                                            &code),
+                     SIM_CODE_WRONG_REDIRECT);
+    assert_int_equal(sim_grants_redeem_code(&grants, "code-z", "app-1", login, 1001.0, &code),
+                     SIM_CODE_UNKNOWN);
+
+    /* Issuing after the five minutes drops the expired codes. */
+    fields = code_fields("code-e");
+    assert_int_equal(sim_grants_add_code(&grants, &fields, 2000.0), 0);
+    assert_int_equal(grants.code_count, 1);
+    sim_grants_free(&grants);
+}
+
+static void test_refresh_tokens(void **state)
+{
+    (void)state;
+    sim_grants grants = {0};
+    sim_grant_fields fields = {.token = "refresh-1",
+                               .client_id = "app-1",
+                               .scopes = "openid offline_access",
+                               .org_id = SEED_ORG,
+                               .user_id = 7};
+    assert_int_equal(sim_grants_add_refresh(&grants, &fields), 0);
+    sim_refresh *refresh = sim_grants_refresh(&grants, "refresh-1", "app-1");
+    assert_non_null(refresh);
+    assert_int_equal(refresh->user_id, 7);
+    assert_null(sim_grants_refresh(&grants, "refresh-1", "app-2"));
+    assert_null(sim_grants_refresh(&grants, "refresh-2", "app-1"));
+    assert_int_equal(sim_grants_revoke_refresh(&grants, "refresh-1"), 1);
+    assert_null(sim_grants_refresh(&grants, "refresh-1", "app-1"));
+    assert_int_equal(sim_grants_revoke_refresh(&grants, "refresh-2"), 0);
+    sim_grants_free(&grants);
+}
+
+/* ---- apps ------------------------------------------------------------ */
+
+static const cJSON *put_app(sim_apps *apps, const char *json, char *error, size_t size)
+{
+    cJSON *body = cJSON_Parse(json);
+    assert_non_null(body);
+    const cJSON *app = sim_apps_put(apps, body, error, size);
+    cJSON_Delete(body);
+    return app;
+}
+
+static void test_apps_register_update_validate(void **state)
+{
+    (void)state;
+    sim_apps apps = {0};
+    char error[256];
+    assert_null(put_app(&apps, "{\"client_id\":\"a1\"}", error, sizeof error));
+    assert_non_null(strstr(error, "client_secret"));
+    const cJSON *app = put_app(&apps,
+                               "{\"client_id\":\"a1\",\"client_secret\":\"s1\","
+                               "\"redirect_uris\":[\"http://127.0.0.1:8080/api/haravan/login\"],"
+                               "\"webhook\":{\"callback_url\":\"http://127.0.0.1:8080/w\","
+                               "\"topics\":[\"orders/create\"]}}",
+                               error, sizeof error);
+    assert_non_null(app);
+    assert_string_equal(sim_app_text(app, "name"), "a1");
+    assert_string_equal(sim_app_webhook_text(app, "verify_token"), "");
+    assert_true(sim_app_redirect_registered(app, "http://127.0.0.1:8080/api/haravan/login"));
+    /* Exact matching only: no prefix, no trailing slash, no case folding. */
+    assert_false(sim_app_redirect_registered(app, "http://127.0.0.1:8080/api/haravan/login/"));
+    assert_false(sim_app_redirect_registered(app, "http://127.0.0.1:8080/api/haravan/LOGIN"));
+    assert_false(sim_app_redirect_registered(app, "http://127.0.0.1:8080/api/haravan"));
+
+    /* An update changes what it names and keeps the rest. */
+    app = put_app(&apps, "{\"client_id\":\"a1\",\"webhook\":{\"verify_token\":\"vt\"}}", error,
+                  sizeof error);
+    assert_non_null(app);
+    assert_string_equal(sim_app_webhook_text(app, "verify_token"), "vt");
+    assert_string_equal(sim_app_webhook_text(app, "callback_url"), "http://127.0.0.1:8080/w");
+    assert_string_equal(sim_app_text(app, "client_secret"), "s1");
+
+    /* A bad field saves nothing. */
+    static const char *const refused[] = {
+        "{\"client_id\":\"a1\",\"client_secret\":\"new\",\"redirect_uris\":[\"ftp://x/\"]}",
+        "{\"client_id\":\"a1\",\"client_secret\":\"new\",\"redirect_uris\":[\"/relative\"]}",
+        "{\"client_id\":\"a1\",\"client_secret\":\"new\","
+        "\"webhook\":{\"callback_url\":\"http://x/\\\"><script>\"}}",
+        "{\"client_id\":\"a1\",\"client_secret\":\"new\","
+        "\"webhook\":{\"topics\":[\"Orders Create\"]}}",
+        "{\"client_id\":\"a1\",\"client_secret\":\"with space\"}",
+        "{\"client_id\":\"a1\",\"client_secret\":\"new\",\"webhook\":[]}",
+    };
+    for (size_t i = 0; i < COUNT(refused); i++) {
+        if (put_app(&apps, refused[i], error, sizeof error) != NULL)
+            fail_msg("accepted %s", refused[i]);
+    }
+    app = sim_apps_find(&apps, "a1");
+    assert_string_equal(sim_app_text(app, "client_secret"), "s1");
+    assert_null(sim_apps_find(&apps, "a2"));
+    assert_int_equal(cJSON_GetArraySize(sim_app_topics(app)), 1);
+    sim_apps_free(&apps);
+}
+
+/* ---- pages ----------------------------------------------------------- */
+
+static void test_html_escape(void **state)
+{
+    (void)state;
+    buffer out = BUFFER_INIT;
+    assert_int_equal(sim_html_escape(&out, "<a href=\"x\">&'Đồng ý"), 0);
+    assert_string_equal(buffer_text(&out), "&lt;a href=&quot;x&quot;&gt;&amp;&#39;Đồng ý");
+    buffer_free(&out);
+}
+
+static void test_consent_page(void **state)
+{
+    sim_store *store = *state;
+    sim_org *org = sim_store_org(store, SEED_ORG);
+    const sim_field hidden[] = {{"state", "\"><script>alert(1)</script>"}, {"nonce", "n1"}};
+    sim_consent consent = {
+        .app_name = "CRM <test>",
+        .shop_name = "shop",
+        .scopes = "openid wh_api",
+        .users = org->users,
+        .hidden = hidden,
+        .hidden_count = COUNT(hidden),
+    };
+    buffer page = BUFFER_INIT;
+    assert_int_equal(sim_page_consent(&page, &consent), 0);
+    const char *html = buffer_text(&page);
+    assert_non_null(strstr(html, "<select name=\"user_id\">"));
+    assert_non_null(strstr(html, "<button name=\"decision\" value=\"allow\">Đồng ý</button>"));
+    assert_non_null(strstr(html, "<button name=\"decision\" value=\"deny\">Từ chối</button>"));
+    assert_non_null(strstr(html, "<form method=\"post\" action=\"/connect/authorize\">"));
+    /* The owner (200000244880) is the first option and the selected one,
+     * though the seed lists someone else first. */
+    const char *first_option = strstr(html, "<option ");
+    assert_non_null(first_option);
+    assert_true(strncmp(first_option, "<option value=\"200000244880\" selected>", 38) == 0);
+    assert_null(strstr(strstr(first_option, "</option>"), " selected"));
+    assert_null(strstr(html, "<script>"));
+    assert_non_null(strstr(html, "value=\"&quot;&gt;&lt;script&gt;alert(1)&lt;/script&gt;\""));
+    assert_non_null(strstr(html, "CRM &lt;test&gt;"));
+    assert_non_null(strstr(html, "<code>wh_api</code>"));
+    buffer_free(&page);
+}
+
+static void test_form_post_page(void **state)
+{
+    (void)state;
+    const sim_field fields[] = {{"code", "c1"}, {"state", "a&b"}, {"absent", NULL}};
+    buffer page = BUFFER_INIT;
+    assert_int_equal(sim_page_form_post(&page, "http://crm.example/api/haravan/login?x=1&y=2",
+                                        fields, COUNT(fields)),
+                     0);
+    const char *html = buffer_text(&page);
+    assert_non_null(strstr(html, "<body onload=\"document.forms[0].submit()\">"));
+    assert_non_null(strstr(
+        html,
+        "<form method=\"post\" action=\"http://crm.example/api/haravan/login?x=1&amp;y=2\">"));
+    assert_non_null(strstr(html, "<input type=\"hidden\" name=\"code\" value=\"c1\">"));
+    assert_non_null(strstr(html, "<input type=\"hidden\" name=\"state\" value=\"a&amp;b\">"));
+    assert_null(strstr(html, "absent"));
+    assert_non_null(strstr(html, "<noscript>"));
+    buffer_free(&page);
+}
+
+/* ---- samples and signatures ------------------------------------------ */
+
+static void test_rest_sample_is_unwrapped(void **state)
+{
+    (void)state;
+    buffer text = BUFFER_INIT;
+    char error[300];
+    assert_int_equal(sim_sample_read(HARAVAN_SAMPLES_DIR, "order-api-get-single-web-cod.docs.json",
+                                     &text, error, sizeof error),
+                     0);
+    char *body = sim_sample_body(text.data, text.length, error, sizeof error);
+    assert_non_null(body);
+    cJSON *order = cJSON_Parse(body);
+    assert_non_null(order);
+    assert_null(cJSON_GetObjectItemCaseSensitive(order, "order"));
+    assert_int_equal(sim_record_id(order), 1138637099LL);
+    cJSON_Delete(order);
+    free(body);
+    buffer_free(&text);
+}
+
+static void test_webhook_sample_is_sent_as_is_and_signed(void **state)
+{
+    (void)state;
+    buffer text = BUFFER_INIT;
+    char error[300];
+    const char *name = "order-webhook-payload-haravan_draft_order-paid.captured.json";
+    assert_int_equal(sim_sample_read(HARAVAN_SAMPLES_DIR, name, &text, error, sizeof error), 0);
+    char *body = sim_sample_body(text.data, text.length, error, sizeof error);
+    assert_non_null(body);
+    assert_int_equal(strlen(body), text.length);
+    assert_memory_equal(body, text.data, text.length);
+    char signature[SIM_SIGNATURE_SIZE];
+    assert_int_equal(sim_delivery_signature("hv-test-secret-2026", body, strlen(body), signature),
+                     0);
+    /* tests/data/signatures.txt, from the openssl command line. */
+    assert_string_equal(signature, "ZMRCS+6tnX2fyFEvc6CuVrciATEe+RBoeuISHZ68TCE=");
+    free(body);
+    buffer_free(&text);
+}
+
+static void test_samples_refused(void **state)
+{
+    (void)state;
+    buffer text = BUFFER_INIT;
+    char error[300];
+    assert_int_equal(
+        sim_sample_read(HARAVAN_SAMPLES_DIR, "../CMakeLists.txt", &text, error, sizeof error), -1);
+    assert_int_equal(sim_sample_read(HARAVAN_SAMPLES_DIR, ".hidden", &text, error, sizeof error),
+                     -1);
+    assert_int_equal(
+        sim_sample_read(HARAVAN_SAMPLES_DIR, "no-such.json", &text, error, sizeof error), -1);
+    buffer_free(&text);
+    assert_null(sim_sample_body("GET / HTTP/1.1", 14, error, sizeof error));
+    assert_null(sim_sample_body("[1,2]", 5, error, sizeof error));
+}
+
+/* ---- subscriptions and issued tokens ---------------------------------- */
+
+static void test_subscriptions(void **state)
+{
+    (void)state;
+    sim_subscriptions list = {0};
+    cJSON *topics = cJSON_Parse("[\"orders/create\",\"orders/paid\"]");
+    assert_non_null(sim_subscriptions_put(&list, SEED_ORG, "app-1", "http://a/w", topics, 0));
+    assert_non_null(sim_subscriptions_put(&list, SEED_ORG, "app-2", "http://b/w", topics, 0));
+    const sim_subscription *replaced =
+        sim_subscriptions_put(&list, SEED_ORG, "app-1", "http://a/w2", topics, 86400);
+    assert_non_null(replaced);
+    assert_int_equal(list.count, 2);
+    assert_string_equal(replaced->created_at, "1970-01-02T00:00:00Z");
+    assert_true(sim_subscription_has_topic(replaced, "orders/paid"));
+    assert_false(sim_subscription_has_topic(replaced, "orders/cancelled"));
+    cJSON *json = sim_subscription_json(replaced);
+    assert_string_equal(cJSON_GetObjectItemCaseSensitive(json, "callback_url")->valuestring,
+                        "http://a/w2");
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(json, "org_id")->valuedouble, SEED_ORG);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(json, "topics")), 2);
+    assert_null(cJSON_GetObjectItemCaseSensitive(json, "client_id"));
+    cJSON_Delete(json);
+    assert_null(sim_subscriptions_find(&list, SEED_ORG + 1, "app-1"));
+    assert_int_equal(sim_subscriptions_remove(&list, SEED_ORG, "app-1"), 1);
+    assert_int_equal(sim_subscriptions_remove(&list, SEED_ORG, "app-1"), 0);
+    assert_string_equal(list.items[0].client_id, "app-2");
+    cJSON_Delete(topics);
+    sim_subscriptions_free(&list);
+}
+
+static void test_issued_tokens_expire(void **state)
+{
+    (void)state;
+    sim_store store;
+    memset(&store, 0, sizeof store);
+    sim_token_grant grant = {SEED_ORG, "openid wh_api", "app-1", 42, 100.0};
+    assert_int_equal(sim_store_issue_token(&store, "t-short", &grant, 10.0), 0);
+    grant.expires_at = 1000.0;
+    assert_int_equal(sim_store_issue_token(&store, "t-long", &grant, 10.0), 0);
+    assert_int_equal(sim_store_put_token(&store, "t-seeded", SEED_ORG, "com.read_shop"), 0);
+    const sim_token *token = sim_store_live_token(&store, "t-short", 99.0);
+    assert_non_null(token);
+    assert_string_equal(token->client_id, "app-1");
+    assert_int_equal(token->user_id, 42);
+    assert_null(sim_store_live_token(&store, "t-short", 100.0));
+    assert_non_null(sim_store_live_token(&store, "t-seeded", 1e9));
+    assert_int_equal(sim_store_expire_token(&store, "t-long"), 1);
+    assert_null(sim_store_live_token(&store, "t-long", 11.0));
+    assert_int_equal(sim_store_expire_token(&store, "t-none"), 0);
+    /* Issuing later drops the expired issued token, never a seeded one. */
+    assert_int_equal(sim_store_issue_token(&store, "t-new", &grant, 500.0), 0);
+    assert_null(sim_store_token(&store, "t-short"));
+    assert_non_null(sim_store_token(&store, "t-seeded"));
+    sim_store_free(&store);
+}
+
 int main(void)
 {
     const struct CMUnitTest pure[] = {
@@ -297,11 +842,26 @@ int main(void)
         cmocka_unit_test(test_retry_after_format),
         cmocka_unit_test(test_records_stay_in_id_order),
         cmocka_unit_test(test_listing_refuses_bad_parameters),
+        cmocka_unit_test(test_base64url_vectors),
+        cmocka_unit_test(test_jwt_verifies_with_the_jwk),
+        cmocka_unit_test(test_key_rotation_changes_kid_and_key),
+        cmocka_unit_test(test_hash_half),
+        cmocka_unit_test(test_codes_are_single_use_and_bound),
+        cmocka_unit_test(test_refresh_tokens),
+        cmocka_unit_test(test_apps_register_update_validate),
+        cmocka_unit_test(test_html_escape),
+        cmocka_unit_test(test_form_post_page),
+        cmocka_unit_test(test_rest_sample_is_unwrapped),
+        cmocka_unit_test(test_webhook_sample_is_sent_as_is_and_signed),
+        cmocka_unit_test(test_samples_refused),
+        cmocka_unit_test(test_subscriptions),
+        cmocka_unit_test(test_issued_tokens_expire),
     };
     const struct CMUnitTest seeded[] = {
         cmocka_unit_test(test_seed_is_loaded),
         cmocka_unit_test(test_listing_pages_and_filters),
         cmocka_unit_test(test_fields_projection),
+        cmocka_unit_test(test_consent_page),
     };
     int failures = cmocka_run_group_tests_name("sim", pure, NULL, NULL);
     failures += cmocka_run_group_tests_name("sim_seed", seeded, load_seed, free_seed);

@@ -20,9 +20,15 @@
 # when DIR's path is too long for a unix socket), logs, pid files, the master
 # key (mode 0600).
 #
-# The simulator (tests/sim, one process) plays Haravan's REST API; the stack
-# points the connector at it with HARAVAN_API_URL, and tests reach its /sim/
-# controls with HARAVAN_SIM_URL and its seeded token HARAVAN_SIM_TOKEN.
+# The simulator (tests/sim, one process) plays Haravan's REST API, accounts
+# (OpenID Connect) and webhooks; the stack points the connector at it with
+# HARAVAN_API_URL, HARAVAN_ACCOUNTS_URL and HARAVAN_WEBHOOK_URL, and tests
+# reach its /sim/ controls with HARAVAN_SIM_URL and its seeded token
+# HARAVAN_SIM_TOKEN. Once the simulator answers, one app is registered with
+# it (random client id and secret, the stack's redirect and callback URLs,
+# an empty verify token), again on every sim-start since a restart forgets
+# it; its id and secret are HARAVAN_SIM_CLIENT_ID and
+# HARAVAN_SIM_CLIENT_SECRET in stack.env.
 #
 # PostgreSQL refuses to run as root, so as root the cluster belongs to the
 # `postgres` user. When that user cannot reach DIR (a checkout inside a 0700
@@ -163,8 +169,13 @@ master_key() {
 # The seeded token with every read scope: tests/sim/seed/tokens.json.
 SIM_TOKEN=sim-token-1000114691-all-read
 
+random_hex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
+
 write_env() {
     local dir=$1 port=$2 sockets=$3 sim_port=$4
+    local client_id client_secret
+    client_id=sim-app-$(random_hex 6)
+    client_secret=$(random_hex 16)
     cat > "$dir/stack.env" <<ENV
 # Written by tests/stack/stack.sh: the running stack's addresses.
 # Use with: set -a; . $dir/stack.env; set +a   or   HARAVAN_CONFIG=$dir/stack.env
@@ -180,11 +191,16 @@ STACK_PORT=$port
 STACK_PGDATA=$dir/pgdata
 STACK_PGHOST=$sockets/pg
 HARAVAN_API_URL=http://127.0.0.1:$sim_port
+HARAVAN_ACCOUNTS_URL=http://127.0.0.1:$sim_port
+HARAVAN_WEBHOOK_URL=http://127.0.0.1:$sim_port
 STACK_SIM_PORT=$sim_port
 STACK_SIM_SOCKET=$sockets/sim.sock
 # The simulator's controls and seeded token, for tests and people.
 HARAVAN_SIM_URL=http://127.0.0.1:$sim_port
 HARAVAN_SIM_TOKEN=$SIM_TOKEN
+# The app registered with the simulator at start (its developer portal).
+HARAVAN_SIM_CLIENT_ID=$client_id
+HARAVAN_SIM_CLIENT_SECRET=$client_secret
 ENV
 }
 
@@ -204,15 +220,47 @@ start_fcgi() {
 env_value() { sed -n "s/^$2=//p" "$1/stack.env"; }
 
 start_sim() {
-    local dir=$1 socket
+    local dir=$1 socket sim_url
     socket=$(env_value "$dir" STACK_SIM_SOCKET)
+    sim_url=$(env_value "$dir" HARAVAN_SIM_URL)
     nohup "$BUILD/haravan-sim" --socket "$socket" --seed "$ROOT/tests/sim/seed" \
+        --base-url "$sim_url" --samples "$ROOT/tests/data/samples" \
         --pid-file "$dir/haravan-sim.pid" >> "$dir/log/haravan-sim.log" 2>&1 < /dev/null &
     for _ in $(seq 1 100); do
         [ -S "$socket" ] && pid_alive "$dir/haravan-sim.pid" && return 0
         sleep 0.1
     done
     die "haravan-sim did not start; see $dir/log/haravan-sim.log"
+}
+
+# Registers the stack's app with the simulator (POST /sim/apps), as a
+# developer does once in Haravan's partner dashboard. The simulator keeps
+# apps in memory only, so this follows every start of it.
+register_sim_app() {
+    local dir=$1 public sim_url body
+    public=$(env_value "$dir" HARAVAN_PUBLIC_URL)
+    sim_url=$(env_value "$dir" HARAVAN_SIM_URL)
+    body=$(cat <<JSON
+{"client_id":"$(env_value "$dir" HARAVAN_SIM_CLIENT_ID)",
+ "client_secret":"$(env_value "$dir" HARAVAN_SIM_CLIENT_SECRET)",
+ "name":"haravan-crm (stack)",
+ "redirect_uris":["$public/api/haravan/login","$public/api/haravan/grandservice"],
+ "webhook":{"callback_url":"$public/api/haravan/webhook","verify_token":"",
+  "topics":["orders/create","orders/updated","orders/paid","orders/cancelled",
+            "customers/create","customers/update"]}}
+JSON
+)
+    curl -fsS -o /dev/null -H 'Content-Type: application/json' --data-binary "$body" \
+        "$sim_url/sim/apps" || die "cannot register the app with the simulator at $sim_url"
+}
+
+# sim-start: the simulator again, once it answers through nginx, with the
+# stack's app registered anew.
+restart_sim() {
+    local dir=$1
+    start_sim "$dir"
+    wait_sim_healthy "$(env_value "$dir" STACK_SIM_PORT)"
+    register_sim_app "$dir"
 }
 
 stop_sim() {
@@ -315,6 +363,7 @@ start() {
     start_nginx "$dir" "$port" "$sockets" "$sim_port"
     wait_healthy "$port"
     wait_sim_healthy "$sim_port"
+    register_sim_app "$dir"
     say "up on http://127.0.0.1:$port, Haravan simulator on http://127.0.0.1:$sim_port" \
         "(variables in $dir/stack.env)"
 }
@@ -327,6 +376,6 @@ pg-start) pg_start "$(cd "$2" && pwd)" ;;
 fcgi-stop) stop_fcgi "$(cd "$2" && pwd)" ;;
 fcgi-start) start_fcgi "$(cd "$2" && pwd)" ;;
 sim-stop) stop_sim "$(cd "$2" && pwd)" ;;
-sim-start) start_sim "$(cd "$2" && pwd)" ;;
+sim-start) restart_sim "$(cd "$2" && pwd)" ;;
 *) die "usage: stack.sh start DIR [PORT] | stop DIR | pg-stop|pg-start|fcgi-stop|fcgi-start|sim-stop|sim-start DIR" ;;
 esac

@@ -1,0 +1,1035 @@
+/*
+ * The simulator's accounts and webhook parts (tests/sim, docs/CONNECT.md
+ * "The simulator"), over real HTTP through the stack's nginx, as the
+ * connector and a browser meet them:
+ *
+ * - the app stack.sh registered; discovery; the JWKS key verifying the
+ *   id_token's RS256 signature (checked here with OpenSSL directly from n
+ *   and e, not with the simulator's code), before and after a key rotation;
+ * - /connect/authorize: an unregistered redirect_uri or client is a 400
+ *   page with no Location; the consent page (Đồng ý, the staff select with
+ *   the owner first, values escaped); allow answers the form_post page
+ *   with code, id_token, state, scope and session_state to the
+ *   redirect_uri; deny answers error=access_denied; a staff member's
+ *   consent comes back without the owner-only scopes;
+ * - /connect/token: code exchange, a reused code (invalid_grant), a wrong
+ *   secret (invalid_client), other errors, refresh with rotation and
+ *   revocation, expiry; the issued token reads /com/shop.json;
+ * - /api/subscribe: 403 without wh_api; the verify-token handshake against
+ *   the connector's real webhook route (wrong token: verify_failed; right
+ *   token: subscribed and listed); /sim/fire of a sample lands in
+ *   hv_events and is processed (not dead); redelivery on a refusal;
+ *   DELETE removes; seeded tokens act for the stack's app;
+ * - stack.sh sim-start registers the stack's app again.
+ *
+ * Tests register an app of their own (random client id) so that the
+ * stack's app stays as stack.sh made it; the connector's verify token and
+ * client secret are set per test with haravan-ctl.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <cJSON.h>
+#include <cmocka.h>
+#include <curl/curl.h>
+#include <openssl/bn.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/param_build.h>
+
+#include "support.h"
+
+#define SEED_ORG     "1000114691"
+#define OWNER_ID     "200000244880"
+#define STAFF_ID     "200000905615"
+#define LOGIN_SCOPES "openid profile email org userinfo"
+#define INSTALL_SCOPES                                                                             \
+    "openid profile email org userinfo offline_access grant_service wh_api com.read_orders "       \
+    "com.read_customers com.read_shop"
+#define FIRE_SAMPLE   "order-api-create-pos-response.docs.json"
+#define FIRE_TOPIC    "orders/cancelled"
+#define FIRE_RESOURCE "1456389374"
+
+static char app_id[64];
+static char app_secret[64];
+/* The token that subscribed, so that teardown unsubscribes even after a
+ * failed assertion: a subscription left behind would receive the next
+ * run's deliveries. */
+static char subscribed_token[128];
+
+/* ---- HTTP ------------------------------------------------------------- */
+
+typedef struct sim_answer {
+    long status;
+    buffer body;
+    char location[1024];
+    char content_type[128];
+} sim_answer;
+
+static size_t collect_body(char *data, size_t size, size_t count, void *context)
+{
+    return buffer_append(context, data, size * count) == 0 ? size * count : 0;
+}
+
+static void copy_header(const char *line, size_t length, const char *name, char *out, size_t size)
+{
+    size_t name_length = strlen(name);
+    if (length <= name_length || strncasecmp(line, name, name_length) != 0)
+        return;
+    const char *value = line + name_length;
+    size_t value_length = length - name_length;
+    while (value_length > 0 && *value == ' ')
+        value++, value_length--;
+    while (value_length > 0 && (value[value_length - 1] == '\r' || value[value_length - 1] == '\n'))
+        value_length--;
+    snprintf(out, size, "%.*s", (int)value_length, value);
+}
+
+static size_t collect_header(char *data, size_t size, size_t count, void *context)
+{
+    sim_answer *answer = context;
+    copy_header(data, size * count, "Location:", answer->location, sizeof answer->location);
+    copy_header(data, size * count, "Content-Type:", answer->content_type,
+                sizeof answer->content_type);
+    return size * count;
+}
+
+/* A request to the simulator. `content_type` NULL sends no body; `bearer`
+ * NULL sends no Authorization. Redirects are not followed. */
+static sim_answer sim_call(const char *method, const char *path, const char *bearer,
+                           const char *content_type, const char *body)
+{
+    sim_answer answer;
+    memset(&answer, 0, sizeof answer);
+    char url[4096];
+    snprintf(url, sizeof url, "%s%s", it_env("HARAVAN_SIM_URL"), path);
+    CURL *curl = curl_easy_init();
+    assert_non_null(curl);
+    struct curl_slist *headers = curl_slist_append(NULL, "Expect:");
+    char line[1024];
+    if (bearer != NULL) {
+        snprintf(line, sizeof line, "Authorization: Bearer %s", bearer);
+        headers = curl_slist_append(headers, line);
+    }
+    if (content_type != NULL) {
+        snprintf(line, sizeof line, "Content-Type: %s", content_type);
+        headers = curl_slist_append(headers, line);
+    }
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &answer.body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &answer);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 120L);
+    if (body != NULL) {
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
+    }
+    if (curl_easy_perform(curl) == CURLE_OK)
+        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &answer.status);
+    curl_slist_free_all(headers);
+    curl_easy_cleanup(curl);
+    if (answer.body.data == NULL)
+        assert_int_equal(buffer_append(&answer.body, "", 0), 0);
+    return answer;
+}
+
+static void answer_free(sim_answer *answer)
+{
+    buffer_free(&answer->body);
+}
+
+/* Appends name=value (form-encoded) with '&' between pairs. */
+static void add_field(buffer *form, const char *name, const char *value)
+{
+    char *encoded = curl_easy_escape(NULL, value, 0);
+    assert_non_null(encoded);
+    assert_int_equal(buffer_printf(form, "%s%s=%s", form->length > 0 ? "&" : "", name, encoded), 0);
+    curl_free(encoded);
+}
+
+static cJSON *parse_json(const sim_answer *answer)
+{
+    cJSON *document = cJSON_Parse(answer->body.data);
+    if (document == NULL)
+        fail_msg("HTTP %ld, not JSON: %s", answer->status, answer->body.data);
+    return document;
+}
+
+static const char *json_text(const cJSON *object, const char *name)
+{
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(object, name);
+    if (!cJSON_IsString(value))
+        fail_msg("no string \"%s\"", name);
+    return value->valuestring;
+}
+
+/* POSTs JSON to a /sim/ control and returns the parsed answer. */
+static cJSON *sim_admin_json(const char *path, const char *json)
+{
+    sim_answer answer = sim_call("POST", path, NULL, "application/json", json);
+    if (answer.status != 200)
+        fail_msg("POST %s: HTTP %ld %s", path, answer.status, answer.body.data);
+    cJSON *document = parse_json(&answer);
+    answer_free(&answer);
+    return document;
+}
+
+/* ---- the flow ----------------------------------------------------------- */
+
+static void redirect_uri(const char *step, char *out, size_t size)
+{
+    snprintf(out, size, "%s/api/haravan/%s", it_env("HARAVAN_PUBLIC_URL"), step);
+}
+
+/* The authorize parameters, form-encoded. */
+static void authorize_fields(buffer *form, const char *client_id, const char *redirect,
+                             const char *scope, const char *state, const char *nonce)
+{
+    add_field(form, "client_id", client_id);
+    add_field(form, "redirect_uri", redirect);
+    add_field(form, "response_type", "code id_token");
+    add_field(form, "response_mode", "form_post");
+    add_field(form, "scope", scope);
+    add_field(form, "state", state);
+    add_field(form, "nonce", nonce);
+}
+
+/* The merchant's decision as the consent form POSTs it. */
+static sim_answer decide(const char *redirect, const char *scope, const char *user_id,
+                         const char *decision, const char *state, const char *nonce)
+{
+    buffer form = BUFFER_INIT;
+    authorize_fields(&form, app_id, redirect, scope, state, nonce);
+    add_field(&form, "orgid", SEED_ORG);
+    add_field(&form, "user_id", user_id);
+    add_field(&form, "decision", decision);
+    sim_answer answer = sim_call("POST", "/connect/authorize", NULL,
+                                 "application/x-www-form-urlencoded", form.data);
+    buffer_free(&form);
+    return answer;
+}
+
+/* The value of the hidden input `name` of a page (values here need no
+ * unescaping: codes, tokens, scopes and our own states). NULL when absent. */
+static char *hidden_value(const char *html, const char *name)
+{
+    char marker[128];
+    snprintf(marker, sizeof marker, "<input type=\"hidden\" name=\"%s\" value=\"", name);
+    const char *start = strstr(html, marker);
+    if (start == NULL)
+        return NULL;
+    start += strlen(marker);
+    const char *end = strchr(start, '"');
+    assert_non_null(end);
+    char *value = malloc((size_t)(end - start) + 1);
+    assert_non_null(value);
+    memcpy(value, start, (size_t)(end - start));
+    value[end - start] = '\0';
+    return value;
+}
+
+/* Allows as `user_id` and returns the code; the page is checked on the way. */
+static char *allow_for_code(const char *redirect, const char *scope, const char *user_id)
+{
+    sim_answer page = decide(redirect, scope, user_id, "allow", "st-code", "nonce-code");
+    assert_int_equal(page.status, 200);
+    char *code = hidden_value(page.body.data, "code");
+    if (code == NULL)
+        fail_msg("no code in: %s", page.body.data);
+    answer_free(&page);
+    return code;
+}
+
+static sim_answer token_call(const char *form)
+{
+    return sim_call("POST", "/connect/token", NULL, "application/x-www-form-urlencoded", form);
+}
+
+static sim_answer exchange(const char *code, const char *redirect, const char *secret)
+{
+    buffer form = BUFFER_INIT;
+    add_field(&form, "grant_type", "authorization_code");
+    add_field(&form, "code", code);
+    add_field(&form, "redirect_uri", redirect);
+    add_field(&form, "client_id", app_id);
+    add_field(&form, "client_secret", secret);
+    sim_answer answer = token_call(form.data);
+    buffer_free(&form);
+    return answer;
+}
+
+static sim_answer refresh(const char *refresh_token)
+{
+    buffer form = BUFFER_INIT;
+    add_field(&form, "grant_type", "refresh_token");
+    add_field(&form, "refresh_token", refresh_token);
+    add_field(&form, "client_id", app_id);
+    add_field(&form, "client_secret", app_secret);
+    sim_answer answer = token_call(form.data);
+    buffer_free(&form);
+    return answer;
+}
+
+static void expect_token_error(sim_answer *answer, const char *error)
+{
+    if (answer->status != 400 || strstr(answer->body.data, error) == NULL)
+        fail_msg("expected 400 %s, got %ld %s", error, answer->status, answer->body.data);
+    cJSON *document = parse_json(answer);
+    assert_string_equal(json_text(document, "error"), error);
+    cJSON_Delete(document);
+    answer_free(answer);
+}
+
+/* The whole flow for `user_id`: the token endpoint's answer (JSON). */
+static cJSON *tokens_for(const char *scope, const char *user_id)
+{
+    char redirect[512];
+    redirect_uri("grandservice", redirect, sizeof redirect);
+    char *code = allow_for_code(redirect, scope, user_id);
+    sim_answer answer = exchange(code, redirect, app_secret);
+    free(code);
+    if (answer.status != 200)
+        fail_msg("exchange: HTTP %ld %s", answer.status, answer.body.data);
+    cJSON *document = parse_json(&answer);
+    answer_free(&answer);
+    return document;
+}
+
+static long shop_status(const char *access_token)
+{
+    sim_answer answer = sim_call("GET", "/com/shop.json", access_token, NULL, NULL);
+    long status = answer.status;
+    answer_free(&answer);
+    return status;
+}
+
+/* ---- JWT verification, with OpenSSL only --------------------------------- */
+
+static long decode_base64url(const char *text, size_t length, unsigned char *out, size_t capacity)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    unsigned long bits = 0;
+    int bit_count = 0;
+    size_t written = 0;
+    for (size_t i = 0; i < length; i++) {
+        const char *found = text[i] != '\0' ? strchr(alphabet, text[i]) : NULL;
+        if (found == NULL)
+            return -1;
+        bits = (bits << 6) | (unsigned long)(found - alphabet);
+        bit_count += 6;
+        if (bit_count >= 8) {
+            bit_count -= 8;
+            if (written == capacity)
+                return -1;
+            out[written++] = (unsigned char)(bits >> bit_count);
+            bits &= (1UL << bit_count) - 1;
+        }
+    }
+    return (long)written;
+}
+
+static cJSON *token_part(const char *token, int part)
+{
+    const char *start = token;
+    for (int i = 0; i < part; i++) {
+        start = strchr(start, '.');
+        assert_non_null(start);
+        start++;
+    }
+    unsigned char json[8192];
+    long length = decode_base64url(start, strcspn(start, "."), json, sizeof json - 1);
+    assert_true(length > 0);
+    json[length] = '\0';
+    cJSON *document = cJSON_Parse((const char *)json);
+    assert_non_null(document);
+    return document;
+}
+
+static BIGNUM *jwk_number(const cJSON *jwk, const char *name)
+{
+    const char *text = json_text(jwk, name);
+    unsigned char bytes[600];
+    long length = decode_base64url(text, strlen(text), bytes, sizeof bytes);
+    assert_true(length > 0);
+    BIGNUM *number = BN_bin2bn(bytes, (int)length, NULL);
+    assert_non_null(number);
+    return number;
+}
+
+/* The current JWKS key as an OpenSSL public key; its kid into `kid`. */
+static EVP_PKEY *jwks_key(char *kid, size_t kid_size)
+{
+    sim_answer discovery = sim_call("GET", "/.well-known/openid-configuration", NULL, NULL, NULL);
+    cJSON *configuration = parse_json(&discovery);
+    const char *jwks_uri = json_text(configuration, "jwks_uri");
+    const char *base = it_env("HARAVAN_SIM_URL");
+    assert_true(strncmp(jwks_uri, base, strlen(base)) == 0);
+    sim_answer answer = sim_call("GET", jwks_uri + strlen(base), NULL, NULL, NULL);
+    assert_int_equal(answer.status, 200);
+    cJSON *jwks = parse_json(&answer);
+    const cJSON *keys = cJSON_GetObjectItemCaseSensitive(jwks, "keys");
+    assert_int_equal(cJSON_GetArraySize(keys), 1);
+    const cJSON *jwk = cJSON_GetArrayItem(keys, 0);
+    assert_string_equal(json_text(jwk, "kty"), "RSA");
+    assert_string_equal(json_text(jwk, "alg"), "RS256");
+    assert_string_equal(json_text(jwk, "use"), "sig");
+    snprintf(kid, kid_size, "%s", json_text(jwk, "kid"));
+
+    BIGNUM *n = jwk_number(jwk, "n");
+    BIGNUM *e = jwk_number(jwk, "e");
+    OSSL_PARAM_BLD *builder = OSSL_PARAM_BLD_new();
+    assert_non_null(builder);
+    assert_int_equal(OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_RSA_N, n), 1);
+    assert_int_equal(OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_RSA_E, e), 1);
+    OSSL_PARAM *params = OSSL_PARAM_BLD_to_param(builder);
+    EVP_PKEY_CTX *context = EVP_PKEY_CTX_new_from_name(NULL, "RSA", NULL);
+    EVP_PKEY *key = NULL;
+    assert_non_null(params);
+    assert_non_null(context);
+    assert_int_equal(EVP_PKEY_fromdata_init(context), 1);
+    assert_int_equal(EVP_PKEY_fromdata(context, &key, EVP_PKEY_PUBLIC_KEY, params), 1);
+    assert_int_equal(EVP_PKEY_get_bits(key), 2048);
+    EVP_PKEY_CTX_free(context);
+    OSSL_PARAM_free(params);
+    OSSL_PARAM_BLD_free(builder);
+    BN_free(n);
+    BN_free(e);
+    cJSON_Delete(jwks);
+    cJSON_Delete(configuration);
+    answer_free(&answer);
+    answer_free(&discovery);
+    return key;
+}
+
+static int signature_verifies(EVP_PKEY *key, const char *token)
+{
+    const char *last_dot = strrchr(token, '.');
+    assert_non_null(last_dot);
+    unsigned char signature[512];
+    long length = decode_base64url(last_dot + 1, strlen(last_dot + 1), signature, sizeof signature);
+    assert_true(length > 0);
+    EVP_MD_CTX *context = EVP_MD_CTX_new();
+    assert_non_null(context);
+    assert_int_equal(EVP_DigestVerifyInit(context, NULL, EVP_sha256(), NULL, key), 1);
+    int verified = EVP_DigestVerify(context, signature, (size_t)length,
+                                    (const unsigned char *)token, (size_t)(last_dot - token));
+    EVP_MD_CTX_free(context);
+    return verified == 1;
+}
+
+/* ---- setup ---------------------------------------------------------------- */
+
+static void register_app(const char *verify_token)
+{
+    char login[512];
+    char grant[512];
+    char callback[512];
+    redirect_uri("login", login, sizeof login);
+    redirect_uri("grandservice", grant, sizeof grant);
+    redirect_uri("webhook", callback, sizeof callback);
+    char json[4096];
+    snprintf(json, sizeof json,
+             "{\"client_id\":\"%s\",\"client_secret\":\"%s\",\"name\":\"CRM <it>\","
+             "\"redirect_uris\":[\"%s\",\"%s\"],\"webhook\":{\"callback_url\":\"%s\","
+             "\"verify_token\":\"%s\",\"topics\":[\"orders/create\",\"" FIRE_TOPIC "\"]}}",
+             app_id, app_secret, login, grant, callback, verify_token);
+    cJSON_Delete(sim_admin_json("/sim/apps", json));
+}
+
+static int setup(void **state)
+{
+    (void)state;
+    unsigned char random_bytes[8];
+    FILE *urandom = fopen("/dev/urandom", "rb");
+    assert_non_null(urandom);
+    assert_int_equal(fread(random_bytes, 1, sizeof random_bytes, urandom), sizeof random_bytes);
+    fclose(urandom);
+    snprintf(app_id, sizeof app_id, "it-app-%02x%02x%02x%02x", random_bytes[0], random_bytes[1],
+             random_bytes[2], random_bytes[3]);
+    snprintf(app_secret, sizeof app_secret, "it-secret-%02x%02x%02x%02x", random_bytes[4],
+             random_bytes[5], random_bytes[6], random_bytes[7]);
+    register_app("");
+    cJSON_Delete(sim_admin_json("/sim/config", "{\"access_token_seconds\":3600,"
+                                               "\"delivery_timeout_ms\":5000,"
+                                               "\"delivery_retries\":3,"
+                                               "\"refresh_token_usage\":\"rotate\"}"));
+    return 0;
+}
+
+/* ---- tests ----------------------------------------------------------------- */
+
+static void test_stack_registered_its_app(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "/sim/apps/%s", it_env("HARAVAN_SIM_CLIENT_ID"));
+    sim_answer answer = sim_call("GET", path, NULL, NULL, NULL);
+    assert_int_equal(answer.status, 200);
+    cJSON *app = parse_json(&answer);
+    assert_string_equal(json_text(app, "client_secret"), it_env("HARAVAN_SIM_CLIENT_SECRET"));
+    char expected[512];
+    const cJSON *uris = cJSON_GetObjectItemCaseSensitive(app, "redirect_uris");
+    assert_int_equal(cJSON_GetArraySize(uris), 2);
+    redirect_uri("login", expected, sizeof expected);
+    assert_string_equal(cJSON_GetArrayItem(uris, 0)->valuestring, expected);
+    redirect_uri("grandservice", expected, sizeof expected);
+    assert_string_equal(cJSON_GetArrayItem(uris, 1)->valuestring, expected);
+    const cJSON *webhook = cJSON_GetObjectItemCaseSensitive(app, "webhook");
+    redirect_uri("webhook", expected, sizeof expected);
+    assert_string_equal(json_text(webhook, "callback_url"), expected);
+    assert_string_equal(json_text(webhook, "verify_token"), "");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(webhook, "topics")), 6);
+    cJSON_Delete(app);
+    answer_free(&answer);
+    /* The connector is pointed at the simulator for all three hosts. */
+    assert_string_equal(it_env("HARAVAN_ACCOUNTS_URL"), it_env("HARAVAN_SIM_URL"));
+    assert_string_equal(it_env("HARAVAN_WEBHOOK_URL"), it_env("HARAVAN_SIM_URL"));
+}
+
+static void test_discovery(void **state)
+{
+    (void)state;
+    sim_answer answer = sim_call("GET", "/.well-known/openid-configuration", NULL, NULL, NULL);
+    assert_int_equal(answer.status, 200);
+    cJSON *document = parse_json(&answer);
+    const char *base = it_env("HARAVAN_SIM_URL");
+    static const struct {
+        const char *name;
+        const char *path;
+    } urls[] = {
+        {"issuer", ""},
+        {"authorization_endpoint", "/connect/authorize"},
+        {"token_endpoint", "/connect/token"},
+        {"userinfo_endpoint", "/connect/userinfo"},
+        {"jwks_uri", "/.well-known/openid-configuration/jwks"},
+    };
+    for (size_t i = 0; i < sizeof urls / sizeof urls[0]; i++) {
+        char expected[512];
+        snprintf(expected, sizeof expected, "%s%s", base, urls[i].path);
+        assert_string_equal(json_text(document, urls[i].name), expected);
+    }
+    const cJSON *algorithms =
+        cJSON_GetObjectItemCaseSensitive(document, "id_token_signing_alg_values_supported");
+    assert_int_equal(cJSON_GetArraySize(algorithms), 1);
+    assert_string_equal(cJSON_GetArrayItem(algorithms, 0)->valuestring, "RS256");
+    const cJSON *modes = cJSON_GetObjectItemCaseSensitive(document, "response_modes_supported");
+    assert_string_equal(cJSON_GetArrayItem(modes, 0)->valuestring, "form_post");
+    cJSON_Delete(document);
+    answer_free(&answer);
+}
+
+static void expect_refused_page(const char *client_id, const char *redirect)
+{
+    buffer query = BUFFER_INIT;
+    assert_int_equal(buffer_append_string(&query, "/connect/authorize?"), 0);
+    buffer fields = BUFFER_INIT;
+    authorize_fields(&fields, client_id, redirect, LOGIN_SCOPES, "st", "n");
+    assert_int_equal(buffer_append_string(&query, fields.data), 0);
+    sim_answer answer = sim_call("GET", query.data, NULL, NULL, NULL);
+    assert_int_equal(answer.status, 400);
+    assert_string_equal(answer.location, "");
+    assert_non_null(strstr(answer.content_type, "text/html"));
+    /* Nothing in the page sends the browser on either. */
+    assert_null(strstr(answer.body.data, "<form"));
+    assert_null(strstr(answer.body.data, redirect));
+    answer_free(&answer);
+    buffer_free(&fields);
+    buffer_free(&query);
+}
+
+static void test_unregistered_redirect_refused(void **state)
+{
+    (void)state;
+    char evil[512];
+    snprintf(evil, sizeof evil, "%s/api/haravan/login", "http://evil.example");
+    expect_refused_page(app_id, evil);
+    redirect_uri("login/", evil, sizeof evil); /* a near miss is a miss */
+    expect_refused_page(app_id, evil);
+    redirect_uri("login", evil, sizeof evil);
+    expect_refused_page("no-such-client", evil);
+}
+
+static void test_consent_page(void **state)
+{
+    (void)state;
+    char redirect[512];
+    redirect_uri("login", redirect, sizeof redirect);
+    buffer fields = BUFFER_INIT;
+    buffer query = BUFFER_INIT;
+    authorize_fields(&fields, app_id, redirect, LOGIN_SCOPES, "<script>x</script>", "n-1");
+    assert_int_equal(buffer_printf(&query, "/connect/authorize?%s", fields.data), 0);
+    sim_answer answer = sim_call("GET", query.data, NULL, NULL, NULL);
+    assert_int_equal(answer.status, 200);
+    assert_non_null(strstr(answer.content_type, "text/html"));
+    const char *html = answer.body.data;
+    assert_non_null(strstr(html, "<button name=\"decision\" value=\"allow\">Đồng ý</button>"));
+    assert_non_null(strstr(html, "<button name=\"decision\" value=\"deny\">Từ chối</button>"));
+    assert_non_null(strstr(html, "<select name=\"user_id\">"));
+    const char *first_option = strstr(html, "<option ");
+    assert_non_null(first_option);
+    assert_true(strncmp(first_option, "<option value=\"" OWNER_ID "\" selected>",
+                        strlen("<option value=\"" OWNER_ID "\" selected>")) == 0);
+    assert_non_null(strstr(html, "<option value=\"" STAFF_ID "\">"));
+    assert_null(strstr(html, "<script>"));
+    assert_non_null(strstr(html, "&lt;script&gt;x&lt;/script&gt;"));
+    assert_non_null(strstr(html, "CRM &lt;it&gt;"));
+    answer_free(&answer);
+    buffer_free(&fields);
+    buffer_free(&query);
+}
+
+static void test_allow_posts_back_a_verifiable_id_token(void **state)
+{
+    (void)state;
+    char redirect[512];
+    redirect_uri("login", redirect, sizeof redirect);
+    sim_answer page = decide(redirect, LOGIN_SCOPES, OWNER_ID, "allow", "st-allow", "nonce-allow");
+    assert_int_equal(page.status, 200);
+    const char *html = page.body.data;
+    char form[700];
+    snprintf(form, sizeof form, "<form method=\"post\" action=\"%s\">", redirect);
+    assert_non_null(strstr(html, form));
+    assert_non_null(strstr(html, "<body onload=\"document.forms[0].submit()\">"));
+    assert_non_null(strstr(html, "<noscript>"));
+    static const char *const names[] = {"code", "id_token", "state", "scope", "session_state"};
+    char *values[5];
+    for (size_t i = 0; i < 5; i++) {
+        values[i] = hidden_value(html, names[i]);
+        if (values[i] == NULL || values[i][0] == '\0')
+            fail_msg("no %s in the form_post page", names[i]);
+    }
+    assert_string_equal(values[2], "st-allow");
+    assert_string_equal(values[3], LOGIN_SCOPES);
+
+    char kid[128];
+    EVP_PKEY *key = jwks_key(kid, sizeof kid);
+    const char *id_token = values[1];
+    assert_true(signature_verifies(key, id_token));
+    cJSON *header = token_part(id_token, 0);
+    assert_string_equal(json_text(header, "alg"), "RS256");
+    assert_string_equal(json_text(header, "kid"), kid);
+    cJSON *claims = token_part(id_token, 1);
+    assert_string_equal(json_text(claims, "iss"), it_env("HARAVAN_SIM_URL"));
+    assert_string_equal(json_text(claims, "aud"), app_id);
+    assert_string_equal(json_text(claims, "nonce"), "nonce-allow");
+    assert_string_equal(json_text(claims, "sub"), OWNER_ID);
+    assert_string_equal(json_text(claims, "orgid"), SEED_ORG);
+    assert_string_equal(json_text(claims, "email"), "shop@gmail.com");
+    json_text(claims, "orgname");
+    json_text(claims, "name");
+    const cJSON *role = cJSON_GetObjectItemCaseSensitive(claims, "role");
+    assert_true(cJSON_IsArray(role));
+    assert_string_equal(cJSON_GetArrayItem(role, 0)->valuestring, "admin");
+    double now = (double)time(NULL);
+    double exp = cJSON_GetObjectItemCaseSensitive(claims, "exp")->valuedouble;
+    double iat = cJSON_GetObjectItemCaseSensitive(claims, "iat")->valuedouble;
+    assert_true(exp - iat == 3600 && iat <= now + 5 && iat >= now - 60);
+
+    /* A byte changed in the payload: the signature no longer holds. */
+    char *tampered = strdup(id_token);
+    char *payload = strchr(tampered, '.') + 1;
+    payload[5] = payload[5] == 'A' ? 'B' : 'A';
+    assert_false(signature_verifies(key, tampered));
+
+    free(tampered);
+    for (size_t i = 0; i < 5; i++)
+        free(values[i]);
+    cJSON_Delete(header);
+    cJSON_Delete(claims);
+    EVP_PKEY_free(key);
+    answer_free(&page);
+}
+
+static void test_deny_posts_back_access_denied(void **state)
+{
+    (void)state;
+    char redirect[512];
+    redirect_uri("login", redirect, sizeof redirect);
+    sim_answer page = decide(redirect, LOGIN_SCOPES, OWNER_ID, "deny", "st-deny", "n");
+    assert_int_equal(page.status, 200);
+    char *error = hidden_value(page.body.data, "error");
+    char *state_value = hidden_value(page.body.data, "state");
+    assert_non_null(error);
+    assert_non_null(state_value);
+    assert_string_equal(error, "access_denied");
+    assert_string_equal(state_value, "st-deny");
+    assert_null(hidden_value(page.body.data, "code"));
+    assert_null(hidden_value(page.body.data, "id_token"));
+    free(error);
+    free(state_value);
+    answer_free(&page);
+}
+
+static void test_code_exchange(void **state)
+{
+    (void)state;
+    char redirect[512];
+    redirect_uri("grandservice", redirect, sizeof redirect);
+    char *code = allow_for_code(redirect, INSTALL_SCOPES, OWNER_ID);
+
+    /* A wrong secret: invalid_client, and the code is not spent by it. */
+    sim_answer answer = exchange(code, redirect, "not-the-secret");
+    expect_token_error(&answer, "invalid_client");
+    answer = exchange(code, redirect, app_secret);
+    assert_int_equal(answer.status, 200);
+    cJSON *tokens = parse_json(&answer);
+    answer_free(&answer);
+    const char *access_token = json_text(tokens, "access_token");
+    assert_string_equal(json_text(tokens, "token_type"), "Bearer");
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(tokens, "expires_in")->valuedouble, 3600);
+    assert_string_equal(json_text(tokens, "scope"), INSTALL_SCOPES);
+    json_text(tokens, "refresh_token");
+    char kid[128];
+    EVP_PKEY *key = jwks_key(kid, sizeof kid);
+    assert_true(signature_verifies(key, json_text(tokens, "id_token")));
+    EVP_PKEY_free(key);
+
+    /* The same code again. */
+    answer = exchange(code, redirect, app_secret);
+    expect_token_error(&answer, "invalid_grant");
+    free(code);
+
+    /* A redirect_uri other than the authorize request's. */
+    char other[512];
+    redirect_uri("login", other, sizeof other);
+    code = allow_for_code(redirect, INSTALL_SCOPES, OWNER_ID);
+    answer = exchange(code, other, app_secret);
+    expect_token_error(&answer, "invalid_grant");
+    free(code);
+
+    /* The issued token reads the REST API and userinfo. */
+    assert_int_equal(shop_status(access_token), 200);
+    answer = sim_call("GET", "/connect/userinfo", access_token, NULL, NULL);
+    assert_int_equal(answer.status, 200);
+    cJSON *user = parse_json(&answer);
+    assert_string_equal(json_text(user, "sub"), OWNER_ID);
+    assert_string_equal(json_text(user, "orgid"), SEED_ORG);
+    cJSON_Delete(user);
+    answer_free(&answer);
+
+    /* Other refusals of the token endpoint. */
+    buffer form = BUFFER_INIT;
+    add_field(&form, "grant_type", "password");
+    add_field(&form, "client_id", app_id);
+    add_field(&form, "client_secret", app_secret);
+    answer = token_call(form.data);
+    expect_token_error(&answer, "unsupported_grant_type");
+    buffer_clear(&form);
+    add_field(&form, "grant_type", "authorization_code");
+    add_field(&form, "client_id", app_id);
+    add_field(&form, "client_secret", app_secret);
+    answer = token_call(form.data);
+    expect_token_error(&answer, "invalid_request");
+    buffer_free(&form);
+    cJSON_Delete(tokens);
+}
+
+static void test_refresh_rotation_revocation_expiry(void **state)
+{
+    (void)state;
+    cJSON *tokens = tokens_for(INSTALL_SCOPES, OWNER_ID);
+    const char *first_refresh = json_text(tokens, "refresh_token");
+    sim_answer answer = refresh(first_refresh);
+    assert_int_equal(answer.status, 200);
+    cJSON *renewed = parse_json(&answer);
+    answer_free(&answer);
+    assert_int_equal(shop_status(json_text(renewed, "access_token")), 200);
+    const char *second_refresh = json_text(renewed, "refresh_token");
+    assert_string_not_equal(second_refresh, first_refresh);
+    /* Rotation (the default): the spent one is refused. */
+    answer = refresh(first_refresh);
+    expect_token_error(&answer, "invalid_grant");
+
+    /* A revoked refresh token: invalid_grant. */
+    char json[256];
+    snprintf(json, sizeof json, "{\"refresh_token\":\"%s\"}", second_refresh);
+    cJSON *revoked = sim_admin_json("/sim/refresh/revoke", json);
+    assert_true(cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(revoked, "revoked")));
+    cJSON_Delete(revoked);
+    answer = refresh(second_refresh);
+    expect_token_error(&answer, "invalid_grant");
+
+    /* A token made to expire answers 401. */
+    snprintf(json, sizeof json, "{\"token\":\"%s\"}", json_text(renewed, "access_token"));
+    cJSON_Delete(sim_admin_json("/sim/tokens/expire", json));
+    assert_int_equal(shop_status(json_text(renewed, "access_token")), 401);
+
+    /* A short lifetime: expires_in says it, and the token dies with it. */
+    cJSON_Delete(sim_admin_json("/sim/config", "{\"access_token_seconds\":1}"));
+    cJSON *short_lived = tokens_for(LOGIN_SCOPES " com.read_shop", OWNER_ID);
+    cJSON_Delete(sim_admin_json("/sim/config", "{\"access_token_seconds\":3600}"));
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(short_lived, "expires_in")->valuedouble, 1);
+    /* No offline_access: no refresh token. */
+    assert_null(cJSON_GetObjectItemCaseSensitive(short_lived, "refresh_token"));
+    struct timespec pause = {1, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    assert_int_equal(shop_status(json_text(short_lived, "access_token")), 401);
+
+    cJSON_Delete(short_lived);
+    cJSON_Delete(renewed);
+    cJSON_Delete(tokens);
+}
+
+static void test_key_rotation(void **state)
+{
+    (void)state;
+    char redirect[512];
+    redirect_uri("login", redirect, sizeof redirect);
+    sim_answer page = decide(redirect, LOGIN_SCOPES, OWNER_ID, "allow", "s", "n");
+    char *old_token = hidden_value(page.body.data, "id_token");
+    assert_non_null(old_token);
+    answer_free(&page);
+    char old_kid[128];
+    EVP_PKEY *old_key = jwks_key(old_kid, sizeof old_kid);
+
+    cJSON *rotated = sim_admin_json("/sim/keys/rotate", "{}");
+    char new_kid[128];
+    EVP_PKEY *new_key = jwks_key(new_kid, sizeof new_kid);
+    assert_string_equal(json_text(rotated, "kid"), new_kid);
+    assert_string_not_equal(new_kid, old_kid);
+    assert_false(signature_verifies(new_key, old_token));
+
+    page = decide(redirect, LOGIN_SCOPES, OWNER_ID, "allow", "s", "n");
+    char *new_token = hidden_value(page.body.data, "id_token");
+    assert_non_null(new_token);
+    assert_true(signature_verifies(new_key, new_token));
+    cJSON *header = token_part(new_token, 0);
+    assert_string_equal(json_text(header, "kid"), new_kid);
+
+    cJSON_Delete(header);
+    cJSON_Delete(rotated);
+    free(old_token);
+    free(new_token);
+    answer_free(&page);
+    EVP_PKEY_free(old_key);
+    EVP_PKEY_free(new_key);
+}
+
+static long subscribe_call(const char *method, const char *access_token, cJSON **document)
+{
+    sim_answer answer = sim_call(method, "/api/subscribe", access_token, NULL, NULL);
+    long status = answer.status;
+    *document = parse_json(&answer);
+    answer_free(&answer);
+    return status;
+}
+
+static void test_staff_gets_no_webhook_scopes(void **state)
+{
+    (void)state;
+    cJSON *tokens = tokens_for(INSTALL_SCOPES, STAFF_ID);
+    const char *scope = json_text(tokens, "scope");
+    assert_null(strstr(scope, "wh_api"));
+    assert_null(strstr(scope, "grant_service"));
+    assert_non_null(strstr(scope, "com.read_orders"));
+    cJSON *claims = token_part(json_text(tokens, "id_token"), 1);
+    assert_string_equal(json_text(claims, "role"), "staff");
+    cJSON *document = NULL;
+    assert_int_equal(subscribe_call("POST", json_text(tokens, "access_token"), &document), 403);
+    assert_string_equal(json_text(document, "error"), "forbidden");
+    cJSON_Delete(document);
+    assert_int_equal(subscribe_call("GET", "not-a-token", &document), 401);
+    cJSON_Delete(document);
+    cJSON_Delete(claims);
+    cJSON_Delete(tokens);
+}
+
+/* Seeded tokens were issued to no app: they act for the first app
+ * registered, the stack's, whose verify token is empty, which the
+ * connector never accepts. */
+static void test_seeded_tokens_at_subscribe(void **state)
+{
+    (void)state;
+    cJSON *document = NULL;
+    assert_int_equal(subscribe_call("POST", "sim-token-1000114691-orders-only", &document), 403);
+    assert_string_equal(json_text(document, "error"), "forbidden");
+    cJSON_Delete(document);
+    assert_int_equal(subscribe_call("POST", it_env("HARAVAN_SIM_TOKEN"), &document), 400);
+    assert_string_equal(json_text(document, "error"), "verify_failed");
+    cJSON_Delete(document);
+    assert_int_equal(subscribe_call("GET", it_env("HARAVAN_SIM_TOKEN"), &document), 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(document, "data")), 0);
+    cJSON_Delete(document);
+}
+
+static cJSON *fire(const char *extra)
+{
+    char json[512];
+    snprintf(json, sizeof json,
+             "{\"topic\":\"" FIRE_TOPIC "\",\"org_id\":" SEED_ORG ",\"sample\":\"" FIRE_SAMPLE
+             "\"%s}",
+             extra);
+    return sim_admin_json("/sim/fire", json);
+}
+
+static void test_subscribe_handshake_fire_unsubscribe(void **state)
+{
+    (void)state;
+    const char *events_sql =
+        "SELECT count(*) FROM hv_events WHERE org_id = $1 AND topic = '" FIRE_TOPIC
+        "' AND resource_id = '" FIRE_RESOURCE "'";
+    assert_int_equal(it_ctl("settings set verify_token it-verify-right > /dev/null"), 0);
+    register_app("it-verify-wrong");
+    cJSON *tokens = tokens_for(INSTALL_SCOPES, OWNER_ID);
+    const char *access_token = json_text(tokens, "access_token");
+    snprintf(subscribed_token, sizeof subscribed_token, "%s", access_token);
+
+    /* The connector answers 401 to the wrong verify token. */
+    cJSON *document = NULL;
+    assert_int_equal(subscribe_call("POST", access_token, &document), 400);
+    assert_string_equal(json_text(document, "error"), "verify_failed");
+    assert_non_null(strstr(json_text(document, "message"), "401"));
+    cJSON_Delete(document);
+    assert_int_equal(subscribe_call("GET", access_token, &document), 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(document, "data")), 0);
+    cJSON_Delete(document);
+
+    /* The right one: subscribed and listed. */
+    register_app("it-verify-right");
+    assert_int_equal(subscribe_call("POST", access_token, &document), 200);
+    const cJSON *data = cJSON_GetObjectItemCaseSensitive(document, "data");
+    char callback[512];
+    redirect_uri("webhook", callback, sizeof callback);
+    assert_string_equal(json_text(data, "callback_url"), callback);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(data, "org_id")->valuedouble, 1000114691);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(data, "topics")), 2);
+    json_text(data, "created_at");
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(document, "error")));
+    cJSON_Delete(document);
+    assert_int_equal(subscribe_call("GET", access_token, &document), 200);
+    data = cJSON_GetObjectItemCaseSensitive(document, "data");
+    assert_int_equal(cJSON_GetArraySize(data), 1);
+    assert_string_equal(json_text(cJSON_GetArrayItem(data, 0), "callback_url"), callback);
+    cJSON_Delete(document);
+
+    /* A delivery the connector takes: signed with the app's secret. */
+    char command[256];
+    snprintf(command, sizeof command, "settings set client_secret '%s' > /dev/null", app_secret);
+    assert_int_equal(it_ctl(command), 0);
+    long long before = it_scalar(events_sql, SEED_ORG);
+    cJSON *fired = fire("");
+    const cJSON *deliveries = cJSON_GetObjectItemCaseSensitive(fired, "deliveries");
+    assert_int_equal(cJSON_GetArraySize(deliveries), 1);
+    const cJSON *delivery = cJSON_GetArrayItem(deliveries, 0);
+    assert_string_equal(json_text(delivery, "callback_url"), callback);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(delivery, "status")->valuedouble, 200);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(delivery, "attempts")->valuedouble, 1);
+    cJSON_Delete(fired);
+    /* On a fresh stack it is a new row; a re-run on the same stack meets
+     * the connector's dedupe, and the row is the earlier one. */
+    if (before == 0)
+        assert_int_equal(it_scalar(events_sql, SEED_ORG), 1);
+    const char *newest =
+        it_text("SELECT id FROM hv_events WHERE org_id = $1 AND topic = '" FIRE_TOPIC
+                "' AND resource_id = '" FIRE_RESOURCE "' ORDER BY id DESC LIMIT 1",
+                SEED_ORG, NULL);
+    assert_non_null(newest);
+    char id[32];
+    snprintf(id, sizeof id, "%s", newest); /* it_text's buffer is reused below */
+    const char *status = it_wait_processed(strtoll(id, NULL, 10));
+    assert_string_not_equal(status, "dead");
+    const char *topic_header = it_text(
+        "SELECT headers->>'X-Haravan-Topic' FROM hv_events WHERE id = $1::bigint", id, NULL);
+    assert_non_null(topic_header);
+    assert_string_equal(topic_header, FIRE_TOPIC);
+
+    /* Refused (another secret at the connector): redelivered, then given up. */
+    cJSON_Delete(sim_admin_json("/sim/config", "{\"delivery_retries\":2}"));
+    assert_int_equal(it_ctl("settings set client_secret it-other-secret > /dev/null"), 0);
+    /* Setting a secret keeps the old one as the previous (rotation). */
+    assert_int_equal(it_ctl("settings unset client_secret_previous > /dev/null"), 0);
+    fired = fire("");
+    delivery = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(fired, "deliveries"), 0);
+    assert_non_null(delivery);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(delivery, "attempts")->valuedouble, 3);
+    assert_int_equal(cJSON_GetObjectItemCaseSensitive(delivery, "status")->valuedouble, 401);
+    cJSON_Delete(fired);
+    cJSON_Delete(sim_admin_json("/sim/config", "{\"delivery_retries\":3}"));
+
+    /* Unsubscribed: nothing listed, nothing delivered. */
+    assert_int_equal(subscribe_call("DELETE", access_token, &document), 200);
+    assert_true(cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(document, "data")));
+    cJSON_Delete(document);
+    assert_int_equal(subscribe_call("GET", access_token, &document), 200);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(document, "data")), 0);
+    cJSON_Delete(document);
+    fired = fire("");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(fired, "deliveries")), 0);
+    cJSON_Delete(fired);
+    cJSON_Delete(tokens);
+    register_app("");
+}
+
+/* A restart forgets everything but the seed: stack.sh sim-start registers
+ * the stack's app again, with the same id and secret. Last, since it also
+ * forgets this file's app. */
+static void test_restart_registers_the_app_again(void **state)
+{
+    (void)state;
+    char path[256];
+    snprintf(path, sizeof path, "/sim/apps/%s", it_env("HARAVAN_SIM_CLIENT_ID"));
+    char kid_before[128];
+    EVP_PKEY *key = jwks_key(kid_before, sizeof kid_before);
+    EVP_PKEY_free(key);
+    assert_int_equal(it_stack("sim-stop"), 0);
+    assert_int_equal(it_stack("sim-start"), 0);
+    sim_answer answer = sim_call("GET", path, NULL, NULL, NULL);
+    assert_int_equal(answer.status, 200);
+    cJSON *app = parse_json(&answer);
+    assert_string_equal(json_text(app, "client_secret"), it_env("HARAVAN_SIM_CLIENT_SECRET"));
+    cJSON_Delete(app);
+    answer_free(&answer);
+    snprintf(path, sizeof path, "/sim/apps/%s", app_id);
+    answer = sim_call("GET", path, NULL, NULL, NULL);
+    assert_int_equal(answer.status, 404);
+    answer_free(&answer);
+    char kid_after[128];
+    key = jwks_key(kid_after, sizeof kid_after);
+    EVP_PKEY_free(key);
+    assert_string_not_equal(kid_after, kid_before);
+    subscribed_token[0] = '\0'; /* the restart forgot the subscription */
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    if (subscribed_token[0] != '\0') {
+        sim_answer answer = sim_call("DELETE", "/api/subscribe", subscribed_token, NULL, NULL);
+        answer_free(&answer);
+    }
+    return 0;
+}
+
+int main(void)
+{
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_stack_registered_its_app),
+        cmocka_unit_test(test_discovery),
+        cmocka_unit_test(test_unregistered_redirect_refused),
+        cmocka_unit_test(test_consent_page),
+        cmocka_unit_test(test_allow_posts_back_a_verifiable_id_token),
+        cmocka_unit_test(test_deny_posts_back_access_denied),
+        cmocka_unit_test(test_code_exchange),
+        cmocka_unit_test(test_refresh_rotation_revocation_expiry),
+        cmocka_unit_test(test_key_rotation),
+        cmocka_unit_test(test_staff_gets_no_webhook_scopes),
+        cmocka_unit_test(test_seeded_tokens_at_subscribe),
+        cmocka_unit_test(test_subscribe_handshake_fire_unsubscribe),
+        cmocka_unit_test(test_restart_registers_the_app_again),
+    };
+    int failures = cmocka_run_group_tests_name("sim_accounts", tests, setup, teardown);
+    curl_global_cleanup();
+    return failures;
+}

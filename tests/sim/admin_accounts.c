@@ -1,0 +1,264 @@
+/*
+ * admin_accounts: the /sim/ controls of the accounts and webhook parts
+ * (see admin.h and tests/sim/README.md):
+ *
+ *   POST /sim/apps              register or update an app (apps.h)
+ *   GET  /sim/apps/{client_id}  show it
+ *   POST /sim/keys/rotate       a new signing key with a new kid
+ *   GET, POST /sim/config       {"access_token_seconds","delivery_timeout_ms",
+ *                                "delivery_retries","refresh_token_usage"}
+ *   POST /sim/tokens/expire     {"token"}: that access token answers 401
+ *   POST /sim/refresh/revoke    {"refresh_token"}: it answers invalid_grant
+ *   POST /sim/fire              {"topic","org_id"?,"sample"?,"body"?}
+ *
+ * They are here rather than in routes_admin.c because they act on the
+ * accounts state (key, apps, grants, subscriptions), which the REST-side
+ * controls never touch.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "admin.h"
+#include "deliveries.h"
+#include "reply.h"
+
+/* ---- apps ------------------------------------------------------------- */
+
+void sim_admin_apps_put(sim *s, request *r, const cJSON *body)
+{
+    char error[256];
+    const cJSON *app = sim_apps_put(&s->apps, body, error, sizeof error);
+    if (app == NULL) {
+        sim_admin_error(r, 400, error);
+        return;
+    }
+    sim_admin_reply_object(r, 200, cJSON_Duplicate(app, 1));
+}
+
+void sim_admin_apps_get(sim *s, request *r, const char *client_id)
+{
+    const cJSON *app = sim_apps_find(&s->apps, client_id);
+    if (app == NULL) {
+        sim_admin_error(r, 404, "no such app");
+        return;
+    }
+    sim_admin_reply_object(r, 200, cJSON_Duplicate(app, 1));
+}
+
+/* ---- key -------------------------------------------------------------- */
+
+void sim_admin_keys_rotate(sim *s, request *r, const cJSON *body)
+{
+    if (sim_key_generate(&s->key) != 0) {
+        sim_admin_error(r, 500, "cannot make a new RSA key");
+        return;
+    }
+    cJSON *document = cJSON_CreateObject();
+    if (cJSON_AddStringToObject(document, "kid", s->key.kid) == NULL) {
+        cJSON_Delete(document);
+        document = NULL;
+    }
+    sim_admin_reply_object(r, 200, document);
+}
+
+/* ---- config ----------------------------------------------------------- */
+
+static const char *const usage_names[] = {"rotate", "reuse", "omit"};
+
+static cJSON *config_document(const sim_config *config)
+{
+    cJSON *document = cJSON_CreateObject();
+    if (cJSON_AddNumberToObject(document, "access_token_seconds",
+                                (double)config->access_token_seconds) == NULL ||
+        cJSON_AddNumberToObject(document, "delivery_timeout_ms",
+                                (double)config->delivery_timeout_ms) == NULL ||
+        cJSON_AddNumberToObject(document, "delivery_retries", (double)config->delivery_retries) ==
+            NULL ||
+        cJSON_AddStringToObject(document, "refresh_token_usage",
+                                usage_names[config->refresh_usage]) == NULL) {
+        cJSON_Delete(document);
+        return NULL;
+    }
+    return document;
+}
+
+void sim_admin_config_get(sim *s, request *r, const cJSON *body)
+{
+    sim_admin_reply_object(r, 200, config_document(&s->config));
+}
+
+/* Reads an optional whole number within [minimum, maximum] into `out`. */
+static int optional_number(const cJSON *body, const char *name, long minimum, long maximum,
+                           long *out)
+{
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(body, name);
+    long long number = 0;
+    if (value == NULL)
+        return 0;
+    if (sim_whole_number(value, &number) != 0 || number < minimum || number > maximum)
+        return -1;
+    *out = (long)number;
+    return 0;
+}
+
+static int optional_usage(const cJSON *body, sim_refresh_usage *out)
+{
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(body, "refresh_token_usage");
+    if (value == NULL)
+        return 0;
+    for (size_t i = 0; cJSON_IsString(value) && i < sizeof usage_names / sizeof usage_names[0];
+         i++) {
+        if (strcmp(value->valuestring, usage_names[i]) == 0) {
+            *out = (sim_refresh_usage)i;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+void sim_admin_config_set(sim *s, request *r, const cJSON *body)
+{
+    sim_config config = s->config;
+    if (optional_number(body, "access_token_seconds", 1, SIM_MAX_ACCESS_TOKEN_SECONDS,
+                        &config.access_token_seconds) != 0 ||
+        optional_number(body, "delivery_timeout_ms", 100, SIM_MAX_DELIVERY_TIMEOUT_MS,
+                        &config.delivery_timeout_ms) != 0 ||
+        optional_number(body, "delivery_retries", 0, SIM_MAX_DELIVERY_RETRIES,
+                        &config.delivery_retries) != 0 ||
+        optional_usage(body, &config.refresh_usage) != 0) {
+        sim_admin_error(r, 400,
+                        "expected {\"access_token_seconds\":1..2592000,"
+                        "\"delivery_timeout_ms\":100..10000,\"delivery_retries\":0..5,"
+                        "\"refresh_token_usage\":\"rotate\"|\"reuse\"|\"omit\"}");
+        return;
+    }
+    s->config = config;
+    sim_admin_reply_object(r, 200, config_document(&s->config));
+}
+
+/* ---- tokens ------------------------------------------------------------ */
+
+void sim_admin_tokens_expire(sim *s, request *r, const cJSON *body)
+{
+    const cJSON *token = cJSON_GetObjectItemCaseSensitive(body, "token");
+    if (!cJSON_IsString(token)) {
+        sim_admin_error(r, 400, "expected {\"token\":\"...\"}");
+        return;
+    }
+    int expired = sim_store_expire_token(&s->store, token->valuestring);
+    sim_reply(r, 200, "", expired ? "{\"expired\":true}" : "{\"expired\":false}");
+}
+
+void sim_admin_refresh_revoke(sim *s, request *r, const cJSON *body)
+{
+    const cJSON *token = cJSON_GetObjectItemCaseSensitive(body, "refresh_token");
+    if (!cJSON_IsString(token)) {
+        sim_admin_error(r, 400, "expected {\"refresh_token\":\"...\"}");
+        return;
+    }
+    int revoked = sim_grants_revoke_refresh(&s->grants, token->valuestring);
+    sim_reply(r, 200, "", revoked ? "{\"revoked\":true}" : "{\"revoked\":false}");
+}
+
+/* ---- fire -------------------------------------------------------------- */
+
+/* The body to deliver, from "sample" or "body"; NULL after answering. The
+ * caller frees it. */
+static char *fire_body(sim *s, request *r, const cJSON *request_body)
+{
+    const cJSON *sample = cJSON_GetObjectItemCaseSensitive(request_body, "sample");
+    const cJSON *given = cJSON_GetObjectItemCaseSensitive(request_body, "body");
+    char error[300];
+    if ((sample == NULL) == (given == NULL)) {
+        sim_admin_error(r, 400, "give one of \"sample\" (a file name) and \"body\"");
+        return NULL;
+    }
+    if (given != NULL) {
+        char *text = NULL;
+        if (cJSON_IsObject(given))
+            text = cJSON_PrintUnformatted(given);
+        else if (cJSON_IsString(given) && strlen(given->valuestring) <= SIM_MAX_SAMPLE)
+            text = strdup(given->valuestring);
+        else
+            sim_admin_error(r, 400, "\"body\": a JSON object, or a string sent as it is");
+        return text;
+    }
+    if (!cJSON_IsString(sample)) {
+        sim_admin_error(r, 400, "\"sample\": a file name");
+        return NULL;
+    }
+    buffer text = BUFFER_INIT;
+    char *body = NULL;
+    if (sim_sample_read(s->settings.samples_dir, sample->valuestring, &text, error, sizeof error) ==
+        0)
+        body = sim_sample_body(text.data, text.length, error, sizeof error);
+    buffer_free(&text);
+    if (body == NULL)
+        sim_admin_error(r, 400, error);
+    return body;
+}
+
+/* {"callback_url","attempts","status"[,"error"]} for one delivery. */
+static int add_outcome(cJSON *list, const char *callback_url, const sim_delivery_outcome *outcome)
+{
+    cJSON *item = cJSON_CreateObject();
+    if (item == NULL || cJSON_AddStringToObject(item, "callback_url", callback_url) == NULL ||
+        cJSON_AddNumberToObject(item, "attempts", (double)outcome->attempts) == NULL ||
+        cJSON_AddNumberToObject(item, "status", (double)outcome->status) == NULL ||
+        (outcome->status == 0 && cJSON_AddStringToObject(item, "error", outcome->error) == NULL) ||
+        !cJSON_AddItemToArray(list, item)) {
+        cJSON_Delete(item);
+        return -1;
+    }
+    return 0;
+}
+
+void sim_admin_fire(sim *s, request *r, const cJSON *body)
+{
+    const cJSON *topic = cJSON_GetObjectItemCaseSensitive(body, "topic");
+    if (!cJSON_IsString(topic) || !sim_topic_acceptable(topic->valuestring)) {
+        sim_admin_error(r, 400, "expected {\"topic\":\"orders/create\",...}");
+        return;
+    }
+    sim_org *org = sim_target_org(s, r, body);
+    if (org == NULL)
+        return;
+    char *payload = fire_body(s, r, body);
+    if (payload == NULL)
+        return;
+    char org_id[32];
+    snprintf(org_id, sizeof org_id, "%lld", org->id);
+    snprintf(r->org_id, sizeof r->org_id, "%s", org_id);
+    cJSON *document = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(document, "deliveries");
+    int complete = list != NULL;
+    for (size_t i = 0; complete && i < s->subscriptions.count; i++) {
+        const sim_subscription *subscription = &s->subscriptions.items[i];
+        const cJSON *app = sim_apps_find(&s->apps, subscription->client_id);
+        if (subscription->org_id != org->id || app == NULL ||
+            !sim_subscription_has_topic(subscription, topic->valuestring))
+            continue;
+        sim_delivery delivery = {
+            .callback_url = subscription->callback_url,
+            .secret = sim_app_text(app, "client_secret"),
+            .topic = topic->valuestring,
+            .org_id = org_id,
+            .body = payload,
+            .length = strlen(payload),
+            .timeout_ms = s->config.delivery_timeout_ms,
+            .retries = s->config.delivery_retries,
+        };
+        sim_delivery_outcome outcome;
+        sim_deliver(&delivery, &outcome);
+        complete = add_outcome(list, subscription->callback_url, &outcome) == 0;
+    }
+    free(payload);
+    if (!complete) {
+        cJSON_Delete(document);
+        document = NULL;
+    }
+    r->outcome = "fired";
+    sim_admin_reply_object(r, 200, document);
+}

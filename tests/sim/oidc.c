@@ -1,0 +1,895 @@
+/*
+ * oidc: accounts.haravan.com as HARAVAN.md section 1 describes it: OpenID
+ * Connect discovery and JWKS, the hybrid flow (response_type "code
+ * id_token") with response_mode=form_post, the token endpoint
+ * (authorization_code and refresh_token grants) and userinfo.
+ *
+ *   GET  /.well-known/openid-configuration        discovery
+ *   GET  /.well-known/openid-configuration/jwks   the one signing key
+ *   GET  /connect/authorize                       the consent page
+ *   POST /connect/authorize                       the merchant's decision
+ *   POST /connect/token                           codes and refresh tokens
+ *   GET  /connect/userinfo                        the user's claims (Bearer)
+ *
+ * The rules are the ones a real provider enforces and a connector must
+ * survive: an unknown client or a redirect_uri not registered for it gets
+ * an error page and never a redirect (an open redirector otherwise); codes
+ * are single use, live 5 minutes and are bound to client, redirect_uri,
+ * scopes, nonce and user; the owner-only scopes (grant_service, wh_api) are
+ * granted to the account owner only, so a staff member's consent comes
+ * back without them; refresh tokens come with offline_access only.
+ *
+ * Access tokens go into the same token store as the seeded ones (store.h),
+ * so /com/ and /api/subscribe accept them with the scopes granted.
+ */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "core/base64.h"
+#include "core/crypto.h"
+#include "core/form.h"
+#include "pages.h"
+#include "reply.h"
+#include "sim.h"
+
+#define OIDC_MAX_BODY    (64 * 1024)
+#define MAX_STATE        2000
+#define MAX_NONCE        500
+#define MAX_SCOPE        1000
+#define ID_TOKEN_SECONDS 3600
+#define TOKEN_BYTES      32 /* codes, access and refresh tokens: 64 hex digits */
+
+#define JWKS_PATH "/.well-known/openid-configuration/jwks"
+
+static const char html_type[] = "text/html; charset=utf-8";
+static const char no_store[] = "Cache-Control: no-store\r\nPragma: no-cache\r\n";
+
+/* Only the account owner may grant these (HARAVAN.md section 1). */
+static const char *const owner_only_scopes[] = {"grant_service", "wh_api", NULL};
+
+/* ---- small helpers ------------------------------------------------------ */
+
+static void reply_page(request *r, int status, buffer *page)
+{
+    if (page->data == NULL) {
+        sim_reply(r, 500, "", "{\"error\":\"simulator out of memory\"}");
+        return;
+    }
+    sim_reply_typed(r, status, html_type, no_store, page->data, page->length);
+}
+
+static void reply_error_page(request *r, const char *message)
+{
+    buffer page = BUFFER_INIT;
+    r->outcome = "refused";
+    if (sim_page_error(&page, "Yêu cầu không hợp lệ", message) != 0)
+        buffer_free(&page);
+    reply_page(r, 400, &page);
+    buffer_free(&page);
+}
+
+/* Takes ownership of `document`. */
+static void reply_json(request *r, int status, const char *headers, cJSON *document)
+{
+    if (document == NULL) {
+        sim_reply(r, 500, "", "{\"error\":\"server_error\"}");
+        return;
+    }
+    sim_reply_document(r, status, headers, document);
+    cJSON_Delete(document);
+}
+
+/* 1 when the space-separated `scopes` list `scope`. */
+static int scope_in(const char *scopes, const char *scope)
+{
+    size_t length = strlen(scope);
+    for (const char *cursor = scopes; *cursor != '\0';) {
+        cursor += strspn(cursor, " ");
+        size_t word = strcspn(cursor, " ");
+        if (word == length && strncmp(cursor, scope, length) == 0)
+            return 1;
+        cursor += word;
+    }
+    return 0;
+}
+
+static int owner_only(const char *scope, size_t length)
+{
+    for (size_t i = 0; owner_only_scopes[i] != NULL; i++)
+        if (strlen(owner_only_scopes[i]) == length &&
+            strncmp(owner_only_scopes[i], scope, length) == 0)
+            return 1;
+    return 0;
+}
+
+/* The scopes granted for `requested`: each once, in request order, without
+ * the owner-only ones unless the user owns the shop. */
+static int granted_scopes(const char *requested, int owner, buffer *out)
+{
+    for (const char *cursor = requested; *cursor != '\0';) {
+        cursor += strspn(cursor, " ");
+        size_t word = strcspn(cursor, " ");
+        if (word == 0)
+            break;
+        char scope[MAX_SCOPE + 1];
+        snprintf(scope, sizeof scope, "%.*s", (int)word, cursor);
+        cursor += word;
+        if ((!owner && owner_only(scope, word)) || scope_in(buffer_text(out), scope))
+            continue;
+        if (buffer_printf(out, "%s%s", out->length > 0 ? " " : "", scope) != 0)
+            return -1;
+    }
+    return buffer_append(out, "", 0);
+}
+
+static int scope_text_acceptable(const char *scope)
+{
+    size_t length = strlen(scope);
+    return length > 0 && length <= MAX_SCOPE &&
+           strspn(scope, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.:- ") ==
+               length;
+}
+
+static int user_is_owner(const cJSON *user)
+{
+    return cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(user, "account_owner"));
+}
+
+static const char *object_text(const cJSON *object, const char *name)
+{
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(object, name);
+    return cJSON_IsString(value) ? value->valuestring : "";
+}
+
+/* "https://shop.myharavan.com" -> "shop": the orgsub claim. */
+static void org_subdomain(const sim_org *org, char *out, size_t size)
+{
+    const char *domain = object_text(org->shop, "myharavan_domain");
+    const char *host = strstr(domain, "://");
+    host = host != NULL ? host + 3 : domain;
+    snprintf(out, size, "%.*s", (int)strcspn(host, "."), host);
+}
+
+/* A whole number of at most 15 digits, no sign. */
+static int parse_id(const char *text, long long *out)
+{
+    size_t length = text != NULL ? strlen(text) : 0;
+    if (length == 0 || length > 15 || strspn(text, "0123456789") != length)
+        return -1;
+    *out = strtoll(text, NULL, 10);
+    return *out > 0 ? 0 : -1;
+}
+
+/* ---- claims and id_tokens ----------------------------------------------- */
+
+/* The user's claims, as in the id_token and at userinfo. */
+static cJSON *user_claims(const sim_org *org, const cJSON *user)
+{
+    char sub[32];
+    char orgid[32];
+    char orgsub[128];
+    char name[512];
+    const cJSON *id = cJSON_GetObjectItemCaseSensitive(user, "id");
+    snprintf(sub, sizeof sub, "%.0f", cJSON_IsNumber(id) ? id->valuedouble : 0.0);
+    snprintf(orgid, sizeof orgid, "%lld", org->id);
+    org_subdomain(org, orgsub, sizeof orgsub);
+    snprintf(name, sizeof name, "%.250s %.250s", object_text(user, "first_name"),
+             object_text(user, "last_name"));
+    cJSON *claims = cJSON_CreateObject();
+    cJSON *role = NULL;
+    if (user_is_owner(user)) {
+        const char *const admin[] = {"admin"};
+        role = cJSON_CreateStringArray(admin, 1);
+    } else {
+        role = cJSON_CreateString("staff");
+    }
+    if (claims == NULL || role == NULL || cJSON_AddStringToObject(claims, "sub", sub) == NULL ||
+        cJSON_AddStringToObject(claims, "orgid", orgid) == NULL ||
+        cJSON_AddStringToObject(claims, "orgname", object_text(org->shop, "name")) == NULL ||
+        cJSON_AddStringToObject(claims, "orgsub", orgsub) == NULL ||
+        !cJSON_AddItemToObject(claims, "role", role)) {
+        cJSON_Delete(role);
+        cJSON_Delete(claims);
+        return NULL;
+    }
+    if (cJSON_AddStringToObject(claims, "email", object_text(user, "email")) == NULL ||
+        cJSON_AddStringToObject(claims, "name", name) == NULL ||
+        cJSON_AddStringToObject(claims, "locale", "vi") == NULL) {
+        cJSON_Delete(claims);
+        return NULL;
+    }
+    return claims;
+}
+
+typedef struct id_token_request {
+    const char *issuer;
+    const char *client_id;
+    const char *nonce;     /* NULL: left out (refresh) */
+    const char *hash_name; /* "c_hash", "at_hash" or NULL */
+    const char *hashed;    /* the code or access token it covers */
+    const sim_org *org;
+    const cJSON *user;
+} id_token_request;
+
+/* The signed id_token; the caller frees it. NULL on failure. */
+static char *make_id_token(const sim *s, const id_token_request *request_fields)
+{
+    cJSON *claims = user_claims(request_fields->org, request_fields->user);
+    time_t now = time(NULL);
+    char hash[SIM_HASH_HALF_SIZE];
+    int built = claims != NULL &&
+                cJSON_AddStringToObject(claims, "iss", request_fields->issuer) != NULL &&
+                cJSON_AddStringToObject(claims, "aud", request_fields->client_id) != NULL &&
+                cJSON_AddNumberToObject(claims, "iat", (double)now) != NULL &&
+                cJSON_AddNumberToObject(claims, "nbf", (double)now) != NULL &&
+                cJSON_AddNumberToObject(claims, "exp", (double)(now + ID_TOKEN_SECONDS)) != NULL &&
+                cJSON_AddNumberToObject(claims, "auth_time", (double)now) != NULL;
+    if (built && request_fields->nonce != NULL)
+        built = cJSON_AddStringToObject(claims, "nonce", request_fields->nonce) != NULL;
+    if (built && request_fields->hash_name != NULL)
+        built = sim_hash_half(request_fields->hashed, hash) == 0 &&
+                cJSON_AddStringToObject(claims, request_fields->hash_name, hash) != NULL;
+    char *token = built ? sim_jwt_sign(&s->key, claims) : NULL;
+    cJSON_Delete(claims);
+    return token;
+}
+
+/* ---- discovery and JWKS -------------------------------------------------- */
+
+static int add_strings(cJSON *object, const char *name, const char *const *values, int count)
+{
+    cJSON *array = cJSON_CreateStringArray(values, count);
+    if (array == NULL || !cJSON_AddItemToObject(object, name, array)) {
+        cJSON_Delete(array);
+        return -1;
+    }
+    return 0;
+}
+
+static int add_url(cJSON *object, const char *name, const char *base, const char *path)
+{
+    buffer url = BUFFER_INIT;
+    int result = buffer_printf(&url, "%s%s", base, path) == 0 &&
+                         cJSON_AddStringToObject(object, name, url.data) != NULL
+                     ? 0
+                     : -1;
+    buffer_free(&url);
+    return result;
+}
+
+static void serve_discovery(sim *s, request *r)
+{
+    static const char *const scopes[] = {"openid",
+                                         "profile",
+                                         "email",
+                                         "org",
+                                         "userinfo",
+                                         "offline_access",
+                                         "grant_service",
+                                         "wh_api",
+                                         "com.read_orders",
+                                         "com.read_customers",
+                                         "com.read_shop",
+                                         "com.write_orders",
+                                         "com.write_customers"};
+    static const char *const claims[] = {"sub",   "iss",   "aud",     "exp",    "iat",
+                                         "nonce", "orgid", "orgname", "orgsub", "role",
+                                         "email", "name",  "locale"};
+    static const char *const response_types[] = {"code id_token"};
+    static const char *const response_modes[] = {"form_post"};
+    static const char *const grant_types[] = {"authorization_code", "refresh_token"};
+    static const char *const subject_types[] = {"public"};
+    static const char *const algorithms[] = {"RS256"};
+    static const char *const auth_methods[] = {"client_secret_post", "client_secret_basic"};
+    buffer base = BUFFER_INIT;
+    cJSON *document = cJSON_CreateObject();
+    int built =
+        sim_base_url(s, r, &base) == 0 && document != NULL &&
+        cJSON_AddStringToObject(document, "issuer", base.data) != NULL &&
+        add_url(document, "authorization_endpoint", base.data, "/connect/authorize") == 0 &&
+        add_url(document, "token_endpoint", base.data, "/connect/token") == 0 &&
+        add_url(document, "userinfo_endpoint", base.data, "/connect/userinfo") == 0 &&
+        add_url(document, "jwks_uri", base.data, JWKS_PATH) == 0 &&
+        add_strings(document, "scopes_supported", scopes, 13) == 0 &&
+        add_strings(document, "claims_supported", claims, 13) == 0 &&
+        add_strings(document, "response_types_supported", response_types, 1) == 0 &&
+        add_strings(document, "response_modes_supported", response_modes, 1) == 0 &&
+        add_strings(document, "grant_types_supported", grant_types, 2) == 0 &&
+        add_strings(document, "subject_types_supported", subject_types, 1) == 0 &&
+        add_strings(document, "id_token_signing_alg_values_supported", algorithms, 1) == 0 &&
+        add_strings(document, "token_endpoint_auth_methods_supported", auth_methods, 2) == 0;
+    buffer_free(&base);
+    if (!built) {
+        cJSON_Delete(document);
+        document = NULL;
+    }
+    reply_json(r, 200, "", document);
+}
+
+static void serve_jwks(sim *s, request *r)
+{
+    cJSON *document = cJSON_CreateObject();
+    cJSON *keys = cJSON_AddArrayToObject(document, "keys");
+    cJSON *jwk = sim_key_jwk(&s->key);
+    if (keys == NULL || jwk == NULL || !cJSON_AddItemToArray(keys, jwk)) {
+        cJSON_Delete(jwk);
+        cJSON_Delete(document);
+        document = NULL;
+    }
+    reply_json(r, 200, "", document);
+}
+
+/* ---- authorize ----------------------------------------------------------- */
+
+typedef struct authorize_request {
+    const char *client_id;
+    const char *redirect_uri;
+    const char *response_type;
+    const char *response_mode;
+    const char *scope;
+    const char *state;
+    const char *nonce;
+    const char *orgid;
+    const cJSON *app;
+    sim_org *org;
+} authorize_request;
+
+static void read_authorize(const form *f, authorize_request *a)
+{
+    memset(a, 0, sizeof *a);
+    a->client_id = form_get(f, "client_id");
+    a->redirect_uri = form_get(f, "redirect_uri");
+    a->response_type = form_get(f, "response_type");
+    a->response_mode = form_get(f, "response_mode");
+    a->scope = form_get(f, "scope");
+    a->state = form_get(f, "state");
+    a->nonce = form_get(f, "nonce");
+    a->orgid = form_get(f, "orgid");
+}
+
+/* Answers an error to the app by form_post (OAuth 2.0 section 4.1.2.1):
+ * only once the client and its redirect_uri are known good. */
+static void reply_error_post(request *r, const authorize_request *a, const char *error,
+                             const char *description)
+{
+    const sim_field fields[] = {
+        {"error", error},
+        {"error_description", description},
+        {"state", a->state},
+    };
+    buffer page = BUFFER_INIT;
+    r->outcome = error;
+    if (sim_page_form_post(&page, a->redirect_uri, fields, 3) != 0)
+        buffer_free(&page);
+    reply_page(r, 200, &page);
+    buffer_free(&page);
+}
+
+static int response_type_is_hybrid(const char *type)
+{
+    return type != NULL &&
+           (strcmp(type, "code id_token") == 0 || strcmp(type, "id_token code") == 0);
+}
+
+/* Checks an authorize request. Returns 0 when it may go on; otherwise it
+ * has answered (an error page, or an error sent to the app) and returns
+ * -1. */
+static int check_authorize(sim *s, request *r, authorize_request *a)
+{
+    a->app = a->client_id != NULL ? sim_apps_find(&s->apps, a->client_id) : NULL;
+    if (a->app == NULL) {
+        reply_error_page(r, "Ứng dụng không tồn tại (unknown client_id).");
+        return -1;
+    }
+    if (a->redirect_uri == NULL || !sim_app_redirect_registered(a->app, a->redirect_uri)) {
+        reply_error_page(r, "Địa chỉ chuyển hướng chưa được đăng ký cho ứng dụng này "
+                            "(redirect_uri is not registered for this client).");
+        return -1;
+    }
+    if (a->response_mode == NULL || strcmp(a->response_mode, "form_post") != 0) {
+        reply_error_page(r, "The simulator plays response_mode=form_post only.");
+        return -1;
+    }
+    if (!response_type_is_hybrid(a->response_type)) {
+        reply_error_post(r, a, "unsupported_response_type", "response_type must be code id_token");
+        return -1;
+    }
+    if (a->nonce == NULL || a->nonce[0] == '\0' || strlen(a->nonce) > MAX_NONCE) {
+        reply_error_post(r, a, "invalid_request", "nonce is required (at most 500 characters)");
+        return -1;
+    }
+    if (a->state != NULL && strlen(a->state) > MAX_STATE) {
+        reply_error_post(r, a, "invalid_request", "state is too long");
+        return -1;
+    }
+    if (a->scope == NULL || !scope_text_acceptable(a->scope) || !scope_in(a->scope, "openid")) {
+        reply_error_post(r, a, "invalid_scope", "scope must include openid");
+        return -1;
+    }
+    long long org_id = 0;
+    if (a->orgid != NULL && a->orgid[0] != '\0') {
+        a->org = parse_id(a->orgid, &org_id) == 0 ? sim_store_org(&s->store, org_id) : NULL;
+        if (a->org == NULL) {
+            reply_error_post(r, a, "invalid_request", "orgid names no shop");
+            return -1;
+        }
+    } else {
+        a->org = sim_store_default_org(&s->store);
+    }
+    if (a->org == NULL) {
+        reply_error_page(r, "The simulator has no shop.");
+        return -1;
+    }
+    return 0;
+}
+
+static void serve_consent(sim *s, request *r, authorize_request *a)
+{
+    char orgid[32];
+    snprintf(orgid, sizeof orgid, "%lld", a->org->id);
+    const sim_field hidden[] = {
+        {"client_id", a->client_id},
+        {"redirect_uri", a->redirect_uri},
+        {"response_type", a->response_type},
+        {"response_mode", a->response_mode},
+        {"scope", a->scope},
+        {"state", a->state},
+        {"nonce", a->nonce},
+        {"orgid", orgid},
+    };
+    sim_consent consent = {
+        .app_name = sim_app_text(a->app, "name"),
+        .shop_name = object_text(a->org->shop, "name"),
+        .scopes = a->scope,
+        .users = a->org->users,
+        .hidden = hidden,
+        .hidden_count = sizeof hidden / sizeof hidden[0],
+    };
+    buffer page = BUFFER_INIT;
+    if (sim_page_consent(&page, &consent) != 0)
+        buffer_free(&page);
+    r->outcome = "consent";
+    reply_page(r, 200, &page);
+    buffer_free(&page);
+}
+
+/* OpenID Connect Session Management's session_state: a hash of the
+ * client, the redirect_uri's origin and a browser session, salted. The
+ * simulator has no browser session, so a random one stands in. */
+static int session_state(const char *client_id, const char *redirect_uri, buffer *out)
+{
+    char salt[33];
+    char session[33];
+    char hash[2 * CRYPTO_SHA256_SIZE + 1];
+    const char *host = strstr(redirect_uri, "://");
+    size_t origin_length = host != NULL
+                               ? (size_t)(host + 3 - redirect_uri) + strcspn(host + 3, "/?#")
+                               : strlen(redirect_uri);
+    buffer input = BUFFER_INIT;
+    int result = sim_random_hex(salt, 16) == 0 && sim_random_hex(session, 16) == 0 &&
+                         buffer_printf(&input, "%s %.*s %s %s", client_id, (int)origin_length,
+                                       redirect_uri, session, salt) == 0 &&
+                         crypto_sha256_hex(input.data, input.length, hash) == 0 &&
+                         buffer_printf(out, "%s.%s", hash, salt) == 0
+                     ? 0
+                     : -1;
+    buffer_free(&input);
+    return result;
+}
+
+/* The allow branch: a code and an id_token, form_posted to the app. */
+static void grant(sim *s, request *r, const authorize_request *a, const cJSON *user)
+{
+    char code[2 * TOKEN_BYTES + 1];
+    buffer scopes = BUFFER_INIT;
+    buffer base = BUFFER_INIT;
+    buffer state = BUFFER_INIT;
+    buffer page = BUFFER_INIT;
+    char *id_token = NULL;
+    if (sim_random_hex(code, TOKEN_BYTES) != 0 ||
+        granted_scopes(a->scope, user_is_owner(user), &scopes) != 0 ||
+        sim_base_url(s, r, &base) != 0 || session_state(a->client_id, a->redirect_uri, &state) != 0)
+        goto failed;
+    sim_grant_fields fields = {
+        .token = code,
+        .client_id = a->client_id,
+        .redirect_uri = a->redirect_uri,
+        .scopes = scopes.data,
+        .nonce = a->nonce,
+        .org_id = a->org->id,
+        .user_id = sim_record_id(user),
+    };
+    if (sim_grants_add_code(&s->grants, &fields, sim_now()) != 0)
+        goto failed;
+    id_token_request token_fields = {base.data, a->client_id, a->nonce, "c_hash",
+                                     code,      a->org,       user};
+    id_token = make_id_token(s, &token_fields);
+    if (id_token == NULL)
+        goto failed;
+    const sim_field answer[] = {
+        {"code", code},         {"id_token", id_token},        {"state", a->state},
+        {"scope", scopes.data}, {"session_state", state.data},
+    };
+    if (sim_page_form_post(&page, a->redirect_uri, answer, 5) != 0)
+        goto failed;
+    snprintf(r->org_id, sizeof r->org_id, "%lld", a->org->id);
+    r->outcome = "granted";
+    reply_page(r, 200, &page);
+    goto done;
+failed:
+    sim_reply(r, 500, "", "{\"error\":\"server_error\"}");
+done:
+    free(id_token);
+    buffer_free(&scopes);
+    buffer_free(&base);
+    buffer_free(&state);
+    buffer_free(&page);
+}
+
+static void serve_decision(sim *s, request *r, authorize_request *a, const form *f)
+{
+    long long user_id = 0;
+    const char *decision = form_get(f, "decision");
+    const cJSON *user = parse_id(form_get(f, "user_id"), &user_id) == 0
+                            ? sim_record_find(a->org->users, user_id)
+                            : NULL;
+    if (decision != NULL && strcmp(decision, "deny") == 0) {
+        reply_error_post(r, a, "access_denied", "the merchant refused");
+        return;
+    }
+    if (decision == NULL || strcmp(decision, "allow") != 0) {
+        reply_error_page(r, "decision must be allow or deny.");
+        return;
+    }
+    if (user == NULL) {
+        reply_error_page(r, "user_id names no staff member of this shop.");
+        return;
+    }
+    grant(s, r, a, user);
+}
+
+static void serve_authorize(sim *s, request *r)
+{
+    int is_post = strcmp(r->method, "POST") == 0;
+    if (!is_post && strcmp(r->method, "GET") != 0) {
+        sim_reply(r, 405, "Allow: GET, POST\r\n", "{\"error\":\"method not allowed\"}");
+        return;
+    }
+    const char *text = r->query;
+    size_t length = strlen(r->query);
+    if (is_post) {
+        enum request_body_result read = request_read_body(r, OIDC_MAX_BODY);
+        if (read != REQUEST_BODY_OK) {
+            reply_error_page(r, "The form cannot be read.");
+            return;
+        }
+        text = r->body.data;
+        length = r->body.length;
+    }
+    form f;
+    if (form_parse(&f, text, length) != 0) {
+        reply_error_page(r, "The parameters cannot be read.");
+        return;
+    }
+    authorize_request a;
+    read_authorize(&f, &a);
+    if (check_authorize(s, r, &a) == 0) {
+        if (is_post)
+            serve_decision(s, r, &a, &f);
+        else
+            serve_consent(s, r, &a);
+    }
+    form_free(&f);
+}
+
+/* ---- token --------------------------------------------------------------- */
+
+static void reply_token_error(request *r, const char *error, const char *description)
+{
+    cJSON *document = cJSON_CreateObject();
+    if (cJSON_AddStringToObject(document, "error", error) == NULL ||
+        cJSON_AddStringToObject(document, "error_description", description) == NULL) {
+        cJSON_Delete(document);
+        document = NULL;
+    }
+    r->outcome = error;
+    reply_json(r, 400, no_store, document);
+}
+
+typedef struct client_credentials {
+    char id[256];
+    char secret[256];
+    int given; /* 0: none; 1: form; 2: HTTP Basic */
+} client_credentials;
+
+/* Reads HTTP Basic client authentication (RFC 6749 section 2.3.1: the id
+ * and secret are form-encoded, then joined by ':' and base64-encoded).
+ * Returns 1 when read, 0 when absent, -1 when malformed. */
+static int basic_credentials(const request *r, client_credentials *credentials)
+{
+    const char *header = request_header(r, "Authorization");
+    if (header == NULL || strncasecmp(header, "Basic ", 6) != 0)
+        return 0;
+    const char *encoded = header + 6;
+    unsigned char decoded[600];
+    long length = base64_decode(encoded, strlen(encoded), decoded, sizeof decoded - 1);
+    if (length < 0)
+        return -1;
+    decoded[length] = '\0';
+    char *colon = strchr((char *)decoded, ':');
+    if (colon == NULL)
+        return -1;
+    *colon = '\0';
+    buffer pair = BUFFER_INIT;
+    form f;
+    int result = -1;
+    if (buffer_printf(&pair, "i=%s&s=%s", (char *)decoded, colon + 1) == 0 &&
+        form_parse(&f, pair.data, pair.length) == 0) {
+        const char *id = form_get(&f, "i");
+        const char *secret = form_get(&f, "s");
+        if (id != NULL && secret != NULL && strlen(id) < sizeof credentials->id &&
+            strlen(secret) < sizeof credentials->secret) {
+            snprintf(credentials->id, sizeof credentials->id, "%s", id);
+            snprintf(credentials->secret, sizeof credentials->secret, "%s", secret);
+            result = 1;
+        }
+        form_free(&f);
+    }
+    buffer_free(&pair);
+    crypto_wipe(decoded, sizeof decoded);
+    return result;
+}
+
+/* Authenticates the client. Returns the app, or NULL after answering
+ * invalid_client / invalid_request. */
+static const cJSON *authenticate_client(sim *s, request *r, const form *f)
+{
+    client_credentials credentials;
+    memset(&credentials, 0, sizeof credentials);
+    int basic = basic_credentials(r, &credentials);
+    const char *form_id = form_get(f, "client_id");
+    const char *form_secret = form_get(f, "client_secret");
+    if (basic < 0 || (basic == 1 && form_secret != NULL) ||
+        (basic == 1 && form_id != NULL && strcmp(form_id, credentials.id) != 0)) {
+        reply_token_error(r, "invalid_request", "one client authentication method, well formed");
+        return NULL;
+    }
+    if (basic == 0 && form_id != NULL && form_secret != NULL && strlen(form_id) < 256 &&
+        strlen(form_secret) < 256) {
+        snprintf(credentials.id, sizeof credentials.id, "%s", form_id);
+        snprintf(credentials.secret, sizeof credentials.secret, "%s", form_secret);
+    }
+    const cJSON *app = credentials.id[0] != '\0' ? sim_apps_find(&s->apps, credentials.id) : NULL;
+    int valid = app != NULL && credentials.secret[0] != '\0' &&
+                crypto_strings_equal(credentials.secret, sim_app_text(app, "client_secret"));
+    crypto_wipe(credentials.secret, sizeof credentials.secret);
+    if (!valid) {
+        reply_token_error(r, "invalid_client", "unknown client or wrong client secret");
+        return NULL;
+    }
+    return app;
+}
+
+typedef struct issue_request {
+    const char *client_id;
+    const char *scopes;
+    const char *nonce; /* NULL on refresh */
+    long long org_id;
+    long long user_id;
+    const char *refresh_token; /* to return as is; NULL: make one when offline_access */
+    int omit_refresh;
+} issue_request;
+
+/* Issues an access token (and id_token, refresh token) and answers. */
+static void issue_tokens(sim *s, request *r, const issue_request *issue)
+{
+    sim_org *org = sim_store_org(&s->store, issue->org_id);
+    const cJSON *user = org != NULL ? sim_record_find(org->users, issue->user_id) : NULL;
+    if (user == NULL) {
+        reply_token_error(r, "invalid_grant", "the user no longer belongs to the shop");
+        return;
+    }
+    char access_token[2 * TOKEN_BYTES + 1];
+    char refresh_token[2 * TOKEN_BYTES + 1];
+    buffer base = BUFFER_INIT;
+    char *id_token = NULL;
+    cJSON *document = NULL;
+    double now = sim_now();
+    sim_token_grant token_grant = {issue->org_id, issue->scopes, issue->client_id, issue->user_id,
+                                   now + (double)s->config.access_token_seconds};
+    if (sim_random_hex(access_token, TOKEN_BYTES) != 0 ||
+        sim_store_issue_token(&s->store, access_token, &token_grant, now) != 0 ||
+        sim_base_url(s, r, &base) != 0)
+        goto failed;
+    int wants_refresh = scope_in(issue->scopes, "offline_access") && !issue->omit_refresh;
+    if (wants_refresh && issue->refresh_token != NULL) {
+        snprintf(refresh_token, sizeof refresh_token, "%s", issue->refresh_token);
+    } else if (wants_refresh) {
+        sim_grant_fields fields = {.token = refresh_token,
+                                   .client_id = issue->client_id,
+                                   .scopes = issue->scopes,
+                                   .org_id = issue->org_id,
+                                   .user_id = issue->user_id};
+        if (sim_random_hex(refresh_token, TOKEN_BYTES) != 0 ||
+            sim_grants_add_refresh(&s->grants, &fields) != 0)
+            goto failed;
+    }
+    if (scope_in(issue->scopes, "openid")) {
+        id_token_request fields = {
+            base.data, issue->client_id, issue->nonce, "at_hash", access_token, org, user};
+        id_token = make_id_token(s, &fields);
+        if (id_token == NULL)
+            goto failed;
+    }
+    document = cJSON_CreateObject();
+    if (cJSON_AddStringToObject(document, "access_token", access_token) == NULL ||
+        cJSON_AddStringToObject(document, "token_type", "Bearer") == NULL ||
+        cJSON_AddNumberToObject(document, "expires_in", (double)s->config.access_token_seconds) ==
+            NULL ||
+        (wants_refresh &&
+         cJSON_AddStringToObject(document, "refresh_token", refresh_token) == NULL) ||
+        (id_token != NULL && cJSON_AddStringToObject(document, "id_token", id_token) == NULL) ||
+        cJSON_AddStringToObject(document, "scope", issue->scopes) == NULL)
+        goto failed;
+    snprintf(r->org_id, sizeof r->org_id, "%lld", issue->org_id);
+    r->outcome = "issued";
+    reply_json(r, 200, no_store, document);
+    document = NULL;
+    goto done;
+failed:
+    sim_reply(r, 500, no_store, "{\"error\":\"server_error\"}");
+done:
+    cJSON_Delete(document);
+    free(id_token);
+    buffer_free(&base);
+}
+
+static const char *code_problem(enum sim_code_check check)
+{
+    switch (check) {
+    case SIM_CODE_USED:
+        return "the code was already used";
+    case SIM_CODE_EXPIRED:
+        return "the code expired";
+    case SIM_CODE_WRONG_CLIENT:
+        return "the code was issued to another client";
+    case SIM_CODE_WRONG_REDIRECT:
+        return "redirect_uri differs from the authorize request's";
+    default:
+        return "unknown code";
+    }
+}
+
+static void grant_authorization_code(sim *s, request *r, const form *f, const cJSON *app)
+{
+    const char *code = form_get(f, "code");
+    const char *redirect_uri = form_get(f, "redirect_uri");
+    if (code == NULL || code[0] == '\0' || redirect_uri == NULL) {
+        reply_token_error(r, "invalid_request", "code and redirect_uri are required");
+        return;
+    }
+    const sim_code *record = NULL;
+    enum sim_code_check check = sim_grants_redeem_code(
+        &s->grants, code, sim_app_text(app, "client_id"), redirect_uri, sim_now(), &record);
+    if (check != SIM_CODE_OK) {
+        reply_token_error(r, "invalid_grant", code_problem(check));
+        return;
+    }
+    issue_request issue = {
+        record->client_id, record->scopes, record->nonce, record->org_id, record->user_id, NULL, 0};
+    issue_tokens(s, r, &issue);
+}
+
+static void grant_refresh_token(sim *s, request *r, const form *f, const cJSON *app)
+{
+    const char *token = form_get(f, "refresh_token");
+    if (token == NULL || token[0] == '\0') {
+        reply_token_error(r, "invalid_request", "refresh_token is required");
+        return;
+    }
+    sim_refresh *refresh = sim_grants_refresh(&s->grants, token, sim_app_text(app, "client_id"));
+    if (refresh == NULL) {
+        reply_token_error(r, "invalid_grant", "unknown, revoked or spent refresh token");
+        return;
+    }
+    /* Copies: issuing may add a refresh token and move the array. */
+    char *scopes = strdup(refresh->scopes);
+    long long org_id = refresh->org_id;
+    long long user_id = refresh->user_id;
+    if (scopes == NULL) {
+        sim_reply(r, 500, no_store, "{\"error\":\"server_error\"}");
+        return;
+    }
+    sim_refresh_usage usage = s->config.refresh_usage;
+    if (usage == SIM_REFRESH_ROTATE)
+        refresh->revoked = 1;
+    issue_request issue = {sim_app_text(app, "client_id"),
+                           scopes,
+                           NULL,
+                           org_id,
+                           user_id,
+                           usage == SIM_REFRESH_REUSE ? token : NULL,
+                           usage == SIM_REFRESH_OMIT};
+    issue_tokens(s, r, &issue);
+    free(scopes);
+}
+
+static void serve_token(sim *s, request *r)
+{
+    if (strcmp(r->method, "POST") != 0) {
+        sim_reply(r, 405, "Allow: POST\r\n", "{\"error\":\"invalid_request\"}");
+        return;
+    }
+    enum request_body_result read = request_read_body(r, OIDC_MAX_BODY);
+    form f;
+    if (read != REQUEST_BODY_OK || form_parse(&f, r->body.data, r->body.length) != 0) {
+        reply_token_error(r, "invalid_request", "the body must be a form of at most 64 KiB");
+        return;
+    }
+    const cJSON *app = authenticate_client(s, r, &f);
+    const char *grant_type = form_get(&f, "grant_type");
+    if (app == NULL) {
+        /* answered */
+    } else if (grant_type == NULL || grant_type[0] == '\0') {
+        reply_token_error(r, "invalid_request", "grant_type is required");
+    } else if (strcmp(grant_type, "authorization_code") == 0) {
+        grant_authorization_code(s, r, &f, app);
+    } else if (strcmp(grant_type, "refresh_token") == 0) {
+        grant_refresh_token(s, r, &f, app);
+    } else {
+        reply_token_error(r, "unsupported_grant_type",
+                          "grant_type must be authorization_code or refresh_token");
+    }
+    form_free(&f);
+}
+
+/* ---- userinfo ------------------------------------------------------------ */
+
+static void serve_userinfo(sim *s, request *r)
+{
+    if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "POST") != 0) {
+        sim_reply(r, 405, "Allow: GET, POST\r\n", "{\"error\":\"invalid_request\"}");
+        return;
+    }
+    const sim_token *token = sim_authenticate(s, r);
+    if (token == NULL) {
+        r->outcome = "unauthorized";
+        sim_reply(r, 401, "WWW-Authenticate: Bearer error=\"invalid_token\"\r\n",
+                  "{\"error\":\"invalid_token\"}");
+        return;
+    }
+    sim_org *org = sim_store_org(&s->store, token->org_id);
+    const cJSON *user =
+        org != NULL && token->user_id > 0 ? sim_record_find(org->users, token->user_id) : NULL;
+    if (user == NULL || !sim_token_has_scope(token, "openid")) {
+        r->outcome = "insufficient_scope";
+        sim_reply(r, 403, "WWW-Authenticate: Bearer error=\"insufficient_scope\"\r\n",
+                  "{\"error\":\"insufficient_scope\"}");
+        return;
+    }
+    snprintf(r->org_id, sizeof r->org_id, "%lld", org->id);
+    reply_json(r, 200, no_store, user_claims(org, user));
+}
+
+/* ---- dispatch ------------------------------------------------------------ */
+
+void sim_handle_oidc(sim *s, request *r)
+{
+    int read_only = strcmp(r->method, "GET") == 0 || strcmp(r->method, "HEAD") == 0;
+    if (strcmp(r->path, "/.well-known/openid-configuration") == 0 && read_only)
+        serve_discovery(s, r);
+    else if (strcmp(r->path, JWKS_PATH) == 0 && read_only)
+        serve_jwks(s, r);
+    else if (strcmp(r->path, "/connect/authorize") == 0)
+        serve_authorize(s, r);
+    else if (strcmp(r->path, "/connect/token") == 0)
+        serve_token(s, r);
+    else if (strcmp(r->path, "/connect/userinfo") == 0)
+        serve_userinfo(s, r);
+    else
+        sim_reply(r, 404, "", "{\"error\":\"not_found\"}");
+}
