@@ -31,6 +31,7 @@ static const command commands[] = {
     {"sources", command_sources, "sources list | set CHANNEL NAME: order sources"},
     {"shop", command_shop, "shop token ORG_ID [SCOPES] < token: store a shop's access token"},
     {"follow", command_follow, "print crm_events as they are committed (automation feed)"},
+    {"admin", command_admin, "admin password < password: the settings page's password"},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

@@ -14,4 +14,9 @@ void handle_health(worker *w, request *r);
 void handle_webhook_handshake(worker *w, request *r);
 void handle_webhook_delivery(worker *w, request *r);
 
+/* The settings page's admin API (admin.h says who may call it). */
+void handle_admin_login(worker *w, request *r);
+void handle_admin_logout(worker *w, request *r);
+void handle_admin_session(worker *w, request *r);
+
 #endif

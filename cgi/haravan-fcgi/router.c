@@ -22,15 +22,38 @@ static const route routes[] = {
     {"/api/haravan/health", "HEAD", handle_health},
     {"/api/haravan/webhook", "GET", handle_webhook_handshake},
     {"/api/haravan/webhook", "POST", handle_webhook_delivery},
+    {"/api/haravan/admin/login", "POST", handle_admin_login},
+    {"/api/haravan/admin/logout", "POST", handle_admin_logout},
+    {"/api/haravan/admin/session", "GET", handle_admin_session},
 };
 
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
+
+int router_path_matches(const char *pattern, const char *path)
+{
+    while (*pattern != '\0') {
+        if (*pattern == '*') {
+            /* One whole, non-empty segment. */
+            size_t segment = strcspn(path, "/");
+            if (segment == 0)
+                return 0;
+            path += segment;
+            pattern++;
+            continue;
+        }
+        if (*pattern != *path)
+            return 0;
+        pattern++;
+        path++;
+    }
+    return *path == '\0';
+}
 
 void router_dispatch(worker *w, request *r)
 {
     char allow[128] = "";
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
-        if (strcmp(routes[i].path, r->path) != 0)
+        if (!router_path_matches(routes[i].path, r->path))
             continue;
         if (strcmp(routes[i].method, r->method) == 0) {
             routes[i].handle(w, r);
