@@ -19,4 +19,12 @@ void handle_admin_login(worker *w, request *r);
 void handle_admin_logout(worker *w, request *r);
 void handle_admin_session(worker *w, request *r);
 
+/* Connecting a shop (handler_connect.c) and its webhook subscription
+ * (handler_webhooks.c); docs/CONNECT.md. */
+void handle_connect(worker *w, request *r);
+void handle_connect_login(worker *w, request *r);
+void handle_connect_grant(worker *w, request *r);
+void handle_webhooks_list(worker *w, request *r);
+void handle_webhooks_subscribe(worker *w, request *r);
+
 #endif

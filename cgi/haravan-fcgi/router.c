@@ -25,6 +25,14 @@ static const route routes[] = {
     {"/api/haravan/admin/login", "POST", handle_admin_login},
     {"/api/haravan/admin/logout", "POST", handle_admin_logout},
     {"/api/haravan/admin/session", "GET", handle_admin_session},
+    {"/api/haravan/connect", "GET", handle_connect},
+    /* Haravan's callbacks: its form_post (POST), or a query (GET). */
+    {"/api/haravan/login", "GET", handle_connect_login},
+    {"/api/haravan/login", "POST", handle_connect_login},
+    {"/api/haravan/grandservice", "GET", handle_connect_grant},
+    {"/api/haravan/grandservice", "POST", handle_connect_grant},
+    {"/api/haravan/webhooks", "GET", handle_webhooks_list},
+    {"/api/haravan/webhooks", "POST", handle_webhooks_subscribe},
 };
 
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])

@@ -55,11 +55,12 @@ const char *hv_refresh_outcome_name(hv_refresh_outcome outcome)
 }
 
 void hv_token_refresher_init(hv_token_refresher *refresher, hv_oidc *oidc,
-                             const unsigned char *master_key)
+                             const unsigned char *master_key, hv_refresh_report report)
 {
     memset(refresher, 0, sizeof *refresher);
     refresher->oidc = oidc;
     refresher->master_key = master_key;
+    refresher->report = report;
 }
 
 double hv_token_refresh_ahead(double lifetime)
@@ -305,6 +306,18 @@ static hv_refresh_outcome refresh_locked(hv_token_refresher *refresher, db *data
     return outcome;
 }
 
+static hv_refresh_outcome refresh_and_report(hv_token_refresher *refresher, db *database,
+                                             const char *org_id, trigger why, const char *rejected,
+                                             char *error, size_t error_size)
+{
+    error[0] = '\0';
+    hv_refresh_outcome outcome =
+        refresh_locked(refresher, database, org_id, why, rejected, error, error_size);
+    if (refresher->report != NULL)
+        refresher->report(org_id, why == TRIGGER_REJECTED ? "401" : "ahead", outcome, error);
+    return outcome;
+}
+
 hv_refresh_outcome hv_token_refresh_rejected(hv_token_refresher *refresher, db *database,
                                              const char *org_id, const char *rejected, char *error,
                                              size_t error_size)
@@ -313,14 +326,14 @@ hv_refresh_outcome hv_token_refresh_rejected(hv_token_refresher *refresher, db *
         snprintf(error, error_size, "no rejected token given");
         return HV_REFRESH_IMPOSSIBLE;
     }
-    return refresh_locked(refresher, database, org_id, TRIGGER_REJECTED, rejected, error,
-                          error_size);
+    return refresh_and_report(refresher, database, org_id, TRIGGER_REJECTED, rejected, error,
+                              error_size);
 }
 
 hv_refresh_outcome hv_token_refresh_if_due(hv_token_refresher *refresher, db *database,
                                            const char *org_id, char *error, size_t error_size)
 {
-    return refresh_locked(refresher, database, org_id, TRIGGER_DUE, NULL, error, error_size);
+    return refresh_and_report(refresher, database, org_id, TRIGGER_DUE, NULL, error, error_size);
 }
 
 /* ---- the background's pass --------------------------------------------------- */
@@ -346,8 +359,7 @@ static void pause_shop(hv_token_refresher *refresher, const char *org_id, double
     slot->until = until;
 }
 
-int hv_token_refresh_due_shops(hv_token_refresher *refresher, db *database,
-                               hv_refresh_report report)
+int hv_token_refresh_due_shops(hv_token_refresher *refresher, db *database)
 {
     PGresult *result = db_query(database, DB_IDEMPOTENT,
                                 "SELECT org_id, extract(epoch FROM expires_at - now()),"
@@ -375,8 +387,6 @@ int hv_token_refresh_due_shops(hv_token_refresher *refresher, db *database,
         attempts++;
         if (outcome == HV_REFRESH_FAILED || outcome == HV_REFRESH_IMPOSSIBLE)
             pause_shop(refresher, org_id, monotonic_seconds() + HV_TOKEN_RETRY_SECONDS);
-        if (report != NULL)
-            report(org_id, outcome, error);
     }
     PQclear(result);
     return attempts;

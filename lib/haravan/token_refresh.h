@@ -57,14 +57,21 @@ typedef struct hv_retry_pause {
     double until; /* monotonic seconds */
 } hv_retry_pause;
 
+/* Told of every refresh attempt, for the log: `trigger` is "ahead" or
+ * "401"; `error` says why when the outcome is not REFRESHED (it never
+ * holds a token). */
+typedef void (*hv_refresh_report)(const char *org_id, const char *trigger,
+                                  hv_refresh_outcome outcome, const char *error);
+
 typedef struct hv_token_refresher {
     hv_oidc *oidc;                   /* borrowed */
     const unsigned char *master_key; /* borrowed; NULL: nothing can be refreshed */
+    hv_refresh_report report;        /* NULL: nobody is told */
     hv_retry_pause paused[HV_TOKEN_MAX_SHOPS];
 } hv_token_refresher;
 
 void hv_token_refresher_init(hv_token_refresher *refresher, hv_oidc *oidc,
-                             const unsigned char *master_key);
+                             const unsigned char *master_key, hv_refresh_report report);
 
 /* After Haravan answered 401 to `rejected` (the shop's token the caller
  * used). REFRESHED or NOT_NEEDED: read the token again and retry once. */
@@ -77,13 +84,9 @@ hv_refresh_outcome hv_token_refresh_if_due(hv_token_refresher *refresher, db *da
                                            const char *org_id, char *error, size_t error_size);
 
 /* The background's pass: refreshes every connected shop that is due and
- * not pausing after a failure, and calls `report` for each attempt (for
- * the log). Returns the number of attempts, or -1 when the shops cannot be
- * read. */
-typedef void (*hv_refresh_report)(const char *org_id, hv_refresh_outcome outcome,
-                                  const char *error);
-int hv_token_refresh_due_shops(hv_token_refresher *refresher, db *database,
-                               hv_refresh_report report);
+ * not pausing after a failure. Returns the number of attempts, or -1 when
+ * the shops cannot be read. */
+int hv_token_refresh_due_shops(hv_token_refresher *refresher, db *database);
 
 /* Seconds before expiry at which a token of `lifetime` seconds (<= 0:
  * unknown) is refreshed: max(HV_TOKEN_AHEAD_SECONDS, lifetime x
