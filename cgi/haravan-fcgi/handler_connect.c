@@ -422,6 +422,17 @@ static const char *run_callback(callback *c)
     return strcmp(c->step, "login") == 0 ? continue_to_grant(c) : store_shop(c);
 }
 
+/* The code and id_token are spent, but still the merchant's: the copies
+ * in the body and the parsed fields are wiped before they are freed. */
+static void wipe_params(callback *c)
+{
+    for (size_t i = 0; i < c->params.count; i++)
+        crypto_wipe(c->params.fields[i].value, strlen(c->params.fields[i].value));
+    form_free(&c->params);
+    if (c->r->body.data != NULL)
+        crypto_wipe(c->r->body.data, c->r->body.length);
+}
+
 static void handle_callback(worker *w, request *r, const char *step, const char *redirect_path)
 {
     callback c;
@@ -436,7 +447,7 @@ static void handle_callback(worker *w, request *r, const char *step, const char 
     hv_oidc_tokens_free(&c.tokens);
     hv_jwt_free(&c.identity);
     app_settings_free(&c.app);
-    form_free(&c.params);
+    wipe_params(&c);
 }
 
 void handle_connect_login(worker *w, request *r)

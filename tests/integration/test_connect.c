@@ -780,7 +780,8 @@ static void test_401_is_answered_with_one_refresh(void **state)
     assert_int_equal(it_ctl("user add --email " STAFF_EMAIL " --name 'Nhân viên bán hàng'"
                             " > /dev/null 2>&1 || true"),
                      0);
-    assert_non_null(it_text("SELECT id FROM crm_users WHERE email = $1", STAFF_EMAIL, NULL));
+    assert_non_null(
+        it_text("SELECT id FROM crm_users WHERE lower(email) = lower($1)", STAFF_EMAIL, NULL));
     it_exec("DELETE FROM hv_staff WHERE org_id = '" ORG "'");
     char before[1024];
     snprintf(before, sizeof before, "%s", stored_token("access_token"));
@@ -806,7 +807,7 @@ static void test_401_is_answered_with_one_refresh(void **state)
     assert_string_equal(it_wait_processed(id), "done");
     char event[32];
     snprintf(event, sizeof event, "%lld", id);
-    assert_string_equal(it_text("SELECT u.email FROM hv_events e JOIN orders o"
+    assert_string_equal(it_text("SELECT lower(u.email) FROM hv_events e JOIN orders o"
                                 " ON o.haravan_order_id = e.resource_id AND o.haravan_org_id ="
                                 " e.org_id JOIN crm_users u ON u.id = o.executor_id"
                                 " WHERE e.id = $1::bigint",
@@ -839,6 +840,10 @@ static void test_revoked_refresh_token_needs_reconnect(void **state)
     page_free(&p);
     assert_string_equal(shop_field("status"), "needs_reconnect");
     assert_non_null(strstr(shop_field("status_reason"), "invalid_grant"));
+    /* What an operator sees. */
+    assert_int_equal(it_ctl("shop list | grep '^" ORG "' | grep needs_reconnect"
+                            " | grep -q invalid_grant"),
+                     0);
     /* No token is handed out any more, and nothing retries. */
     p = webhooks("GET");
     assert_int_equal(p.status, 409);
