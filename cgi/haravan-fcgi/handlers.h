@@ -18,5 +18,10 @@ void handle_webhook_delivery(worker *w, request *r);
 void handle_admin_login(worker *w, request *r);
 void handle_admin_logout(worker *w, request *r);
 void handle_admin_session(worker *w, request *r);
+void handle_settings_get(worker *w, request *r);
+void handle_settings_post(worker *w, request *r);
+void handle_status(worker *w, request *r);
+void handle_events_list(worker *w, request *r);
+void handle_event_replay(worker *w, request *r);
 
 #endif
