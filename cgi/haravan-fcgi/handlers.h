@@ -18,6 +18,11 @@ void handle_webhook_delivery(worker *w, request *r);
 void handle_admin_login(worker *w, request *r);
 void handle_admin_logout(worker *w, request *r);
 void handle_admin_session(worker *w, request *r);
+void handle_settings_get(worker *w, request *r);
+void handle_settings_post(worker *w, request *r);
+void handle_status(worker *w, request *r);
+void handle_events_list(worker *w, request *r);
+void handle_event_replay(worker *w, request *r);
 
 /* Connecting a shop (handler_connect.c) and its webhook subscription
  * (handler_webhooks.c); docs/CONNECT.md. */

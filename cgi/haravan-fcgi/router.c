@@ -25,6 +25,11 @@ static const route routes[] = {
     {"/api/haravan/admin/login", "POST", handle_admin_login},
     {"/api/haravan/admin/logout", "POST", handle_admin_logout},
     {"/api/haravan/admin/session", "GET", handle_admin_session},
+    {"/api/haravan/settings", "GET", handle_settings_get},
+    {"/api/haravan/settings", "POST", handle_settings_post},
+    {"/api/haravan/status", "GET", handle_status},
+    {"/api/haravan/events", "GET", handle_events_list},
+    {"/api/haravan/events/*/replay", "POST", handle_event_replay},
     {"/api/haravan/connect", "GET", handle_connect},
     /* Haravan's callbacks: its form_post (POST), or a query (GET). */
     {"/api/haravan/login", "GET", handle_connect_login},
