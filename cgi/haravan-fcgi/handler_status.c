@@ -74,11 +74,10 @@ void handle_status(worker *w, request *r)
         return;
     cJSON *root = cJSON_CreateObject();
     /* Subscriptions live at Haravan (GET /api/subscribe with the shop's
-     * token); no table of CONNECT.md holds them. The connect part
-     * (handler_connect.c, GET /api/haravan/webhooks) fetches them; until it
-     * fills this in, the list is empty. */
+     * token); no table of CONNECT.md holds them, so handler_webhooks.c
+     * asks for them. */
     int ok = root != NULL && add_shop(w, root) == 0 &&
-             cJSON_AddArrayToObject(root, "subscriptions") != NULL &&
+             cJSON_AddItemToObject(root, "subscriptions", webhooks_subscriptions(w)) &&
              add_event_counts(w, root) == 0;
     char *body = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);

@@ -62,26 +62,34 @@ static void reply_haravan_refused(request *r, long status, const buffer *body)
     reply_document(r, 502, document);
 }
 
-/* 200 with Haravan's "data" under `key` (as an array for the list). */
-static void reply_data(request *r, const buffer *body, const char *key, int as_list)
+/* Haravan's "data" of `body` (NULL when absent); as a list, always an
+ * array (NULL only when out of memory). */
+static cJSON *haravan_data(const buffer *body, int as_list)
 {
     cJSON *answer = cJSON_ParseWithLength(buffer_text(body), body->length);
     cJSON *data = cJSON_DetachItemFromObjectCaseSensitive(answer, "data");
     cJSON_Delete(answer);
     if (data == NULL || cJSON_IsNull(data)) {
         cJSON_Delete(data);
-        data = as_list ? cJSON_CreateArray() : cJSON_CreateNull();
-    } else if (as_list && !cJSON_IsArray(data)) {
-        /* One subscription as an object: still a list of it. */
-        cJSON *list = cJSON_CreateArray();
-        if (list != NULL && !cJSON_AddItemToArray(list, data)) {
-            cJSON_Delete(list);
-            list = NULL;
-        }
-        if (list == NULL)
-            cJSON_Delete(data);
-        data = list;
+        return as_list ? cJSON_CreateArray() : cJSON_CreateNull();
     }
+    if (!as_list || cJSON_IsArray(data))
+        return data;
+    /* One subscription as an object: still a list of it. */
+    cJSON *list = cJSON_CreateArray();
+    if (list != NULL && !cJSON_AddItemToArray(list, data)) {
+        cJSON_Delete(list);
+        list = NULL;
+    }
+    if (list == NULL)
+        cJSON_Delete(data);
+    return list;
+}
+
+/* 200 with Haravan's "data" under `key` (as an array for the list). */
+static void reply_data(request *r, const buffer *body, const char *key, int as_list)
+{
+    cJSON *data = haravan_data(body, as_list);
     cJSON *document = cJSON_CreateObject();
     if (document == NULL || data == NULL || !cJSON_AddItemToObject(document, key, data)) {
         cJSON_Delete(data);
@@ -162,4 +170,33 @@ void handle_webhooks_subscribe(worker *w, request *r)
 {
     if (admin_require(w, r, 1))
         call_haravan(w, r, "POST");
+}
+
+cJSON *webhooks_subscriptions(worker *w)
+{
+    char org_id[HV_SHOP_ORG_ID_SIZE];
+    char error[512] = "";
+    if (hv_shop_pick(&w->database, NULL, org_id, error, sizeof error) != 1)
+        return cJSON_CreateArray();
+    hv_subscribe_context context = {
+        .database = &w->database,
+        .master_key = w->configuration->has_master_key ? w->configuration->master_key : NULL,
+        .http = &w->http,
+        .refresher = &w->refresher,
+        .webhook_url = w->configuration->webhook_url};
+    hv_http_response response;
+    hv_subscribe_status status =
+        hv_subscribe_call(&context, org_id, "GET", &response, error, sizeof error);
+    cJSON *list = NULL;
+    if (status == HV_SUBSCRIBE_ANSWERED && response.status >= 200 && response.status <= 299) {
+        list = haravan_data(&response.body, 1);
+    } else {
+        /* The page shows the rest of the status anyway; the log says why
+         * the list is empty. */
+        log_message("warning", "status: the subscriptions of shop %s are unknown: %s", org_id,
+                    status == HV_SUBSCRIBE_ANSWERED ? "Haravan refused" : error);
+        list = cJSON_CreateArray();
+    }
+    hv_http_response_free(&response);
+    return list;
 }

@@ -7,6 +7,8 @@
 #ifndef HARAVAN_FCGI_HANDLERS_H
 #define HARAVAN_FCGI_HANDLERS_H
 
+#include <cJSON.h>
+
 #include "request.h"
 #include "worker.h"
 
@@ -31,5 +33,10 @@ void handle_connect_login(worker *w, request *r);
 void handle_connect_grant(worker *w, request *r);
 void handle_webhooks_list(worker *w, request *r);
 void handle_webhooks_subscribe(worker *w, request *r);
+
+/* The connected shop's webhook subscriptions as Haravan lists them, for
+ * GET /api/haravan/status: a JSON array (caller deletes), empty when no
+ * shop is connected or Haravan cannot say; NULL only when out of memory. */
+cJSON *webhooks_subscriptions(worker *w);
 
 #endif

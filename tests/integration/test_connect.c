@@ -732,6 +732,19 @@ static void test_webhooks_subscribe_and_list(void **state)
         cJSON_GetObjectItem(cJSON_GetArrayItem(list, 0), "callback_url")->valuestring, callback);
     cJSON_Delete(answer);
     page_free(&p);
+    /* The settings page's status shows the subscription and the shop. */
+    char status_url[512];
+    connector_url("/api/haravan/status", status_url, sizeof status_url);
+    p = browse(status_url, NULL, NULL);
+    assert_int_equal(p.status, 200);
+    answer = cJSON_Parse(p.body.data);
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(answer, "subscriptions")), 1);
+    const cJSON *shop = cJSON_GetObjectItem(answer, "shop");
+    assert_string_equal(cJSON_GetObjectItem(shop, "org_id")->valuestring, ORG);
+    assert_string_equal(cJSON_GetObjectItem(shop, "status")->valuestring, "connected");
+    assert_true(cJSON_IsString(cJSON_GetObjectItem(shop, "token_expires_at")));
+    cJSON_Delete(answer);
+    page_free(&p);
     /* A POST is state-changing: without the CSRF token it is refused. */
     char url[512];
     connector_url("/api/haravan/webhooks", url, sizeof url);
