@@ -17,7 +17,9 @@
  * gets invalid_token; a consent without grant_service gets missing_scope;
  * a wrong client secret gets exchange_failed; no client secret gets
  * not_configured; the connect link needs an admin; a rotated signing key
- * is fetched; webhooks: subscribe fails with Haravan's verify_failed until
+ * is fetched, and (lib/haravan/oidc against the simulator) fetched again
+ * for an unknown kid at most once a minute; webhooks (and the status
+ * page's list of them): subscribe fails with Haravan's verify_failed until
  * the verify tokens match, then subscribes (the simulator's handshake
  * against our webhook route) and lists; token lifecycle: the background
  * refreshes a short-lived token ahead of expiry, a 401 at the REST API is
@@ -43,6 +45,7 @@
 #include "core/base64.h"
 #include "core/config.h"
 #include "core/form.h"
+#include "haravan/oidc.h"
 #include "haravan/shop.h"
 #include "support.h"
 
@@ -672,6 +675,78 @@ static void test_rotated_signing_key(void **state)
     expect_connected();
 }
 
+/* An id_token as the simulator posts it at the login step (static). */
+static const char *fresh_id_token(void)
+{
+    static char token[8192];
+    char location[4096];
+    char action[1024];
+    buffer fields = BUFFER_INIT;
+    start(location, sizeof location);
+    consent(location, NULL, action, sizeof action, &fields);
+    snprintf(token, sizeof token, "%s", field_of(fields.data, "id_token"));
+    buffer_free(&fields);
+    return token;
+}
+
+/* lib/haravan/oidc against the simulator: an unknown kid makes the key set
+ * be fetched again, but not twice within a minute. */
+static void test_unknown_kid_refetch_is_rate_limited(void **state)
+{
+    (void)state;
+    hv_http http;
+    hv_oidc oidc;
+    char error[512];
+    assert_int_equal(hv_http_init(&http, NULL, error, sizeof error), 0);
+    assert_int_equal(
+        hv_oidc_init(&oidc, &http, it_env("HARAVAN_ACCOUNTS_URL"), error, sizeof error), 0);
+    const char *client_id = it_env("HARAVAN_SIM_CLIENT_ID");
+    hv_jwt verified;
+    char first[8192];
+    snprintf(first, sizeof first, "%s", fresh_id_token());
+    assert_int_equal(
+        hv_oidc_verify_id_token(&oidc, first, client_id, NULL, &verified, error, sizeof error),
+        HV_OIDC_OK);
+    assert_string_equal(hv_jwt_claim(&verified, "orgid"), ORG);
+    hv_jwt_free(&verified);
+    /* Haravan rotates its key: the first token of the new key makes this
+     * process fetch the keys again. */
+    it_sim_admin("/sim/keys/rotate", "{}");
+    char second[8192];
+    snprintf(second, sizeof second, "%s", fresh_id_token());
+    assert_int_equal(
+        hv_oidc_verify_id_token(&oidc, second, client_id, NULL, &verified, error, sizeof error),
+        HV_OIDC_OK);
+    hv_jwt_free(&verified);
+    /* Once more within the minute: the new kid is not fetched, and the
+     * old key no longer verifies anything new. */
+    it_sim_admin("/sim/keys/rotate", "{}");
+    char third[8192];
+    snprintf(third, sizeof third, "%s", fresh_id_token());
+    assert_int_equal(
+        hv_oidc_verify_id_token(&oidc, third, client_id, NULL, &verified, error, sizeof error),
+        HV_OIDC_INVALID_TOKEN);
+    assert_non_null(strstr(error, "no signing key"));
+    /* Tokens of the keys it holds still verify; another client's do not. */
+    assert_int_equal(
+        hv_oidc_verify_id_token(&oidc, second, client_id, NULL, &verified, error, sizeof error),
+        HV_OIDC_OK);
+    hv_jwt_free(&verified);
+    assert_int_equal(hv_oidc_verify_id_token(&oidc, second, "another-client", NULL, &verified,
+                                             error, sizeof error),
+                     HV_OIDC_INVALID_TOKEN);
+    hv_oidc_free(&oidc);
+    /* A process that has not refetched yet takes the newest key. */
+    assert_int_equal(
+        hv_oidc_init(&oidc, &http, it_env("HARAVAN_ACCOUNTS_URL"), error, sizeof error), 0);
+    assert_int_equal(
+        hv_oidc_verify_id_token(&oidc, third, client_id, NULL, &verified, error, sizeof error),
+        HV_OIDC_OK);
+    hv_jwt_free(&verified);
+    hv_oidc_free(&oidc);
+    hv_http_free(&http);
+}
+
 /* ---- webhooks ------------------------------------------------------------------------ */
 
 static page webhooks(const char *method)
@@ -920,6 +995,10 @@ int main(void)
         cmocka_unit_test(test_401_is_answered_with_one_refresh),
         cmocka_unit_test(test_revoked_refresh_token_needs_reconnect),
         cmocka_unit_test(test_log_holds_no_token_or_secret),
+        /* Last: it rotates the simulator's key twice within a minute, after
+         * which the connector's workers, refetching at most once a minute,
+         * refuse the newest key's tokens for a while, by design. */
+        cmocka_unit_test(test_unknown_kid_refetch_is_rate_limited),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
