@@ -6,7 +6,9 @@
 # 2. A throwaway stack of its own (fresh directory, free port) running the
 #    sanitizer build of haravan-fcgi, and the integration tests against it
 #    through real nginx and PostgreSQL.
-# 3. The stack's logs are searched for sanitizer reports: a worker that hit
+# 3. The settings page's end-to-end test in headless Chromium
+#    (tests/e2e/), on the same stack.
+# 4. The stack's logs are searched for sanitizer reports: a worker that hit
 #    one was restarted by its master, and the test that caused it may still
 #    have passed, so this is where such a failure shows.
 # Exits non-zero on any failure. KEEP=1 keeps the stack directory; ONLY=regex
@@ -48,6 +50,16 @@ set +e
 (cd "$BUILD_ASAN" && ctest -L integration -R "${ONLY:-.}" --output-on-failure)
 status=$?
 set -e
+
+# The settings page end to end (tests/e2e/run.sh fails, never skips, when
+# chromium or node is missing). Screenshots in $BUILD/e2e/.
+if [ -z "${ONLY:-}" ] || [[ e2e =~ ${ONLY} ]]; then
+    if ! HARAVAN_CTL=$BUILD_ASAN/haravan-ctl E2E_OUT=$BUILD/e2e "$ROOT/tests/e2e/run.sh" "$STACK/stack.env"; then
+        status=1
+    fi
+else
+    echo "== e2e: not run (ONLY=$ONLY does not match e2e)"
+fi
 
 if grep -l -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$STACK"/log/*.log; then
     echo "sanitizer reports found in the stack's logs (above)" >&2
