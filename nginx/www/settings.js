@@ -711,7 +711,10 @@
     function renderEvents(events) {
         var body = $('log');
         clear(body);
+        $('log-empty').textContent = $('log-status').value
+            ? 'Không có sự kiện nào ở trạng thái này.' : 'Chưa có sự kiện nào.';
         show($('log-empty'), events.length === 0);
+        show($('log-table'), events.length > 0);
         events.forEach(function (event) {
             var row = el('tr');
             row.setAttribute('data-event-id', String(event.id));
