@@ -635,7 +635,8 @@
             } else {
                 text = 'Haravan từ chối (HTTP ' + result.data.status + ')';
                 var message = body && typeof body === 'object' ? body.message || body.error : null;
-                text += message ? ': ' + message : '.';
+                text += message ? ': ' + message : '';
+                if (!/[.!?]$/.test(text)) text += '.';
                 if (body && body.error === 'verify_failed') {
                     text += ' Kiểm tra Callback URL và Verify Token ở Bước 1 đã được dán đúng trên Haravan.';
                 }

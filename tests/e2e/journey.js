@@ -294,12 +294,16 @@ step('a wrong verify token: Haravan\'s refusal is shown as it came', async () =>
         await page.clickText('button', 'Đăng ký webhook');
         await page.waitVisible('#subscribe-error');
         const text = await page.text('#subscribe-error-text');
-        assert.match(text, /^Haravan từ chối \(HTTP 400\)/, text);
+        assert.match(text, /^Haravan từ chối \(HTTP 400\): .+\. Kiểm tra Callback URL/, text);
         const shown = JSON.parse(await page.text('#subscribe-error-body'));
         assert.equal(shown.error, 'verify_failed');
     } finally {
         await sim('/sim/apps', { client_id: CLIENT_ID, webhook: { verify_token: state.verifyToken } });
     }
+    // "Tải lại" lists the subscriptions again and clears the error.
+    await page.click('#subscriptions-refresh');
+    await page.waitFor(() => document.getElementById('subscribe-error').hidden &&
+        document.querySelectorAll('#subscriptions li').length > 0, [], 'the error cleared');
 });
 
 /* Clicks "Tải lại" until the log shows an orders/create row for `order`
