@@ -2,7 +2,8 @@
 #
 #   make run     build, then start the whole stack under var/ on 127.0.0.1:$(PORT)
 #   make stop    stop it
-#   make test    unit and integration tests, normal and sanitizer builds
+#   make test    unit and integration tests, normal and sanitizer builds, then
+#                the settings page in headless Chromium (tests/e2e)
 #   make bench   the intake benchmark (docs/PERFORMANCE.md)
 
 BUILD      ?= build
@@ -10,12 +11,15 @@ BUILD_ASAN ?= build-asan
 PORT       ?= 8080
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps build build-asan run stop test bench format clean
+.PHONY: all deps deps-test build build-asan run stop test bench format clean
 
 all: build
 
 deps:
 	@tests/stack/deps.sh
+
+deps-test:
+	@tests/stack/deps.sh test
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
@@ -39,7 +43,7 @@ run: build
 stop:
 	@tests/stack/stack.sh stop var
 
-test: build build-asan
+test: deps-test build build-asan
 	@BUILD=$(CURDIR)/$(BUILD) BUILD_ASAN=$(CURDIR)/$(BUILD_ASAN) tests/run-tests.sh
 
 bench: build

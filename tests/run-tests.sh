@@ -6,7 +6,9 @@
 # 2. A throwaway stack of its own (fresh directory, free port) running the
 #    sanitizer build of haravan-fcgi, and the integration tests against it
 #    through real nginx and PostgreSQL.
-# 3. The stack's logs are searched for sanitizer reports: a worker that hit
+# 3. The settings page's end-to-end test in headless Chromium
+#    (tests/e2e/), on the same stack.
+# 4. The stack's logs are searched for sanitizer reports: a worker that hit
 #    one was restarted by its master, and the test that caused it may still
 #    have passed, so this is where such a failure shows.
 # Exits non-zero on any failure. KEEP=1 keeps the stack directory; ONLY=regex
@@ -15,6 +17,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
+E2E_OUT=${E2E_OUT:-$BUILD/e2e}
 BUILD_ASAN=${BUILD_ASAN:-$ROOT/build-asan}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
@@ -48,6 +51,25 @@ set +e
 (cd "$BUILD_ASAN" && ctest -L integration -R "${ONLY:-.}" --output-on-failure)
 status=$?
 set -e
+
+# The settings page end to end (tests/e2e/run.sh fails, never skips, when
+# chromium or node is missing). Screenshots in build/e2e/ (E2E_OUT).
+if [ -z "${ONLY:-}" ] || [[ e2e =~ ${ONLY} ]]; then
+    # Fresh workers first: the last connect test leaves every worker
+    # refusing the simulator's newest signing key for up to a minute (the
+    # key set is fetched again at most once a minute, by design).
+    "$ROOT/tests/stack/stack.sh" fcgi-stop "$STACK"
+    "$ROOT/tests/stack/stack.sh" fcgi-start "$STACK"
+    for _ in $(seq 1 100); do
+        curl -fsS -o /dev/null "$HARAVAN_PUBLIC_URL/api/haravan/health" && break
+        sleep 0.1
+    done
+    if ! HARAVAN_CTL=$BUILD_ASAN/haravan-ctl E2E_OUT=$E2E_OUT "$ROOT/tests/e2e/run.sh" "$STACK/stack.env"; then
+        status=1
+    fi
+else
+    echo "== e2e: not run (ONLY=$ONLY does not match e2e)"
+fi
 
 if grep -l -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$STACK"/log/*.log; then
     echo "sanitizer reports found in the stack's logs (above)" >&2

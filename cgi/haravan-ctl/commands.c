@@ -97,6 +97,16 @@ static int settings_store(ctl_context *context, const char *name, const char *ar
         return 1;
     }
     const char *value = from_stdin != NULL ? from_stdin : argument;
+    if (strcmp(name, "admin_password_hash") == 0) {
+        /* A hash typed here would skip the length rule and the session
+         * reset; there is one way to set the password. */
+        fprintf(stderr, "haravan-ctl: use `haravan-ctl admin password`\n");
+        if (from_stdin != NULL) {
+            crypto_wipe(from_stdin, strlen(from_stdin));
+            free(from_stdin);
+        }
+        return 1;
+    }
     if (strcmp(name, "default_owner") == 0 && !is_crm_user(context, value)) {
         fprintf(stderr,
                 "haravan-ctl: no active CRM user has the email '%s' "

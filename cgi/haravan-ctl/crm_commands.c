@@ -222,12 +222,29 @@ int command_follow(ctl_context *context, int argc, char **argv)
     }
 }
 
+/* The connected shops as an operator needs them: whether each works, and
+ * if not why (status_reason, e.g. a refresh token Haravan refused). */
+static int shop_list(ctl_context *context)
+{
+    PGresult *result = db_query(
+        &context->database, DB_ONCE,
+        "SELECT org_id, name, status, coalesce(to_char(expires_at AT TIME ZONE 'UTC',"
+        " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), '-'), coalesce(connected_by, '-'),"
+        " refresh_token IS NOT NULL, coalesce(status_reason, '') FROM hv_shops ORDER BY org_id",
+        0, NULL, NULL, NULL);
+    return result == NULL
+               ? query_failed(context)
+               : print_rows(result, "ORG\tNAME\tSTATUS\tEXPIRES\tCONNECTED_BY\tREFRESH\tREASON");
+}
+
 /* Stores a shop's access token by hand: `shop token ORG -` reads it from
  * standard input, so it stays out of argv and shell history. */
 int command_shop(ctl_context *context, int argc, char **argv)
 {
+    if (argc == 1 && strcmp(argv[0], "list") == 0)
+        return shop_list(context);
     if (argc < 2 || argc > 4 || strcmp(argv[0], "token") != 0) {
-        fprintf(stderr, "usage: haravan-ctl shop token ORG_ID [SCOPES] < token\n");
+        fprintf(stderr, "usage: haravan-ctl shop list | shop token ORG_ID [SCOPES] < token\n");
         return 2;
     }
     if (!context->configuration.has_master_key) {

@@ -29,8 +29,10 @@ static const command commands[] = {
     {"replay", command_replay, "replay ID | --dead: process an event again"},
     {"user", command_user, "user add --email E [--name N] | user list: CRM users"},
     {"sources", command_sources, "sources list | set CHANNEL NAME: order sources"},
-    {"shop", command_shop, "shop token ORG_ID [SCOPES] < token: store a shop's access token"},
+    {"shop", command_shop,
+     "shop list | shop token ORG_ID [SCOPES] < token: connected shops; store an access token"},
     {"follow", command_follow, "print crm_events as they are committed (automation feed)"},
+    {"admin", command_admin, "admin password < password: the settings page's password"},
 };
 
 #define COMMAND_COUNT (sizeof commands / sizeof commands[0])

@@ -7,11 +7,36 @@
 #ifndef HARAVAN_FCGI_HANDLERS_H
 #define HARAVAN_FCGI_HANDLERS_H
 
+#include <cJSON.h>
+
 #include "request.h"
 #include "worker.h"
 
 void handle_health(worker *w, request *r);
 void handle_webhook_handshake(worker *w, request *r);
 void handle_webhook_delivery(worker *w, request *r);
+
+/* The settings page's admin API (admin.h says who may call it). */
+void handle_admin_login(worker *w, request *r);
+void handle_admin_logout(worker *w, request *r);
+void handle_admin_session(worker *w, request *r);
+void handle_settings_get(worker *w, request *r);
+void handle_settings_post(worker *w, request *r);
+void handle_status(worker *w, request *r);
+void handle_events_list(worker *w, request *r);
+void handle_event_replay(worker *w, request *r);
+
+/* Connecting a shop (handler_connect.c) and its webhook subscription
+ * (handler_webhooks.c); docs/CONNECT.md. */
+void handle_connect(worker *w, request *r);
+void handle_connect_login(worker *w, request *r);
+void handle_connect_grant(worker *w, request *r);
+void handle_webhooks_list(worker *w, request *r);
+void handle_webhooks_subscribe(worker *w, request *r);
+
+/* The connected shop's webhook subscriptions as Haravan lists them, for
+ * GET /api/haravan/status: a JSON array (caller deletes), empty when no
+ * shop is connected or Haravan cannot say; NULL only when out of memory. */
+cJSON *webhooks_subscriptions(worker *w);
 
 #endif

@@ -22,15 +22,51 @@ static const route routes[] = {
     {"/api/haravan/health", "HEAD", handle_health},
     {"/api/haravan/webhook", "GET", handle_webhook_handshake},
     {"/api/haravan/webhook", "POST", handle_webhook_delivery},
+    {"/api/haravan/admin/login", "POST", handle_admin_login},
+    {"/api/haravan/admin/logout", "POST", handle_admin_logout},
+    {"/api/haravan/admin/session", "GET", handle_admin_session},
+    {"/api/haravan/settings", "GET", handle_settings_get},
+    {"/api/haravan/settings", "POST", handle_settings_post},
+    {"/api/haravan/status", "GET", handle_status},
+    {"/api/haravan/events", "GET", handle_events_list},
+    {"/api/haravan/events/*/replay", "POST", handle_event_replay},
+    {"/api/haravan/connect", "GET", handle_connect},
+    /* Haravan's callbacks: its form_post (POST), or a query (GET). */
+    {"/api/haravan/login", "GET", handle_connect_login},
+    {"/api/haravan/login", "POST", handle_connect_login},
+    {"/api/haravan/grandservice", "GET", handle_connect_grant},
+    {"/api/haravan/grandservice", "POST", handle_connect_grant},
+    {"/api/haravan/webhooks", "GET", handle_webhooks_list},
+    {"/api/haravan/webhooks", "POST", handle_webhooks_subscribe},
 };
 
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])
+
+int router_path_matches(const char *pattern, const char *path)
+{
+    while (*pattern != '\0') {
+        if (*pattern == '*') {
+            /* One whole, non-empty segment. */
+            size_t segment = strcspn(path, "/");
+            if (segment == 0)
+                return 0;
+            path += segment;
+            pattern++;
+            continue;
+        }
+        if (*pattern != *path)
+            return 0;
+        pattern++;
+        path++;
+    }
+    return *path == '\0';
+}
 
 void router_dispatch(worker *w, request *r)
 {
     char allow[128] = "";
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
-        if (strcmp(routes[i].path, r->path) != 0)
+        if (!router_path_matches(routes[i].path, r->path))
             continue;
         if (strcmp(routes[i].method, r->method) == 0) {
             routes[i].handle(w, r);

@@ -23,6 +23,7 @@
 #include <fcgiapp.h>
 
 #include "core/log.h"
+#include "refresh_log.h"
 #include "request.h"
 #include "router.h"
 
@@ -140,6 +141,15 @@ static int setup(worker *w, const config *configuration, counters *shared)
         log_message("error", "worker cannot reach Haravan's API: %s", error);
         return -1;
     }
+    if (hv_http_init(&w->http, NULL, error, sizeof error) != 0 ||
+        hv_oidc_init(&w->oidc, &w->http, configuration->accounts_url, error, sizeof error) != 0) {
+        log_message("error", "worker cannot prepare its Haravan clients: %s", error);
+        return -1;
+    }
+    hv_token_refresher_init(&w->refresher, &w->oidc,
+                            configuration->has_master_key ? configuration->master_key : NULL,
+                            refresh_log);
+    w->staff.refresher = &w->refresher;
     w->processor.database = &w->database;
     w->processor.staff_lookup = hv_staff_lookup;
     w->processor.staff_context = &w->staff;
@@ -192,6 +202,8 @@ int worker_run(const config *configuration, counters *shared, int listen_fd)
     FCGX_Finish_r(&fcgi);
     secrets_free(&w.cache);
     hv_staff_directory_free(&w.staff);
+    hv_oidc_free(&w.oidc);
+    hv_http_free(&w.http);
     db_close(&w.database);
     return stop_requested ? 0 : 1;
 }

@@ -6,8 +6,10 @@
  * finishes the request in hand, and exits; everything else about process
  * management is the master's (master.h).
  *
- * Handlers get the worker for its configuration, database, cached secrets
- * and shared counters; nothing in a worker outlives a request except these.
+ * Handlers get the worker for its configuration, database, cached secrets,
+ * shared counters and its clients of Haravan's services (with the OpenID
+ * discovery document and signing keys they cache); nothing in a worker
+ * outlives a request except these.
  */
 #ifndef HARAVAN_FCGI_WORKER_H
 #define HARAVAN_FCGI_WORKER_H
@@ -16,7 +18,10 @@
 #include "core/db.h"
 #include "counters.h"
 #include "crm/processor.h"
+#include "haravan/http.h"
+#include "haravan/oidc.h"
 #include "haravan/staff.h"
+#include "haravan/token_refresh.h"
 #include "secrets.h"
 
 typedef struct worker {
@@ -25,7 +30,10 @@ typedef struct worker {
     db database;
     secrets cache;
     crm_processor processor;
-    hv_staff_directory staff; /* the processor's staff lookup */
+    hv_staff_directory staff;     /* the processor's staff lookup */
+    hv_http http;                 /* accounts and webhook services */
+    hv_oidc oidc;                 /* discovery and signing keys, cached per process */
+    hv_token_refresher refresher; /* a shop token after a 401 (staff lookup, webhooks) */
 } worker;
 
 /* Serves requests until SIGTERM. Returns the process exit status. */

@@ -1,11 +1,17 @@
 /*
- * base64: RFC 4648 encoding and strict decoding. See base64.h.
+ * base64: RFC 4648 encoding and strict decoding, standard and URL-safe
+ * alphabets. See base64.h.
  */
 #include "core/base64.h"
 
-static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char standard_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+static const char url_alphabet[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-void base64_encode(const unsigned char *input, size_t length, char *output)
+/* Encodes with `alphabet`; pads with '=' when `pad`. */
+static void encode(const char *alphabet, int pad, const unsigned char *input, size_t length,
+                   char *output)
 {
     size_t out = 0;
     size_t i = 0;
@@ -23,13 +29,29 @@ void base64_encode(const unsigned char *input, size_t length, char *output)
             group |= (unsigned long)input[i + 1] << 8;
         output[out++] = alphabet[(group >> 18) & 63];
         output[out++] = alphabet[(group >> 12) & 63];
-        output[out++] = i + 1 < length ? alphabet[(group >> 6) & 63] : '=';
-        output[out++] = '=';
+        if (i + 1 < length)
+            output[out++] = alphabet[(group >> 6) & 63];
+        else if (pad)
+            output[out++] = '=';
+        if (pad)
+            output[out++] = '=';
     }
     output[out] = '\0';
 }
 
-static int sextet(char c)
+void base64_encode(const unsigned char *input, size_t length, char *output)
+{
+    encode(standard_alphabet, 1, input, length, output);
+}
+
+void base64url_encode(const unsigned char *input, size_t length, char *output)
+{
+    encode(url_alphabet, 0, input, length, output);
+}
+
+/* The value of letter `c` in the standard (`url` 0) or URL-safe alphabet,
+ * or -1. */
+static int sextet(char c, int url)
 {
     if (c >= 'A' && c <= 'Z')
         return c - 'A';
@@ -37,30 +59,24 @@ static int sextet(char c)
         return c - 'a' + 26;
     if (c >= '0' && c <= '9')
         return c - '0' + 52;
-    if (c == '+')
+    if (c == (url ? '-' : '+'))
         return 62;
-    if (c == '/')
+    if (c == (url ? '_' : '/'))
         return 63;
     return -1;
 }
 
-long base64_decode(const char *text, size_t text_length, unsigned char *output, size_t capacity)
+/* Decodes unpadded text (padding already checked and removed). */
+static long decode(const char *text, size_t text_length, int url, unsigned char *output,
+                   size_t capacity)
 {
-    size_t padding = 0;
-    while (text_length > 0 && text[text_length - 1] == '=' && padding < 2) {
-        text_length--;
-        padding++;
-    }
     if (text_length % 4 == 1)
         return -1;
-    if (padding > 0 && (text_length + padding) % 4 != 0)
-        return -1;
-
     size_t written = 0;
     unsigned long group = 0;
     int bits = 0;
     for (size_t i = 0; i < text_length; i++) {
-        int value = sextet(text[i]);
+        int value = sextet(text[i], url);
         if (value < 0)
             return -1;
         group = (group << 6) | (unsigned long)value;
@@ -76,4 +92,22 @@ long base64_decode(const char *text, size_t text_length, unsigned char *output, 
     if ((group & ((1ul << bits) - 1)) != 0)
         return -1;
     return (long)written;
+}
+
+long base64_decode(const char *text, size_t text_length, unsigned char *output, size_t capacity)
+{
+    size_t padding = 0;
+    while (text_length > 0 && text[text_length - 1] == '=' && padding < 2) {
+        text_length--;
+        padding++;
+    }
+    if (padding > 0 && (text_length + padding) % 4 != 0)
+        return -1;
+    return decode(text, text_length, 0, output, capacity);
+}
+
+long base64url_decode(const char *text, size_t text_length, unsigned char *output, size_t capacity)
+{
+    /* JWS (RFC 7515 section 2) forbids padding; '=' fails as a letter. */
+    return decode(text, text_length, 1, output, capacity);
 }

@@ -117,6 +117,30 @@ static int set_url(char **slot, const char *name, const char *value, char *error
     return 0;
 }
 
+/* An HTTP header name: a token of letters, digits and '-' (CGI turns '-'
+ * into '_', so '_' in a name would make two headers one). */
+static int set_header_name(char **slot, const char *name, const char *value, char *error,
+                           size_t error_size)
+{
+    size_t length = strlen(value);
+    int valid = length > 0 && length <= 64;
+    for (size_t i = 0; valid && i < length; i++) {
+        char c = value[i];
+        valid =
+            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    }
+    if (!valid) {
+        snprintf(error, error_size,
+                 "%s must be a header name of letters, digits and '-', e.g. X-CRM-Admin", name);
+        return -1;
+    }
+    if (replace(slot, value) != 0) {
+        snprintf(error, error_size, "%s: out of memory", name);
+        return -1;
+    }
+    return 0;
+}
+
 static int set_string(char **slot, const char *name, const char *value, char *error,
                       size_t error_size)
 {
@@ -144,6 +168,8 @@ int config_set(config *c, const char *name, const char *value, char *error, size
         return set_url(&c->api_url, name, value, error, error_size);
     if (strcmp(name, "HARAVAN_WEBHOOK_URL") == 0)
         return set_url(&c->webhook_url, name, value, error, error_size);
+    if (strcmp(name, "HARAVAN_ADMIN_HEADER") == 0)
+        return set_header_name(&c->admin_header, name, value, error, error_size);
     if (strcmp(name, "HARAVAN_SOCKET") == 0)
         return set_string(&c->socket_path, name, value, error, error_size);
     if (strcmp(name, "HARAVAN_SOCKET_GROUP") == 0)
@@ -272,9 +298,19 @@ int config_apply_text(config *c, const char *text, char *error, size_t error_siz
 }
 
 static const char *const environment_names[] = {
-    "HARAVAN_DB",          "HARAVAN_PUBLIC_URL", "HARAVAN_ACCOUNTS_URL",    "HARAVAN_API_URL",
-    "HARAVAN_WEBHOOK_URL", "HARAVAN_SOCKET",     "HARAVAN_SOCKET_GROUP",    "HARAVAN_SOCKET_MODE",
-    "HARAVAN_WORKERS",     "HARAVAN_MASTER_KEY", "HARAVAN_MASTER_KEY_FILE", NULL,
+    "HARAVAN_DB",
+    "HARAVAN_PUBLIC_URL",
+    "HARAVAN_ACCOUNTS_URL",
+    "HARAVAN_API_URL",
+    "HARAVAN_WEBHOOK_URL",
+    "HARAVAN_SOCKET",
+    "HARAVAN_SOCKET_GROUP",
+    "HARAVAN_SOCKET_MODE",
+    "HARAVAN_WORKERS",
+    "HARAVAN_MASTER_KEY",
+    "HARAVAN_MASTER_KEY_FILE",
+    "HARAVAN_ADMIN_HEADER",
+    NULL,
 };
 
 static int apply_environment(config *c, char *error, size_t error_size)
@@ -336,6 +372,7 @@ void config_free(config *c)
     free(c->accounts_url);
     free(c->api_url);
     free(c->webhook_url);
+    free(c->admin_header);
     free(c->socket_path);
     free(c->socket_group);
     memset(c, 0, sizeof *c);

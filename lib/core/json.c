@@ -93,3 +93,47 @@ int json_integer(const cJSON *object, const char *key, long long *out)
     *out = (long long)value;
     return 1;
 }
+
+/* Brackets outside strings, counted before cJSON sees the text: its parser
+ * recurses once per level. */
+static int nesting_within(const char *text, size_t length, int max_depth)
+{
+    int depth = 0;
+    int in_string = 0;
+    for (size_t i = 0; i < length; i++) {
+        char c = text[i];
+        if (in_string) {
+            if (c == '\\')
+                i++;
+            else if (c == '"')
+                in_string = 0;
+        } else if (c == '"') {
+            in_string = 1;
+        } else if (c == '{' || c == '[') {
+            if (++depth > max_depth)
+                return 0;
+        } else if (c == '}' || c == ']') {
+            depth--;
+        }
+    }
+    return 1;
+}
+
+cJSON *json_parse_bounded(const char *text, size_t length, int max_depth)
+{
+    if (text == NULL || memchr(text, '\0', length) != NULL ||
+        !nesting_within(text, length, max_depth))
+        return NULL;
+    const char *end = NULL;
+    cJSON *document = cJSON_ParseWithLengthOpts(text, length, &end, 0);
+    if (document == NULL)
+        return NULL;
+    while (end != NULL && (size_t)(end - text) < length &&
+           (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
+        end++;
+    if (end == NULL || (size_t)(end - text) != length) {
+        cJSON_Delete(document);
+        return NULL;
+    }
+    return document;
+}

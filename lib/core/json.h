@@ -42,4 +42,10 @@ int json_amount(const cJSON *object, const char *key, char *out, size_t size);
  * read, 0 otherwise. */
 int json_integer(const cJSON *object, const char *key, long long *out);
 
+/* Parses `length` bytes of JSON from the network: refuses (NULL) text that
+ * nests arrays and objects deeper than `max_depth` before cJSON recurses
+ * into it, text with a NUL byte, and anything after the value but
+ * whitespace. The tree belongs to the caller: cJSON_Delete() it. */
+cJSON *json_parse_bounded(const char *text, size_t length, int max_depth);
+
 #endif

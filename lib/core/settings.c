@@ -22,10 +22,16 @@ static const setting known[] = {
     {"verify_token", 1, 0},
     /* The email of the CRM user who owns what has no other owner. */
     {"default_owner", 0, 0},
+    /* The settings page's password (lib/core/password.h), written only by
+     * `haravan-ctl admin password`. Sealed although it is a hash: a copy of
+     * the database alone then allows no offline guessing. */
+    {"admin_password_hash", 1, 1},
 };
 
 static const char *const names[] = {
-    "client_id", "client_secret", "client_secret_previous", "verify_token", "default_owner", NULL,
+    "client_id",    "client_secret", "client_secret_previous",
+    "verify_token", "default_owner", "admin_password_hash",
+    NULL,
 };
 
 int settings_known(const char *name, int *secret)
@@ -134,11 +140,11 @@ static int store(db *database, const unsigned char *master_key, const char *name
     return result;
 }
 
-int settings_set(db *database, const unsigned char *master_key, const char *name, const char *value,
-                 char *error, size_t error_size)
+/* The checks settings_set and settings_set_in share. */
+static int check_value(const unsigned char *master_key, const char *name, const char *value,
+                       int *secret, char *error, size_t error_size)
 {
-    int secret = 0;
-    if (!settings_known(name, &secret)) {
+    if (!settings_known(name, secret)) {
         snprintf(error, error_size, "unknown setting '%s'", name);
         return -1;
     }
@@ -146,17 +152,36 @@ int settings_set(db *database, const unsigned char *master_key, const char *name
         snprintf(error, error_size, "%s must not be empty (use unset to remove it)", name);
         return -1;
     }
-    if (secret && master_key == NULL) {
+    if (*secret && master_key == NULL) {
         snprintf(error, error_size, "%s is a secret: set HARAVAN_MASTER_KEY first", name);
         return -1;
     }
-    if (run(database, "BEGIN", 0, NULL, NULL, NULL, error, error_size) != 0)
+    return 0;
+}
+
+int settings_set_in(db *database, const unsigned char *master_key, const char *name,
+                    const char *value, char *error, size_t error_size)
+{
+    int secret = 0;
+    if (check_value(master_key, name, value, &secret, error, error_size) != 0)
         return -1;
     int result = 0;
     if (strcmp(name, "client_secret") == 0)
         result = reseal_previous(database, master_key, error, error_size);
     if (result == 0)
         result = store(database, master_key, name, value, secret, error, error_size);
+    return result;
+}
+
+int settings_set(db *database, const unsigned char *master_key, const char *name, const char *value,
+                 char *error, size_t error_size)
+{
+    int secret = 0;
+    if (check_value(master_key, name, value, &secret, error, error_size) != 0)
+        return -1;
+    if (run(database, "BEGIN", 0, NULL, NULL, NULL, error, error_size) != 0)
+        return -1;
+    int result = settings_set_in(database, master_key, name, value, error, error_size);
     if (result == 0)
         result = run(database, "NOTIFY " SETTINGS_CHANNEL, 0, NULL, NULL, NULL, error, error_size);
     if (result == 0)
@@ -166,17 +191,26 @@ int settings_set(db *database, const unsigned char *master_key, const char *name
     return result;
 }
 
-int settings_unset(db *database, const char *name, char *error, size_t error_size)
+int settings_unset_in(db *database, const char *name, char *error, size_t error_size)
 {
     if (!settings_known(name, NULL)) {
         snprintf(error, error_size, "unknown setting '%s'", name);
         return -1;
     }
     const char *values[] = {name};
+    return run(database, "DELETE FROM hv_settings WHERE name = $1", 1, values, NULL, NULL, error,
+               error_size);
+}
+
+int settings_unset(db *database, const char *name, char *error, size_t error_size)
+{
+    if (!settings_known(name, NULL)) {
+        snprintf(error, error_size, "unknown setting '%s'", name);
+        return -1;
+    }
     if (run(database, "BEGIN", 0, NULL, NULL, NULL, error, error_size) != 0)
         return -1;
-    int result = run(database, "DELETE FROM hv_settings WHERE name = $1", 1, values, NULL, NULL,
-                     error, error_size);
+    int result = settings_unset_in(database, name, error, error_size);
     if (result == 0)
         result = run(database, "NOTIFY " SETTINGS_CHANNEL, 0, NULL, NULL, NULL, error, error_size);
     if (result == 0)

@@ -41,8 +41,18 @@ const char *const *settings_names(void);
 int settings_set(db *database, const unsigned char *master_key, const char *name, const char *value,
                  char *error, size_t error_size);
 
+/* Like settings_set, inside a transaction the caller has opened: nothing
+ * is committed and no NOTIFY is sent, so several values (and other rows)
+ * can change all together or not at all. The caller sends
+ * `NOTIFY hv_settings` before its COMMIT, and rolls back on -1. */
+int settings_set_in(db *database, const unsigned char *master_key, const char *name,
+                    const char *value, char *error, size_t error_size);
+
 /* Removes `name`. Returns 0 (also when it was not set) or -1. */
 int settings_unset(db *database, const char *name, char *error, size_t error_size);
+
+/* Like settings_unset, inside the caller's transaction (see settings_set_in). */
+int settings_unset_in(db *database, const char *name, char *error, size_t error_size);
 
 /* Appends the value of `name` to `out` and sets *updated_at (may be NULL).
  * Returns 1 when found, 0 when not set, -1 on error (message in `error`). */

@@ -17,9 +17,9 @@
 
 /* What hv_staff holds for one staff member. */
 typedef struct cached_staff {
-    int present;     /* a row exists */
-    int fresh;       /* younger than HV_STAFF_CACHE_SECONDS */
-    int has_email;   /* else `missing` says why there is none */
+    int present;   /* a row exists */
+    int fresh;     /* younger than HV_STAFF_CACHE_SECONDS */
+    int has_email; /* else `missing` says why there is none */
     char email[320];
     char missing[128];
 } cached_staff;
@@ -52,8 +52,7 @@ void hv_staff_directory_free(hv_staff_directory *directory)
 }
 
 /* Returns 0 (cached->present says whether a row was found) or -1. */
-static int read_cache(db *database, const char *org_id, const char *staff_id,
-                      cached_staff *cached)
+static int read_cache(db *database, const char *org_id, const char *staff_id, cached_staff *cached)
 {
     char max_age[32];
     snprintf(max_age, sizeof max_age, "%d", HV_STAFF_CACHE_SECONDS);
@@ -130,32 +129,74 @@ static int fall_back(const cached_staff *cached, const char *why, char *email, s
     return 0;
 }
 
+/* Reads the shop's token into `token`. Returns 1, or 0 with `why` filled
+ * (no key, not connected, cannot be opened). */
+static int read_token(hv_staff_directory *directory, db *database, const char *org_id,
+                      buffer *token, char *why, size_t why_size)
+{
+    char error[256] = "";
+    int has_token =
+        directory->master_key == NULL
+            ? 0
+            : hv_shop_token(database, directory->master_key, org_id, token, error, sizeof error);
+    if (has_token == 1)
+        return 1;
+    snprintf(why, why_size, "%s",
+             has_token < 0                   ? error
+             : directory->master_key == NULL ? "no HARAVAN_MASTER_KEY to open the shop's token"
+                                             : "the shop is not connected (no access token)");
+    return 0;
+}
+
+/* Asks Haravan for the e-mail with the shop's token; after a 401, when the
+ * directory has a refresher, refreshes the token once and asks once more.
+ * Returns hv_api_staff_email's answer (result says why on -1), or -2 with
+ * `why` filled when there is no token to ask with. */
+static int ask_with_token(hv_staff_directory *directory, db *database, const char *org_id,
+                          const char *staff_id, buffer *address, hv_api_result *result, char *why,
+                          size_t why_size)
+{
+    for (int attempt = 0;; attempt++) {
+        buffer token = BUFFER_INIT;
+        if (read_token(directory, database, org_id, &token, why, why_size) != 1) {
+            wipe_token(&token);
+            return -2;
+        }
+        int found = hv_api_staff_email(&directory->client, (const char *)token.data,
+                                       strtoll(staff_id, NULL, 10), address, result);
+        if (found != -1 || result->category != HV_API_UNAUTHORIZED || attempt > 0 ||
+            directory->refresher == NULL) {
+            wipe_token(&token);
+            return found;
+        }
+        char error[512] = "";
+        hv_refresh_outcome outcome = hv_token_refresh_rejected(
+            directory->refresher, database, org_id, (const char *)token.data, error, sizeof error);
+        wipe_token(&token);
+        if (outcome != HV_REFRESH_REFRESHED && outcome != HV_REFRESH_NOT_NEEDED) {
+            size_t used = strlen(result->message);
+            snprintf(result->message + used, sizeof result->message - used,
+                     "; token refresh %s: %.200s", hv_refresh_outcome_name(outcome), error);
+            return found;
+        }
+        buffer_clear(address);
+    }
+}
+
 /* Asks Haravan. Returns 1 (email set), 0 (reason set) or -1 (database). */
 static int ask_haravan(hv_staff_directory *directory, db *database, const char *org_id,
                        const char *staff_id, const cached_staff *cached, char *email,
                        size_t email_size, char *reason, size_t reason_size)
 {
-    buffer token = {0};
-    char error[256] = "";
-    int has_token = directory->master_key == NULL
-                        ? 0
-                        : hv_shop_token(database, directory->master_key, org_id, &token, error,
-                                        sizeof error);
-    if (has_token != 1) {
-        wipe_token(&token);
-        char why[300];
-        snprintf(why, sizeof why, "%s",
-                 has_token < 0 ? error
-                 : directory->master_key == NULL
-                     ? "no HARAVAN_MASTER_KEY to open the shop's token"
-                     : "the shop is not connected (no access token)");
-        return fall_back(cached, why, email, email_size, reason, reason_size);
-    }
     buffer address = {0};
     hv_api_result result;
-    int found = hv_api_staff_email(&directory->client, (const char *)token.data,
-                                   strtoll(staff_id, NULL, 10), &address, &result);
-    wipe_token(&token);
+    char why[300] = "";
+    int found =
+        ask_with_token(directory, database, org_id, staff_id, &address, &result, why, sizeof why);
+    if (found == -2) {
+        buffer_free(&address);
+        return fall_back(cached, why, email, email_size, reason, reason_size);
+    }
     int stored = 0;
     int answer;
     if (found == 0) {
@@ -170,8 +211,7 @@ static int ask_haravan(hv_staff_directory *directory, db *database, const char *
     } else {
         if (is_unavailable(result.category)) {
             directory->unavailable_until = monotonic_seconds() + HV_STAFF_BACKOFF_SECONDS;
-            snprintf(directory->last_failure, sizeof directory->last_failure, "%s",
-                     result.message);
+            snprintf(directory->last_failure, sizeof directory->last_failure, "%s", result.message);
         }
         answer = fall_back(cached, result.message, email, email_size, reason, reason_size);
     }

@@ -16,12 +16,18 @@
  * HV_STAFF_BACKOFF_SECONDS: a worker must not spend a timeout on every
  * order while Haravan is down, nor hold up the deliveries behind it.
  *
+ * A 401 means the shop's access token expired or was revoked early: when
+ * the directory has a token refresher (haravan/token_refresh.h), it
+ * refreshes the token once and asks once more; a second 401 is a failure
+ * like any other.
+ *
  * Every call happens outside any transaction: hv_staff_lookup() is the
  * crm_processor's staff_lookup hook (crm/processor.h), which the processor
  * calls before it begins one.
  *
  * Ownership: the directory owns its API client; hv_staff_directory_free()
- * releases it. The master key is borrowed from the configuration and must
+ * releases it. The master key is borrowed from the configuration, the
+ * refresher (set by the caller after init) from the process; both must
  * outlive the directory.
  */
 #ifndef HARAVAN_HARAVAN_STAFF_H
@@ -32,6 +38,7 @@
 #include "core/crypto.h"
 #include "core/db.h"
 #include "haravan/api.h"
+#include "haravan/token_refresh.h"
 
 #define HV_STAFF_CACHE_SECONDS   86400 /* a day */
 #define HV_STAFF_BACKOFF_SECONDS 30
@@ -39,8 +46,10 @@
 typedef struct hv_staff_directory {
     hv_api_client client;
     const unsigned char *master_key; /* NULL: no key, so no shop token can be opened */
+    hv_token_refresher *refresher;   /* NULL: a 401 is not answered with a refresh */
     double unavailable_until;        /* monotonic seconds; 0 when Haravan answered last */
-    char last_failure[sizeof(((hv_api_result *)0)->message)];          /* why, for the notes of the orders it affects */
+    char last_failure[sizeof(
+        ((hv_api_result *)0)->message)]; /* why, for the notes of the orders it affects */
 } hv_staff_directory;
 
 /* Prepares a directory calling the API at `api_url` with `api_options`

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # deps.sh: installs the Debian 12 packages haravan-crm needs, if missing.
 #
+#   deps.sh        to build and run
+#   deps.sh test   and to run every test (adds the browser test's packages)
+#
 # As root it runs apt-get itself; as a user with passwordless sudo it uses
 # sudo; otherwise it prints the exact command and stops, since building
 # without them cannot work. It says what it installs.
@@ -11,6 +14,12 @@ PACKAGES=(
     libfcgi-dev libcjson-dev libcurl4-openssl-dev libssl-dev libpq-dev libcmocka-dev
     postgresql nginx
 )
+# `deps.sh test` (make test, .ci/run) adds what the settings page's browser
+# test needs: headless Chromium, Node to drive it (standard library only:
+# no npm), and fonts with Vietnamese glyphs for its screenshots.
+if [ "${1:-}" = test ]; then
+    PACKAGES+=(chromium nodejs fonts-noto-core)
+fi
 
 missing=()
 for package in "${PACKAGES[@]}"; do

@@ -280,6 +280,10 @@ start_nginx() {
         -e "s|@SOCKET@|$sockets/fcgi.sock|g" -e "s|@USER@|$user|g" \
         -e "s|@SIM_PORT@|$sim_port|g" -e "s|@SIM_SOCKET@|$sockets/sim.sock|g" \
         "$ROOT/nginx/dev-server.conf.in" > "$dir/nginx/nginx.conf"
+    # The settings page's snippet, serving the tree's nginx/www/ instead of
+    # the installed copy.
+    sed -e "s|/usr/local/share/haravan-crm/www/|$ROOT/nginx/www/|g" \
+        "$ROOT/nginx/haravan-page.conf" > "$dir/nginx/haravan-page.conf"
     nginx -p "$dir/nginx" -c "$dir/nginx/nginx.conf" -e "$dir/log/nginx-error.log" \
         || die "nginx did not start; see $dir/log/nginx-error.log"
 }

@@ -7,6 +7,10 @@
  * URL-safe letters, whitespace, wrong padding, non-zero leftover bits,
  * output too small), because a lenient decoder would let two different
  * headers name one signature.
+ *
+ * base64url (RFC 4648 section 5, unpadded) carries the parts of JSON Web
+ * Tokens and JWKs: the same vectors without padding, the two letters that
+ * differ, and the refusals (padding, standard letters, leftover bits).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -204,6 +208,78 @@ static void test_decode_output_capacity(void **state)
     }
 }
 
+/* ---- base64url --------------------------------------------------------- */
+
+static void test_base64url_vectors(void **state)
+{
+    (void)state;
+    static const text_vector unpadded[] = {
+        {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
+        {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
+    };
+    for (size_t i = 0; i < COUNT(unpadded); i++) {
+        const text_vector *v = &unpadded[i];
+        size_t length = strlen(v->plain);
+        char encoded[BASE64URL_ENCODED_SIZE(6) + 4];
+        memset(encoded, '#', sizeof encoded);
+        base64url_encode((const unsigned char *)v->plain, length, encoded);
+        assert_string_equal(encoded, v->encoded);
+        assert_true(strlen(encoded) + 1 <= BASE64URL_ENCODED_SIZE(length));
+        unsigned char decoded[16];
+        assert_int_equal(base64url_decode(v->encoded, strlen(v->encoded), decoded, length),
+                         (long)length);
+        assert_memory_equal(decoded, v->plain, length);
+    }
+}
+
+static void test_base64url_letters_and_round_trip(void **state)
+{
+    (void)state;
+    static const unsigned char bytes[] = {0xfb, 0xff, 0xbf};
+    char encoded[BASE64URL_ENCODED_SIZE(256)];
+    base64url_encode(bytes, sizeof bytes, encoded);
+    assert_string_equal(encoded, "-_-_");
+    unsigned char input[256];
+    for (size_t i = 0; i < sizeof input; i++)
+        input[i] = (unsigned char)(255 - i);
+    for (size_t length = 253; length <= 256; length++) {
+        base64url_encode(input, length, encoded);
+        assert_int_equal(strlen(encoded) + 1, BASE64URL_ENCODED_SIZE(length));
+        assert_null(strchr(encoded, '='));
+        unsigned char decoded[256];
+        assert_int_equal(base64url_decode(encoded, strlen(encoded), decoded, sizeof decoded),
+                         (long)length);
+        assert_memory_equal(decoded, input, length);
+    }
+}
+
+static void test_base64url_refuses_invalid_text(void **state)
+{
+    (void)state;
+    static const refused_text refused[] = {
+        {"padding", "Zg==", 0},
+        {"one '='", "Zm8=", 0},
+        {"standard '+'", "Zm+v", 0},
+        {"standard '/'", "Zm9/", 0},
+        {"space", "Zm9v Yg", 0},
+        {"dot (a JWS separator)", "Zm9v.Yg", 0},
+        {"one letter", "Z", 0},
+        {"non-zero leftover bits", "Zh", 0},
+        {"non-zero leftover bits, 2 bytes", "Zm9", 0},
+        {"embedded NUL", "Zm9v\0Zg", 7},
+    };
+    for (size_t i = 0; i < COUNT(refused); i++) {
+        const refused_text *r = &refused[i];
+        size_t length = r->length != 0 ? r->length : strlen(r->text);
+        unsigned char output[64];
+        long written = base64url_decode(r->text, length, output, sizeof output);
+        if (written != -1)
+            fail_msg("%s: base64url_decode returned %ld, expected -1", r->why, written);
+    }
+    unsigned char small[5];
+    assert_int_equal(base64url_decode("Zm9vYmFy", 8, small, sizeof small), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -214,6 +290,9 @@ int main(void)
         cmocka_unit_test(test_round_trip_every_byte_value),
         cmocka_unit_test(test_decode_refuses_invalid_text),
         cmocka_unit_test(test_decode_output_capacity),
+        cmocka_unit_test(test_base64url_vectors),
+        cmocka_unit_test(test_base64url_letters_and_round_trip),
+        cmocka_unit_test(test_base64url_refuses_invalid_text),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,9 +34,10 @@
 /* ---- environment and temporary files ------------------------------------ */
 
 static const char *const haravan_variables[] = {
-    "HARAVAN_CONFIG",      "HARAVAN_DB",          "HARAVAN_PUBLIC_URL", "HARAVAN_ACCOUNTS_URL",
-    "HARAVAN_API_URL",     "HARAVAN_WEBHOOK_URL", "HARAVAN_SOCKET",     "HARAVAN_SOCKET_GROUP",
-    "HARAVAN_SOCKET_MODE", "HARAVAN_WORKERS",     "HARAVAN_MASTER_KEY", "HARAVAN_MASTER_KEY_FILE",
+    "HARAVAN_CONFIG",       "HARAVAN_DB",          "HARAVAN_PUBLIC_URL", "HARAVAN_ACCOUNTS_URL",
+    "HARAVAN_API_URL",      "HARAVAN_WEBHOOK_URL", "HARAVAN_SOCKET",     "HARAVAN_SOCKET_GROUP",
+    "HARAVAN_SOCKET_MODE",  "HARAVAN_WORKERS",     "HARAVAN_MASTER_KEY", "HARAVAN_MASTER_KEY_FILE",
+    "HARAVAN_ADMIN_HEADER",
 };
 
 static char *saved_values[COUNT(haravan_variables)];
@@ -124,6 +125,7 @@ static void assert_defaults(const config *c)
     assert_string_or_null(c->webhook_url, "https://webhook.haravan.com", "webhook_url");
     assert_string_or_null(c->socket_path, "/run/haravan-crm/fcgi.sock", "socket_path");
     assert_string_or_null(c->socket_group, NULL, "socket_group");
+    assert_string_or_null(c->admin_header, NULL, "admin_header");
     assert_int_equal(c->socket_mode, 0660);
     assert_int_equal(c->workers, 0);
     assert_int_equal(c->has_master_key, 0);
@@ -256,6 +258,8 @@ typedef struct refused_setting {
 #define WORKERS_ERROR "HARAVAN_WORKERS must be a number from 1 to 256"
 #define MODE_ERROR    "HARAVAN_SOCKET_MODE must be octal, e.g. 0660"
 #define KEY_ERROR     "HARAVAN_MASTER_KEY must be 64 hex digits (32 bytes)"
+#define ADMIN_HEADER_ERROR                                                                         \
+    "HARAVAN_ADMIN_HEADER must be a header name of letters, digits and '-', e.g. X-CRM-Admin"
 
 static void test_set_refuses_invalid_values(void **state)
 {
@@ -290,6 +294,10 @@ static void test_set_refuses_invalid_values(void **state)
         {"HARAVAN_DB", "", "HARAVAN_DB must not be empty"},
         {"HARAVAN_SOCKET", "", "HARAVAN_SOCKET must not be empty"},
         {"HARAVAN_SOCKET_GROUP", "", "HARAVAN_SOCKET_GROUP must not be empty"},
+        {"HARAVAN_ADMIN_HEADER", "", ADMIN_HEADER_ERROR},
+        {"HARAVAN_ADMIN_HEADER", "X_CRM_Admin", ADMIN_HEADER_ERROR},
+        {"HARAVAN_ADMIN_HEADER", "X-CRM-Admin:", ADMIN_HEADER_ERROR},
+        {"HARAVAN_ADMIN_HEADER", "X CRM", ADMIN_HEADER_ERROR},
         {"HARAVAN_WORKER", "4", "unknown setting HARAVAN_WORKER"},
         {"HARAVAN_MASTERKEY", HEX_KEY, "unknown setting HARAVAN_MASTERKEY"},
     };
@@ -568,6 +576,20 @@ static void test_load_errors(void **state)
     assert_int_equal(unlink(path), 0);
 }
 
+static void test_set_admin_header(void **state)
+{
+    (void)state;
+    config c;
+    config_defaults(&c);
+    char error[256] = "";
+    assert_int_equal(config_set(&c, "HARAVAN_ADMIN_HEADER", "X-CRM-Admin", error, sizeof error), 0);
+    assert_string_equal(c.admin_header, "X-CRM-Admin");
+    assert_int_equal(config_apply_text(&c, "HARAVAN_ADMIN_HEADER=X-Admin-2\n", error, sizeof error),
+                     0);
+    assert_string_equal(c.admin_header, "X-Admin-2");
+    config_free(&c);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -578,6 +600,7 @@ int main(void)
         cmocka_unit_test(test_set_refuses_invalid_values),
         cmocka_unit_test(test_set_accepts_boundaries),
         cmocka_unit_test(test_set_url_strips_trailing_slashes),
+        cmocka_unit_test(test_set_admin_header),
         cmocka_unit_test(test_set_refuses_url_without_host),
         cmocka_unit_test_teardown(test_master_key_file, remove_temp_files),
         cmocka_unit_test_teardown(test_master_key_file_with_bad_content, remove_temp_files),

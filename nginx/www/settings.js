@@ -1,0 +1,805 @@
+/*
+ * haravan-crm settings page: the merchant's steps to connect a Haravan shop
+ * (docs/CONNECT.md is the contract for every route used here).
+ *
+ * Plain JavaScript, no build step, no external resource. Every piece of
+ * data goes into the page with textContent or an input's value, never as
+ * markup. State-changing requests carry the session's CSRF token in
+ * X-CSRF-Token.
+ */
+'use strict';
+
+(function () {
+    var API = '/api/haravan';
+    var csrf = null;
+    var settings = null;
+
+    /* ---- small helpers ---------------------------------------------- */
+
+    function $(id) {
+        return document.getElementById(id);
+    }
+
+    function show(element, visible) {
+        element.hidden = !visible;
+    }
+
+    function clear(element) {
+        while (element.firstChild) element.removeChild(element.firstChild);
+    }
+
+    /* A new element with text (as text, never markup) and a class. */
+    function el(tag, text, className) {
+        var node = document.createElement(tag);
+        if (text !== undefined && text !== null) node.textContent = String(text);
+        if (className) node.className = className;
+        return node;
+    }
+
+    function setNotice(element, text, kind) {
+        element.textContent = text || '';
+        element.className = 'notice' + (kind ? ' ' + kind : '');
+        show(element, !!text);
+    }
+
+    var dateFormat = null;
+    try {
+        dateFormat = new Intl.DateTimeFormat('vi-VN', {
+            day: '2-digit', month: '2-digit', year: 'numeric',
+            hour: '2-digit', minute: '2-digit', second: '2-digit'
+        });
+    } catch (e) {
+        dateFormat = null;
+    }
+
+    function formatDate(iso) {
+        if (!iso) return '';
+        var date = new Date(iso);
+        if (isNaN(date.getTime())) return String(iso);
+        return dateFormat ? dateFormat.format(date) : date.toLocaleString();
+    }
+
+    /* ---- talking to the connector ----------------------------------- */
+
+    /*
+     * One request to the connector. Resolves to {status, data, headers}:
+     * status 0 when the network failed; data is the parsed JSON body (or
+     * its text, or null). A 401 on anything but the login itself means
+     * the session ended: the login form comes back.
+     */
+    function request(method, path, body, retried) {
+        var headers = { Accept: 'application/json' };
+        var init = { method: method, headers: headers, credentials: 'same-origin', cache: 'no-store' };
+        if (method !== 'GET') {
+            if (csrf) headers['X-CSRF-Token'] = csrf;
+            if (body !== undefined) {
+                headers['Content-Type'] = 'application/json';
+                init.body = JSON.stringify(body);
+            }
+        }
+        return fetch(API + path, init).then(function (response) {
+            return response.text().then(function (text) {
+                var data = null;
+                if (text) {
+                    try {
+                        data = JSON.parse(text);
+                    } catch (e) {
+                        data = text;
+                    }
+                }
+                return { status: response.status, data: data, headers: response.headers };
+            });
+        }, function () {
+            return { status: 0, data: null, headers: null };
+        }).then(function (result) {
+            if (result.status === 401 && path !== '/admin/login' && path !== '/admin/session') {
+                sessionEnded(result.data);
+            } else if (result.status === 403 && method !== 'GET' && !retried &&
+                       result.data && /CSRF/i.test(String(result.data.error))) {
+                /* The token changed (a login in another tab): take the
+                 * current one and try once more. */
+                return request('GET', '/admin/session').then(function (session) {
+                    if (session.status !== 200 || !session.data) return result;
+                    csrf = session.data.csrf;
+                    return request(method, path, body, true);
+                });
+            }
+            return result;
+        });
+    }
+
+    /* A sentence for a failed request, in Vietnamese, with the server's
+     * own words in parentheses when it said something. */
+    function describe(result) {
+        var detail = result.data && typeof result.data === 'object' && result.data.error
+            ? String(result.data.error) : (typeof result.data === 'string' ? result.data.slice(0, 200) : '');
+        var text;
+        if (result.status === 0) text = 'Không kết nối được máy chủ. Kiểm tra mạng rồi thử lại.';
+        else if (result.status === 401) text = 'Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.';
+        else if (result.status === 403) text = 'Yêu cầu bị từ chối (phiên làm việc không hợp lệ). Hãy tải lại trang.';
+        else if (result.status === 413) text = 'Dữ liệu gửi lên quá lớn.';
+        else if (result.status >= 500) text = 'Máy chủ tạm thời không xử lý được yêu cầu. Vui lòng thử lại sau.';
+        else text = 'Yêu cầu không thành công (HTTP ' + result.status + ').';
+        return detail ? text + ' (' + detail + ')' : text;
+    }
+
+    /* ---- the result of the connect flow (?connect=CODE) ------------- */
+
+    var CONNECT_MESSAGES = {
+        ok: ['ok', 'Đã kết nối cửa hàng Haravan thành công. Bước tiếp theo: đăng ký webhook (Bước 4).'],
+        not_owner: ['error', 'Chỉ chủ cửa hàng mới được kết nối ứng dụng. Tài khoản Haravan vừa đăng nhập ' +
+            'là nhân viên: hãy đăng xuất Haravan, đăng nhập bằng tài khoản chủ cửa hàng rồi bấm Kết nối lại.'],
+        denied: ['warning', 'Bạn đã từ chối cấp quyền trên Haravan nên cửa hàng chưa được kết nối. ' +
+            'Bấm Kết nối và chọn Đồng ý để tiếp tục.'],
+        expired: ['error', 'Phiên kết nối đã hết hạn hoặc đã được dùng (quá 10 phút hoặc trang được gửi lại). ' +
+            'Vui lòng bấm Kết nối lại.'],
+        invalid_token: ['error', 'Không xác thực được thông tin đăng nhập Haravan gửi về (id_token không hợp lệ). ' +
+            'Kiểm tra Client ID ở Bước 2 rồi kết nối lại.'],
+        exchange_failed: ['error', 'Không lấy được quyền truy cập từ Haravan. Kiểm tra Client Secret ở Bước 2 và ' +
+            'hai Redirect URL ở Bước 1, rồi kết nối lại.'],
+        not_configured: ['warning', 'Chưa có Client ID và Client Secret. Hãy nhập và lưu ở Bước 2 trước khi kết nối.'],
+        missing_scope: ['error', 'Haravan chưa cấp đủ quyền cần thiết (grant_service, wh_api) nên không thể ' +
+            'đăng ký webhook. Hãy kết nối lại bằng tài khoản chủ cửa hàng và đồng ý tất cả các quyền.']
+    };
+
+    function readConnectResult() {
+        var params = new URLSearchParams(window.location.search);
+        var code = params.get('connect');
+        if (code === null) return;
+        var message = CONNECT_MESSAGES[code] ||
+            ['error', 'Kết nối Haravan không thành công (mã lỗi: ' + code + '). Vui lòng thử lại.'];
+        var notice = $('connect-result');
+        setNotice(notice, message[1], message[0]);
+        notice.setAttribute('data-code', code);
+        /* A reload must not show it again. */
+        params.delete('connect');
+        var rest = params.toString();
+        if (window.history && window.history.replaceState) {
+            window.history.replaceState(null, '', window.location.pathname + (rest ? '?' + rest : '') +
+                window.location.hash);
+        }
+    }
+
+    /* ---- signing in --------------------------------------------------- */
+
+    function showLogin(message, crm) {
+        show($('app'), false);
+        show($('logout'), false);
+        show($('login'), !crm);
+        if (crm) {
+            setNotice($('page-error'), 'Hãy đăng nhập CRM để mở trang cài đặt Haravan.', 'warning');
+        } else {
+            var error = $('login-error');
+            error.textContent = message || '';
+            show(error, !!message);
+            $('login-password').focus();
+        }
+    }
+
+    function sessionEnded(data) {
+        csrf = null;
+        showLogin('Phiên đăng nhập đã hết hạn. Vui lòng đăng nhập lại.', data && data.login === 'crm');
+    }
+
+    function startSession() {
+        return request('GET', '/admin/session').then(function (result) {
+            if (result.status === 200 && result.data && result.data.authenticated) {
+                csrf = result.data.csrf;
+                showApp();
+            } else if (result.status === 401) {
+                showLogin('', result.data && result.data.login === 'crm');
+            } else {
+                setNotice($('page-error'), describe(result), 'error');
+            }
+        });
+    }
+
+    function onLogin(event) {
+        event.preventDefault();
+        var input = $('login-password');
+        var error = $('login-error');
+        var button = event.target.querySelector('button[type=submit]');
+        if (!input.value) {
+            error.textContent = 'Vui lòng nhập mật khẩu.';
+            show(error, true);
+            input.focus();
+            return;
+        }
+        button.disabled = true;
+        show(error, false);
+        request('POST', '/admin/login', { password: input.value }).then(function (result) {
+            button.disabled = false;
+            if (result.status === 200) {
+                input.value = '';
+                return startSession();
+            }
+            var message;
+            if (result.status === 401) {
+                message = 'Mật khẩu không đúng.';
+            } else if (result.status === 429) {
+                var wait = result.headers && result.headers.get('Retry-After');
+                message = 'Đăng nhập sai quá nhiều lần. Vui lòng thử lại sau ' +
+                    (wait ? wait + ' giây.' : 'ít phút.');
+            } else {
+                message = describe(result);
+            }
+            error.textContent = message;
+            show(error, true);
+            input.select();
+        });
+    }
+
+    function onLogout() {
+        request('POST', '/admin/logout').then(function (result) {
+            if (result.status === 200) {
+                csrf = null;
+                showLogin('');
+            } else {
+                setNotice($('page-error'), describe(result), 'error');
+            }
+        });
+    }
+
+    /* ---- the page once signed in -------------------------------------- */
+
+    function showApp() {
+        show($('login'), false);
+        show($('app'), true);
+        show($('logout'), true);
+        setNotice($('page-error'), '');
+        loadSettings();
+        loadStatus();
+        loadEvents();
+    }
+
+    /* ---- settings: steps 1, 2 and 5 -------------------------------- */
+
+    function loadSettings() {
+        return request('GET', '/settings').then(function (result) {
+            if (result.status === 200 && result.data) renderSettings(result.data);
+            else if (result.status !== 401) setNotice($('page-error'), describe(result), 'error');
+        });
+    }
+
+    function renderSettings(data) {
+        settings = data;
+        var paste = data.paste || {};
+        var inputs = document.querySelectorAll('[data-paste]');
+        for (var i = 0; i < inputs.length; i++) {
+            inputs[i].value = paste[inputs[i].getAttribute('data-paste')] || '';
+        }
+        show($('verify-missing'), !paste.verify_token);
+
+        $('client-id').value = data.client_id || '';
+        $('client-secret').value = '';
+        show($('secret-saved'), !!data.client_secret_set);
+        $('client-secret').placeholder = data.client_secret_set
+            ? 'Đã lưu; nhập để thay đổi' : 'Dán Client Secret';
+        show($('connect-needs-app'), !(data.client_id && data.client_secret_set));
+
+        renderOwners(data.users || [], data.default_owner || '');
+        renderSources(data.sources || []);
+    }
+
+    function renderOwners(users, current) {
+        var select = $('default-owner');
+        clear(select);
+        var found = false;
+        var none = el('option', '— Chưa chọn —');
+        none.value = '';
+        select.appendChild(none);
+        users.forEach(function (user) {
+            var option = el('option', user.name ? user.name + ' (' + user.email + ')' : user.email);
+            option.value = user.email;
+            if (current && user.email.toLowerCase() === current.toLowerCase()) {
+                option.selected = true;
+                found = true;
+            }
+            select.appendChild(option);
+        });
+        if (current && !found) {
+            var gone = el('option', current + ' (không còn hoạt động)');
+            gone.value = current;
+            gone.selected = true;
+            select.appendChild(gone);
+        }
+        if (!current) none.selected = true;
+    }
+
+    function renderSources(sources) {
+        var body = $('sources');
+        clear(body);
+        if (sources.length === 0) {
+            var row = el('tr');
+            var cell = el('td', 'Chưa có nguồn đơn nào: thêm kênh bên dưới.', 'muted');
+            cell.colSpan = 2;
+            row.appendChild(cell);
+            body.appendChild(row);
+        }
+        sources.forEach(function (source) {
+            var row = el('tr');
+            var channel = el('td', source.haravan_channel, 'channel');
+            channel.setAttribute('data-label', 'Kênh Haravan');
+            var nameCell = el('td');
+            nameCell.setAttribute('data-label', 'Tên nguồn đơn trong CRM');
+            var input = el('input');
+            input.value = source.name;
+            input.setAttribute('data-channel', source.haravan_channel);
+            input.setAttribute('aria-label', 'Tên nguồn đơn cho kênh ' + source.haravan_channel);
+            var error = el('p', null, 'field-error');
+            error.setAttribute('data-error-for', 'source.' + source.haravan_channel);
+            error.hidden = true;
+            nameCell.appendChild(input);
+            nameCell.appendChild(error);
+            row.appendChild(channel);
+            row.appendChild(nameCell);
+            body.appendChild(row);
+        });
+        $('new-channel').value = '';
+        $('new-name').value = '';
+    }
+
+    /* Field errors of a form: clear them all, or show those of a 400. */
+    function clearErrors(form) {
+        var errors = form.querySelectorAll('[data-error-for], [data-form-error]');
+        for (var i = 0; i < errors.length; i++) {
+            errors[i].textContent = '';
+            errors[i].hidden = true;
+        }
+        var invalid = form.querySelectorAll('.invalid');
+        for (var j = 0; j < invalid.length; j++) {
+            invalid[j].classList.remove('invalid');
+            invalid[j].removeAttribute('aria-invalid');
+        }
+        show(form.querySelector('[data-saved]'), false);
+    }
+
+    function errorElement(form, field) {
+        var all = form.querySelectorAll('[data-error-for]');
+        for (var i = 0; i < all.length; i++) {
+            if (all[i].getAttribute('data-error-for') === field) return all[i];
+        }
+        return null;
+    }
+
+    /* Shows `fields` ({name: message}) next to their inputs; `inputFor`
+     * maps a field name to its input (or null). Messages for fields that
+     * have no place in this form are listed in the form's error line. */
+    function showFieldErrors(form, fields, inputFor) {
+        var others = [];
+        var first = null;
+        Object.keys(fields).forEach(function (field) {
+            var message = String(fields[field]);
+            var input = inputFor(field);
+            var place = errorElement(form, field);
+            if (!place && input && input.getAttribute('data-error-field')) {
+                place = errorElement(form, input.getAttribute('data-error-field'));
+            }
+            if (!place && input) place = input.parentNode.querySelector('.field-error');
+            if (place) {
+                place.textContent = message;
+                place.hidden = false;
+            } else {
+                others.push(field + ': ' + message);
+            }
+            if (input) {
+                input.classList.add('invalid');
+                input.setAttribute('aria-invalid', 'true');
+                if (!first) first = input;
+            }
+        });
+        if (others.length) {
+            var line = form.querySelector('[data-form-error]');
+            line.textContent = others.join(' · ');
+            line.hidden = false;
+        }
+        if (first) first.focus();
+    }
+
+    function saveSettings(form, body, inputFor) {
+        var button = form.querySelector('button[type=submit]');
+        button.disabled = true;
+        return request('POST', '/settings', body).then(function (result) {
+            button.disabled = false;
+            if (result.status === 200 && result.data) {
+                renderSettings(result.data);
+                show(form.querySelector('[data-saved]'), true);
+                return true;
+            }
+            if (result.status === 400 && result.data && result.data.error === 'invalid' && result.data.fields) {
+                showFieldErrors(form, result.data.fields, inputFor);
+            } else if (result.status !== 401) {
+                var line = form.querySelector('[data-form-error]');
+                line.textContent = describe(result);
+                line.hidden = false;
+            }
+            return false;
+        });
+    }
+
+    function onSaveApp(event) {
+        event.preventDefault();
+        var form = $('app-form');
+        clearErrors(form);
+        var id = $('client-id');
+        var secret = $('client-secret');
+        var inputFor = function (field) {
+            return field === 'client_id' ? id : field === 'client_secret' ? secret : null;
+        };
+        var missing = {};
+        if (!id.value.trim()) missing.client_id = 'Vui lòng nhập Client ID.';
+        if (!secret.value && !(settings && settings.client_secret_set)) {
+            missing.client_secret = 'Vui lòng nhập Client Secret.';
+        }
+        if (Object.keys(missing).length) {
+            showFieldErrors(form, missing, inputFor);
+            return;
+        }
+        var body = { client_id: id.value.trim() };
+        if (secret.value) body.client_secret = secret.value;
+        saveSettings(form, body, inputFor);
+    }
+
+    function onSaveCrm(event) {
+        event.preventDefault();
+        var form = $('crm-form');
+        clearErrors(form);
+        var owner = $('default-owner');
+        var inputs = $('sources').querySelectorAll('input[data-channel]');
+        var sources = [];
+        var sent = [];
+        for (var i = 0; i < inputs.length; i++) {
+            sources.push({ haravan_channel: inputs[i].getAttribute('data-channel'), name: inputs[i].value });
+            sent.push(inputs[i]);
+        }
+        var newChannel = $('new-channel');
+        var newName = $('new-name');
+        if (newChannel.value.trim() || newName.value.trim()) {
+            var missing = {};
+            if (!newChannel.value.trim()) missing['new.channel'] = 'Vui lòng nhập tên kênh Haravan.';
+            if (!newName.value.trim()) missing['new.name'] = 'Vui lòng nhập tên nguồn đơn.';
+            if (Object.keys(missing).length) {
+                showFieldErrors(form, missing, function (field) {
+                    return field === 'new.channel' ? newChannel : newName;
+                });
+                return;
+            }
+            sources.push({ haravan_channel: newChannel.value.trim(), name: newName.value });
+            sent.push(newName);
+        }
+        var body = { sources: sources };
+        if (owner.value) body.default_owner = owner.value;
+        saveSettings(form, body, function (field) {
+            if (field === 'default_owner') return owner;
+            var indexed = /^sources\[(\d+)\]$/.exec(field);
+            if (indexed) return sent[Number(indexed[1])] || null;
+            if (field.indexOf('source.') === 0) {
+                var channel = field.slice('source.'.length);
+                for (var j = 0; j < sources.length; j++) {
+                    if (sources[j].haravan_channel === channel) return sent[j];
+                }
+            }
+            return null;
+        });
+    }
+
+    /* ---- step 1: copy buttons --------------------------------------- */
+
+    function copyText(input) {
+        var text = input.value;
+        function fallback() {
+            input.focus();
+            input.select();
+            input.setSelectionRange(0, text.length);
+            try {
+                return document.execCommand('copy');
+            } catch (e) {
+                return false;
+            }
+        }
+        if (navigator.clipboard && navigator.clipboard.writeText && window.isSecureContext) {
+            return navigator.clipboard.writeText(text).then(function () {
+                return true;
+            }, function () {
+                return fallback();
+            });
+        }
+        return Promise.resolve(fallback());
+    }
+
+    function onCopy(event) {
+        var button = event.target.closest('button[data-copy]');
+        if (!button) return;
+        var input = $(button.getAttribute('data-copy'));
+        var label = document.querySelector('label[for="' + input.id + '"]').textContent;
+        var feedback = $('copy-feedback');
+        if (!input.value) {
+            feedback.textContent = 'Chưa có giá trị để sao chép.';
+            return;
+        }
+        copyText(input).then(function (ok) {
+            feedback.textContent = ok
+                ? 'Đã sao chép ' + label + '.'
+                : 'Trình duyệt không cho sao chép tự động: giá trị đã được chọn, hãy nhấn Ctrl+C (hoặc giữ để sao chép).';
+            if (ok) {
+                button.textContent = 'Đã chép';
+                window.setTimeout(function () {
+                    button.textContent = 'Sao chép';
+                }, 2000);
+            }
+        });
+    }
+
+    /* ---- status and step 3 ------------------------------------------ */
+
+    var STATUS_LABELS = {
+        pending: 'Đang chờ',
+        processing: 'Đang xử lý',
+        done: 'Hoàn tất',
+        ignored: 'Bỏ qua',
+        dead: 'Lỗi'
+    };
+
+    function loadStatus() {
+        return request('GET', '/status').then(function (result) {
+            if (result.status === 200 && result.data) renderStatus(result.data);
+            else if (result.status !== 401) setNotice($('page-error'), describe(result), 'error');
+        });
+    }
+
+    function renderStatus(data) {
+        var shop = data.shop;
+        show($('status-none'), !shop);
+        show($('status-shop'), !!shop);
+        $('connect').textContent = shop ? 'Kết nối lại' : 'Kết nối';
+        if (shop) {
+            var state = $('status-state');
+            var reconnect = shop.status === 'needs_reconnect';
+            state.textContent = reconnect ? 'Cần kết nối lại' : shop.status === 'connected' ? 'Đã kết nối' : String(shop.status);
+            state.className = 'state ' + (reconnect ? 'warn' : 'on');
+            state.setAttribute('data-status', shop.status);
+            show($('status-reconnect'), reconnect);
+            $('shop-name').textContent = shop.name || '(chưa có tên)';
+            $('shop-org').textContent = shop.org_id || '';
+            var scopes = $('shop-scopes');
+            clear(scopes);
+            var list = Array.isArray(shop.scopes) ? shop.scopes : String(shop.scopes || '').split(/\s+/);
+            list.filter(Boolean).forEach(function (scope) {
+                scopes.appendChild(el('li', scope));
+            });
+            $('shop-token').textContent = tokenState(shop);
+        }
+        renderCounts(data.events || {});
+        renderSubscriptions(data.subscriptions || []);
+    }
+
+    function tokenState(shop) {
+        if (shop.status === 'needs_reconnect') return 'Không dùng được: cần kết nối lại';
+        if (!shop.token_expires_at) return 'Đang dùng (không rõ thời hạn)';
+        var expires = new Date(shop.token_expires_at);
+        if (isNaN(expires.getTime())) return String(shop.token_expires_at);
+        if (expires.getTime() > Date.now()) return 'Còn hiệu lực đến ' + formatDate(shop.token_expires_at);
+        return 'Đã hết hạn lúc ' + formatDate(shop.token_expires_at) + ' (sẽ được làm mới tự động)';
+    }
+
+    function renderCounts(events) {
+        var list = $('event-counts');
+        clear(list);
+        ['done', 'pending', 'processing', 'ignored', 'dead'].forEach(function (status) {
+            if (!(status in events)) return;
+            var item = el('li', STATUS_LABELS[status] + ': ' + events[status]);
+            item.setAttribute('data-status', status);
+            if (status === 'dead' && events[status] > 0) item.className = 'bad';
+            list.appendChild(item);
+        });
+    }
+
+    /* ---- step 4: webhooks -------------------------------------------- */
+
+    function renderSubscriptions(subscriptions) {
+        var list = $('subscriptions');
+        clear(list);
+        show($('subscriptions-empty'), subscriptions.length === 0);
+        subscriptions.forEach(function (subscription) {
+            var item = el('li');
+            if (subscription && typeof subscription === 'object') {
+                item.appendChild(el('div', subscription.callback_url || '(không có Callback URL)', 'url'));
+                var topics = Array.isArray(subscription.topics) ? subscription.topics : [];
+                if (topics.length) {
+                    var chips = el('ul', null, 'chips');
+                    topics.forEach(function (topic) {
+                        chips.appendChild(el('li', topic));
+                    });
+                    item.appendChild(chips);
+                }
+                var facts = [];
+                if (subscription.org_id) facts.push('Org ID ' + subscription.org_id);
+                if (subscription.created_at) facts.push('đăng ký lúc ' + formatDate(subscription.created_at));
+                if (facts.length) item.appendChild(el('div', facts.join(', '), 'muted'));
+            } else {
+                item.textContent = JSON.stringify(subscription);
+            }
+            list.appendChild(item);
+        });
+    }
+
+    function showSubscribeError(result) {
+        var text;
+        var body = null;
+        if (result.status === 409) {
+            text = 'Chưa kết nối cửa hàng Haravan. Hãy kết nối ở Bước 3 trước khi đăng ký webhook.';
+        } else if (result.status === 502 && result.data && result.data.error === 'haravan') {
+            body = result.data.body;
+            if (!result.data.status) {
+                text = 'Không gọi được Haravan (mạng hoặc Haravan không trả lời). Vui lòng thử lại sau.';
+            } else {
+                text = 'Haravan từ chối (HTTP ' + result.data.status + ')';
+                var message = body && typeof body === 'object' ? body.message || body.error : null;
+                text += message ? ': ' + message : '';
+                if (!/[.!?]$/.test(text)) text += '.';
+                if (body && body.error === 'verify_failed') {
+                    text += ' Kiểm tra Callback URL và Verify Token ở Bước 1 đã được dán đúng trên Haravan.';
+                }
+            }
+        } else {
+            text = describe(result);
+        }
+        $('subscribe-error-text').textContent = text;
+        var pre = $('subscribe-error-body');
+        pre.textContent = body === null || body === undefined ? ''
+            : typeof body === 'string' ? body : JSON.stringify(body, null, 2);
+        show(pre, !!pre.textContent);
+        show($('subscribe-error'), true);
+    }
+
+    function loadSubscriptions() {
+        show($('subscribe-error'), false);
+        return request('GET', '/webhooks').then(function (result) {
+            if (result.status === 200 && result.data) renderSubscriptions(result.data.subscriptions || []);
+            else if (result.status !== 401) showSubscribeError(result);
+        });
+    }
+
+    function onSubscribe() {
+        var button = $('subscribe');
+        button.disabled = true;
+        show($('subscribe-error'), false);
+        show($('subscribe-ok'), false);
+        request('POST', '/webhooks').then(function (result) {
+            button.disabled = false;
+            if (result.status === 200) {
+                show($('subscribe-ok'), true);
+                return loadSubscriptions();
+            }
+            if (result.status !== 401) showSubscribeError(result);
+        });
+    }
+
+    /* ---- step 6: the sync log ---------------------------------------- */
+
+    var TOPIC_LABELS = {
+        'orders/create': 'Đơn hàng mới',
+        'orders/updated': 'Cập nhật đơn hàng',
+        'orders/paid': 'Đơn hàng đã thanh toán',
+        'orders/cancelled': 'Đơn hàng bị hủy',
+        'orders/fulfilled': 'Đơn hàng đã giao',
+        'customers/create': 'Khách hàng mới',
+        'customers/update': 'Cập nhật khách hàng',
+        'app/uninstalled': 'Gỡ ứng dụng'
+    };
+
+    function loadEvents() {
+        var status = $('log-status').value;
+        var query = '?limit=50' + (status ? '&status=' + encodeURIComponent(status) : '');
+        return request('GET', '/events' + query).then(function (result) {
+            if (result.status === 200 && result.data) {
+                setNotice($('log-error'), '');
+                renderEvents(result.data.events || []);
+            } else if (result.status !== 401) {
+                setNotice($('log-error'), describe(result), 'error');
+            }
+        });
+    }
+
+    function cell(row, label, content, className) {
+        var td = el('td', typeof content === 'string' || typeof content === 'number' ? content : null, className);
+        if (content && typeof content === 'object') td.appendChild(content);
+        td.setAttribute('data-label', label);
+        row.appendChild(td);
+        return td;
+    }
+
+    function renderEvents(events) {
+        var body = $('log');
+        clear(body);
+        $('log-empty').textContent = $('log-status').value
+            ? 'Không có sự kiện nào ở trạng thái này.' : 'Chưa có sự kiện nào.';
+        show($('log-empty'), events.length === 0);
+        show($('log-table'), events.length > 0);
+        events.forEach(function (event) {
+            var row = el('tr');
+            row.setAttribute('data-event-id', String(event.id));
+            row.setAttribute('data-status', event.status);
+            var failed = event.status === 'dead';
+            if (failed) row.className = 'failed';
+
+            cell(row, '#', String(event.id), 'c-id');
+            cell(row, 'Thời gian', formatDate(event.received_at), 'c-time');
+            var topic = el('span');
+            topic.appendChild(el('span', TOPIC_LABELS[event.topic] || event.topic));
+            topic.appendChild(el('span', event.topic, 'topic-code'));
+            cell(row, 'Sự kiện', topic, 'c-topic');
+            cell(row, 'Mã', event.resource_id || '', 'c-resource');
+
+            var state = el('span');
+            var tag = el('span', STATUS_LABELS[event.status] || event.status, 'status-tag ' + event.status);
+            state.appendChild(tag);
+            if (event.attempts > 1) state.appendChild(document.createTextNode(' · ' + event.attempts + ' lần thử'));
+            if (event.reason) state.appendChild(el('span', 'Lý do: ' + event.reason, 'reason'));
+            if (event.notes) state.appendChild(el('span', event.notes, 'notes'));
+            cell(row, 'Trạng thái', state, 'c-status');
+
+            var action = cell(row, '', null, 'c-action');
+            action.removeAttribute('data-label');
+            if (failed) {
+                var button = el('button', 'Thử lại', 'replay');
+                button.type = 'button';
+                button.setAttribute('data-replay', String(event.id));
+                action.appendChild(button);
+                var outcome = el('span', null, 'notes');
+                outcome.setAttribute('role', 'status');
+                action.appendChild(outcome);
+            }
+            body.appendChild(row);
+        });
+    }
+
+    function onReplay(event) {
+        var button = event.target.closest('button[data-replay]');
+        if (!button) return;
+        var id = button.getAttribute('data-replay');
+        var outcome = button.parentNode.querySelector('[role=status]');
+        button.disabled = true;
+        outcome.textContent = 'Đang xử lý lại…';
+        request('POST', '/events/' + encodeURIComponent(id) + '/replay').then(function (result) {
+            button.disabled = false;
+            if (result.status === 200 && result.data) {
+                outcome.textContent = 'Đã xử lý lại: ' + (STATUS_LABELS[result.data.status] || result.data.status);
+                var row = button.closest('tr');
+                row.setAttribute('data-replayed', String(result.data.status));
+                /* The row's new state and reason, and the counts. */
+                window.setTimeout(function () {
+                    loadEvents();
+                    loadStatus();
+                }, 1200);
+            } else if (result.status === 409) {
+                outcome.textContent = 'Sự kiện đang được xử lý, hãy tải lại sau ít giây.';
+            } else if (result.status !== 401) {
+                outcome.textContent = describe(result);
+            }
+        });
+    }
+
+    /* ---- wiring ------------------------------------------------------- */
+
+    document.addEventListener('DOMContentLoaded', function () {
+        $('login-form').addEventListener('submit', onLogin);
+        $('logout').addEventListener('click', onLogout);
+        $('app-form').addEventListener('submit', onSaveApp);
+        $('crm-form').addEventListener('submit', onSaveCrm);
+        $('paste').addEventListener('click', onCopy);
+        $('subscribe').addEventListener('click', onSubscribe);
+        $('subscriptions-refresh').addEventListener('click', function () {
+            show($('subscribe-ok'), false);
+            loadSubscriptions();
+        });
+        $('log-refresh').addEventListener('click', function () {
+            loadEvents();
+            loadStatus();
+        });
+        $('log-status').addEventListener('change', loadEvents);
+        $('log').addEventListener('click', onReplay);
+        readConnectResult();
+        startSession();
+    });
+})();
