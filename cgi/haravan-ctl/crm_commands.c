@@ -85,24 +85,26 @@ int command_user(ctl_context *context, int argc, char **argv)
 
 static int replay_one(ctl_context *context, crm_processor *processor, const char *id)
 {
-    const char *values[] = {id};
-    PGresult *result = db_query(&context->database, DB_ONCE,
-                                "UPDATE hv_events SET status = 'pending', attempts = 0,"
-                                " next_attempt_at = now(), reason = NULL"
-                                " WHERE id = $1::bigint AND status IN ('dead', 'ignored', 'done')"
-                                " RETURNING id",
-                                1, values, NULL, NULL);
-    if (result == NULL)
+    crm_outcome outcome = CRM_OUTCOME_SKIPPED;
+    crm_replay_result replayed = crm_replay_event(processor, strtoll(id, NULL, 10), &outcome);
+    switch (replayed) {
+    case CRM_REPLAY_PROCESSED:
+        break;
+    case CRM_REPLAY_NO_SUCH_EVENT:
+        fprintf(stderr, "haravan-ctl: event %s does not exist\n", id);
+        return 1;
+    case CRM_REPLAY_STILL_PENDING:
+        fprintf(stderr, "haravan-ctl: event %s is pending or being processed already\n", id);
+        return 1;
+    case CRM_REPLAY_UNAVAILABLE:
         return query_failed(context);
-    int reset = PQntuples(result) > 0;
-    PQclear(result);
-    if (!reset) {
-        fprintf(stderr, "haravan-ctl: event %s does not exist or is still pending\n", id);
+    case CRM_REPLAY_DEFERRED:
+        fprintf(stderr,
+                "haravan-ctl: event %s is pending again but could not be processed now (%s);"
+                " background processing will take it\n",
+                id, context->database.error);
         return 1;
     }
-    crm_outcome outcome;
-    if (crm_process_event(processor, strtoll(id, NULL, 10), &outcome) != 0)
-        return query_failed(context);
     printf("event %s: %s\n", id, crm_outcome_name(outcome));
     return outcome == CRM_OUTCOME_DONE || outcome == CRM_OUTCOME_IGNORED ? 0 : 1;
 }

@@ -147,27 +147,6 @@ static long long path_event_id(const char *path)
     return strtoll(digits, NULL, 10);
 }
 
-/* Puts the event back to pending. Returns 1 when done, 0 when there is no
- * such event, 2 when it is pending or being processed, -1 on failure. */
-static int reset_event(worker *w, const char *id)
-{
-    const char *values[] = {id};
-    PGresult *result = db_query(&w->database, DB_ONCE,
-                                "WITH reset AS (UPDATE hv_events SET status = 'pending',"
-                                " attempts = 0, next_attempt_at = now(), reason = NULL"
-                                " WHERE id = $1::bigint AND status IN ('dead', 'ignored', 'done')"
-                                " RETURNING id)"
-                                " SELECT (SELECT count(*) FROM reset),"
-                                " (SELECT count(*) FROM hv_events WHERE id = $1::bigint)",
-                                1, values, NULL, NULL);
-    if (result == NULL)
-        return -1;
-    int reset = strcmp(PQgetvalue(result, 0, 0), "0") != 0;
-    int exists = strcmp(PQgetvalue(result, 0, 1), "0") != 0;
-    PQclear(result);
-    return reset ? 1 : exists ? 2 : 0;
-}
-
 static void reply_replayed(worker *w, request *r, const char *id)
 {
     const char *values[] = {id};
@@ -199,25 +178,30 @@ void handle_event_replay(worker *w, request *r)
     }
     char id[32];
     snprintf(id, sizeof id, "%lld", r->event_id);
-    int reset = reset_event(w, id);
-    if (reset != 1) {
-        r->outcome = reset == 0 ? "no such event" : reset == 2 ? "still pending" : "unavailable";
-        if (reset == 0)
-            request_reply_error(r, 404, "no such event");
-        else if (reset == 2)
-            request_reply_error(r, 409, "the event is pending or being processed already");
-        else
-            request_reply_error(r, 503, "cannot replay the event now; please retry");
-        return;
-    }
     crm_outcome outcome = CRM_OUTCOME_SKIPPED;
-    if (crm_process_event(&w->processor, r->event_id, &outcome) != 0) {
-        /* It is pending again: the background process will take it. */
+    crm_replay_result replayed = crm_replay_event(&w->processor, r->event_id, &outcome);
+    switch (replayed) {
+    case CRM_REPLAY_PROCESSED:
+        r->outcome = crm_outcome_name(outcome);
+        break;
+    case CRM_REPLAY_NO_SUCH_EVENT:
+        r->outcome = "no such event";
+        request_reply_error(r, 404, "no such event");
+        return;
+    case CRM_REPLAY_STILL_PENDING:
+        r->outcome = "still pending";
+        request_reply_error(r, 409, "the event is pending or being processed already");
+        return;
+    case CRM_REPLAY_UNAVAILABLE:
+        r->outcome = "unavailable";
+        request_reply_error(r, 503, "cannot replay the event now; please retry");
+        return;
+    case CRM_REPLAY_DEFERRED:
+        /* It is pending again: background processing takes it. */
         log_message("error", "replay of event %lld not recorded: %s", r->event_id,
                     w->database.error);
         r->outcome = "unrecorded";
-    } else {
-        r->outcome = crm_outcome_name(outcome);
+        break;
     }
     reply_replayed(w, r, id);
 }

@@ -58,6 +58,27 @@ typedef enum crm_outcome {
  * pending and is picked up later). */
 int crm_process_event(crm_processor *processor, long long event_id, crm_outcome *outcome);
 
+typedef enum crm_replay_result {
+    CRM_REPLAY_PROCESSED,     /* reset and processed; *outcome says how it went */
+    CRM_REPLAY_NO_SUCH_EVENT, /* no event has that id */
+    CRM_REPLAY_STILL_PENDING, /* pending or being processed: nothing to replay yet */
+    CRM_REPLAY_UNAVAILABLE,   /* the database failed before the reset; nothing changed */
+    CRM_REPLAY_DEFERRED,      /* reset, but processing could not be recorded: the event
+                                 is pending and background processing takes it when the
+                                 lease runs out */
+} crm_replay_result;
+
+/* Puts a finished event (done, ignored or dead) back to pending with its
+ * attempts reset, and processes it at once. The reset leases the event to
+ * the caller for CRM_REPLAY_LEASE_SECONDS: background processing does not
+ * claim it meanwhile, so the replay is never refused because a background
+ * worker raced it, and if the caller dies after the reset, the event is
+ * still picked up when the lease runs out. `haravan-ctl replay` and
+ * POST /api/haravan/events/{id}/replay both use this. */
+#define CRM_REPLAY_LEASE_SECONDS 60
+crm_replay_result crm_replay_event(crm_processor *processor, long long event_id,
+                                   crm_outcome *outcome);
+
 /* Processes up to `limit` events that are due (pending, next attempt
  * reached), oldest first. Returns how many were looked at, or -1. */
 int crm_process_due(crm_processor *processor, int limit);

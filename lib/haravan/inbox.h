@@ -15,6 +15,13 @@
 #include "core/db.h"
 #include "haravan/webhook.h"
 
+/* A stored event is processed first by the worker that stored it, right
+ * after its 200. Background processing (crm_process_due) leaves it alone
+ * for this long, so that the two do not both resolve the same order's
+ * staff member through Haravan's rate-limited API before one of them wins
+ * the row lock. After a worker crash the event waits this long, no more. */
+#define HV_INBOX_FIRST_CLAIM_INTERVAL "5 seconds"
+
 typedef struct hv_inbox_entry {
     const char *topic;
     const hv_webhook *webhook;

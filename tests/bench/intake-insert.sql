@@ -16,9 +16,10 @@
 \set seq :seq + 1
 \set resource :id_base + :client_id * 1000000000 + :seq
 INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at, dedupe_key,
-                       headers, body, is_test, status, reason)
+                       headers, body, is_test, status, reason, next_attempt_at)
 VALUES (nullif(:org::text, ''), :topic::text, nullif(:resource::text, ''),
         nullif(:updated::text, ''),
         'v1:' || :org::text || ':' || :topic::text || ':' || :resource::text || ':' || :updated::text,
-        :headers::jsonb, :body::bytea, false, 'pending', NULL)
+        :headers::jsonb, :body::bytea, false, 'pending', NULL,
+        now() + interval '5 seconds')
 ON CONFLICT (dedupe_key) DO NOTHING RETURNING id;

@@ -13,7 +13,8 @@
  * (sealed tokens: the columns do not hold the plaintext; expiry, scopes,
  * name, who connected); the stored token reads /com/shop.json; a staff
  * member gets not_owner; deny gets denied; a replayed state, a login state
- * at the grant step and a forged state get expired; a tampered id_token
+ * at the grant step and a forged state get expired; a code redeemed by
+ * someone else first gets exchange_failed and stores nothing; a tampered id_token
  * gets invalid_token; a consent without grant_service gets missing_scope;
  * a wrong client secret gets exchange_failed; no client secret gets
  * not_configured; the connect link needs an admin; a rotated signing key
@@ -630,6 +631,44 @@ static const char *login_with_tampered_token(void (*tamper)(char *token))
     return connect_code(next);
 }
 
+/* A code Haravan no longer knows (here: someone redeemed it first, as an
+ * interceptor would) is refused at the exchange: the merchant is told,
+ * and no shop is stored. */
+static void test_used_code_is_refused_and_nothing_is_stored(void **state)
+{
+    (void)state;
+    it_exec("DELETE FROM hv_shops WHERE org_id = '" ORG "'");
+    char location[4096];
+    start(location, sizeof location);
+    step(location, NULL, location, sizeof location); /* the login step, as usual */
+    assert_null(connect_code(location));
+    char action[1024];
+    buffer fields = BUFFER_INIT;
+    consent(location, NULL, action, sizeof action, &fields);
+
+    buffer exchange = BUFFER_INIT;
+    assert_int_equal(buffer_append_string(&exchange, "grant_type=authorization_code&code="), 0);
+    assert_int_equal(form_append_encoded(&exchange, field_of(fields.data, "code")), 0);
+    assert_int_equal(buffer_append_string(&exchange, "&redirect_uri="), 0);
+    assert_int_equal(form_append_encoded(&exchange, action), 0);
+    assert_int_equal(buffer_printf(&exchange, "&client_id=%s&client_secret=%s",
+                                   it_env("HARAVAN_SIM_CLIENT_ID"),
+                                   it_env("HARAVAN_SIM_CLIENT_SECRET")),
+                     0);
+    char token_url[512];
+    snprintf(token_url, sizeof token_url, "%s/connect/token", it_env("HARAVAN_ACCOUNTS_URL"));
+    page redeemed = browse(token_url, exchange.data, NULL);
+    assert_int_equal(redeemed.status, 200);
+    page_free(&redeemed);
+
+    post_callback(action, fields.data, location, sizeof location);
+    assert_string_equal(connect_code(location), "exchange_failed");
+    assert_int_equal(it_scalar("SELECT count(*) FROM hv_shops WHERE org_id = $1", ORG), 0);
+    buffer_free(&exchange);
+    buffer_free(&fields);
+    expect_connected(); /* the tests after this one start connected */
+}
+
 static void test_tampered_id_token_is_invalid(void **state)
 {
     (void)state;
@@ -987,6 +1026,7 @@ int main(void)
         cmocka_unit_test(test_deny_is_denied),
         cmocka_unit_test(test_states_are_single_use_and_per_step),
         cmocka_unit_test(test_tampered_id_token_is_invalid),
+        cmocka_unit_test(test_used_code_is_refused_and_nothing_is_stored),
         cmocka_unit_test(test_grant_without_webhook_scopes_is_missing_scope),
         cmocka_unit_test(test_configuration_failures),
         cmocka_unit_test(test_rotated_signing_key),

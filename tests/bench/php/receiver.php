@@ -57,9 +57,9 @@ if ($db === false) {
 $result = pg_query_params(
     $db,
     'INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at, dedupe_key,'
-    . ' headers, body, is_test, status, reason)'
+    . ' headers, body, is_test, status, reason, next_attempt_at)'
     . ' VALUES (nullif($1, \'\'), $2, nullif($3, \'\'), nullif($4, \'\'), $5, $6::jsonb, $7,'
-    . ' $8::boolean, $9, $10)'
+    . ' $8::boolean, $9, $10, now() + interval \'5 seconds\')'
     . ' ON CONFLICT (dedupe_key) DO NOTHING RETURNING id',
     [$org, $topic, $id, $updated, $key, $headers, pg_escape_bytea($db, $body), 'false',
      is_array($data) ? 'pending' : 'dead', is_array($data) ? null : 'body is not valid JSON']
