@@ -222,11 +222,20 @@ step('the merchant copies the four values into Haravan\'s developer portal', asy
         grant: await page.value('#paste-grant'),
         webhook: await page.value('#paste-webhook'),
     };
-    await sim('/sim/apps', {
-        client_id: CLIENT_ID,
-        redirect_uris: [paste.login, paste.grant],
-        webhook: { callback_url: paste.webhook, verify_token: state.verifyToken },
-    });
+    // The simulator's developer portal page, as a person uses it: the app
+    // (registered by the stack with the two Redirect URLs) gets the
+    // webhook Callback URL and Verify Token.
+    await page.goto(`${SIM_URL}/sim/portal`);
+    const form = `form:has(input[name="client_id"][value="${CLIENT_ID}"])`;
+    const portal = await page.evaluate(() => document.body.textContent);
+    assert.ok(portal.includes(paste.login) && portal.includes(paste.grant),
+        'the portal lists the Redirect URLs the settings page shows');
+    await page.type(`${form} input[name="callback_url"]`, paste.webhook);
+    await page.type(`${form} input[name="verify_token"]`, state.verifyToken);
+    await page.clickAndWaitForLoad(`${form} button`);
+    assert.equal(await page.text('[role="status"]'), 'Đã lưu.');
+    await page.goto(PAGE);
+    await page.waitVisible('#app');
 });
 
 /* On the simulator's consent page for the step whose redirect_uri ends

@@ -560,6 +560,67 @@ static void test_unregistered_redirect_refused(void **state)
     expect_refused_page("no-such-client", evil);
 }
 
+/* The developer portal as a page: what a person uses to paste the CRM's
+ * webhook Callback URL and Verify Token, as on Haravan's partner site. */
+static void test_portal_page_sets_the_webhook(void **state)
+{
+    (void)state;
+    sim_answer shown = sim_call("GET", "/sim/portal", NULL, NULL, NULL);
+    assert_int_equal(shown.status, 200);
+    assert_non_null(strstr(shown.content_type, "text/html"));
+    assert_non_null(strstr(shown.body.data, app_id));
+    assert_non_null(strstr(shown.body.data, "CRM &lt;it&gt;")); /* names are escaped */
+    assert_null(strstr(shown.body.data, "CRM <it>"));
+    answer_free(&shown);
+
+    char callback[512];
+    redirect_uri("webhook", callback, sizeof callback);
+    buffer form = BUFFER_INIT;
+    add_field(&form, "client_id", app_id);
+    add_field(&form, "callback_url", callback);
+    add_field(&form, "verify_token", "pasted-verify-token");
+    sim_answer saved =
+        sim_call("POST", "/sim/portal", NULL, "application/x-www-form-urlencoded", form.data);
+    assert_int_equal(saved.status, 200);
+    assert_non_null(strstr(saved.body.data, "Đã lưu."));
+    answer_free(&saved);
+    char path[128];
+    snprintf(path, sizeof path, "/sim/apps/%s", app_id);
+    sim_answer app = sim_call("GET", path, NULL, NULL, NULL);
+    cJSON *document = parse_json(&app);
+    const cJSON *webhook = cJSON_GetObjectItemCaseSensitive(document, "webhook");
+    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(webhook,
+                                                                              "verify_token")),
+                        "pasted-verify-token");
+    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(webhook, "topics")), 2);
+    cJSON_Delete(document);
+    answer_free(&app);
+
+    /* Refusals change nothing and say why. */
+    buffer_clear(&form);
+    add_field(&form, "client_id", app_id);
+    add_field(&form, "callback_url", "ftp://not-a-web-url");
+    add_field(&form, "verify_token", "another");
+    sim_answer refused =
+        sim_call("POST", "/sim/portal", NULL, "application/x-www-form-urlencoded", form.data);
+    assert_int_equal(refused.status, 400);
+    assert_non_null(strstr(refused.body.data, "Không lưu được"));
+    answer_free(&refused);
+    buffer_clear(&form);
+    add_field(&form, "client_id", "no-such-app");
+    add_field(&form, "callback_url", callback);
+    add_field(&form, "verify_token", "another");
+    refused = sim_call("POST", "/sim/portal", NULL, "application/x-www-form-urlencoded", form.data);
+    assert_int_equal(refused.status, 400);
+    assert_non_null(strstr(refused.body.data, "no such app"));
+    answer_free(&refused);
+    app = sim_call("GET", path, NULL, NULL, NULL);
+    assert_non_null(strstr(app.body.data, "pasted-verify-token"));
+    answer_free(&app);
+    buffer_free(&form);
+    register_app(""); /* as the tests after this one expect */
+}
+
 static void test_consent_page(void **state)
 {
     (void)state;
@@ -1018,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_stack_registered_its_app),
         cmocka_unit_test(test_discovery),
         cmocka_unit_test(test_unregistered_redirect_refused),
+        cmocka_unit_test(test_portal_page_sets_the_webhook),
         cmocka_unit_test(test_consent_page),
         cmocka_unit_test(test_allow_posts_back_a_verifiable_id_token),
         cmocka_unit_test(test_deny_posts_back_access_denied),

@@ -35,6 +35,8 @@ sim_org *sim_target_org(sim *s, request *r, const cJSON *body);
 /* admin_accounts.c */
 void sim_admin_apps_put(sim *s, request *r, const cJSON *body);
 void sim_admin_apps_get(sim *s, request *r, const char *client_id);
+/* GET, POST /sim/portal: HTML in, HTML out (not a JSON control). */
+void sim_handle_portal(sim *s, request *r);
 void sim_admin_keys_rotate(sim *s, request *r, const cJSON *body);
 void sim_admin_config_get(sim *s, request *r, const cJSON *body);
 void sim_admin_config_set(sim *s, request *r, const cJSON *body);

@@ -10,6 +10,9 @@
  *   POST /sim/tokens/expire     {"token"}: that access token answers 401
  *   POST /sim/refresh/revoke    {"refresh_token"}: it answers invalid_grant
  *   POST /sim/fire              {"topic","org_id"?,"sample"?,"body"?}
+ *   GET, POST /sim/portal       the developer portal as a page: a person
+ *                               pastes the webhook Callback URL and Verify
+ *                               Token there, as on Haravan's partner site
  *
  * They are here rather than in routes_admin.c because they act on the
  * accounts state (key, apps, grants, subscriptions), which the REST-side
@@ -21,8 +24,12 @@
 #include <string.h>
 
 #include "admin.h"
+#include "core/form.h"
 #include "deliveries.h"
+#include "pages.h"
 #include "reply.h"
+
+#define PORTAL_MAX_BODY 8192
 
 /* ---- apps ------------------------------------------------------------- */
 
@@ -45,6 +52,74 @@ void sim_admin_apps_get(sim *s, request *r, const char *client_id)
         return;
     }
     sim_admin_reply_object(r, 200, cJSON_Duplicate(app, 1));
+}
+
+/* ---- developer portal (a page for people; the tests use /sim/apps) ---- */
+
+static void reply_portal(sim *s, request *r, int status, const char *notice, const char *error)
+{
+    buffer page = BUFFER_INIT;
+    if (sim_page_portal(&page, s->apps.list, notice, error) != 0 || page.data == NULL) {
+        buffer_free(&page);
+        sim_admin_error(r, 500, "simulator out of memory");
+        return;
+    }
+    sim_reply_typed(r, status, "text/html; charset=utf-8", "Cache-Control: no-store\r\n",
+                    page.data, page.length);
+    buffer_free(&page);
+}
+
+/* The form's fields as the /sim/apps body that changes only the webhook. */
+static cJSON *portal_update(const form *fields)
+{
+    const char *client_id = form_get(fields, "client_id");
+    const char *callback_url = form_get(fields, "callback_url");
+    const char *verify_token = form_get(fields, "verify_token");
+    if (client_id == NULL || callback_url == NULL || verify_token == NULL)
+        return NULL;
+    cJSON *body = cJSON_CreateObject();
+    cJSON *webhook = cJSON_AddObjectToObject(body, "webhook");
+    if (cJSON_AddStringToObject(body, "client_id", client_id) == NULL || webhook == NULL ||
+        cJSON_AddStringToObject(webhook, "callback_url", callback_url) == NULL ||
+        cJSON_AddStringToObject(webhook, "verify_token", verify_token) == NULL) {
+        cJSON_Delete(body);
+        return NULL;
+    }
+    return body;
+}
+
+void sim_handle_portal(sim *s, request *r)
+{
+    if (strcmp(r->method, "GET") == 0) {
+        reply_portal(s, r, 200, NULL, NULL);
+        return;
+    }
+    if (strcmp(r->method, "POST") != 0) {
+        sim_admin_error(r, 405, "method not allowed");
+        return;
+    }
+    form fields;
+    if (request_read_body(r, PORTAL_MAX_BODY) != REQUEST_BODY_OK ||
+        form_parse(&fields, r->body.data != NULL ? r->body.data : "", r->body.length) != 0) {
+        reply_portal(s, r, 400, NULL, "the form could not be read");
+        return;
+    }
+    const char *client_id = form_get(&fields, "client_id");
+    cJSON *body = portal_update(&fields);
+    char error[256];
+    const cJSON *app = NULL;
+    if (body == NULL)
+        snprintf(error, sizeof error, "client_id, callback_url and verify_token are all needed");
+    else if (sim_apps_find(&s->apps, client_id) == NULL)
+        snprintf(error, sizeof error, "no such app");
+    else
+        app = sim_apps_put(&s->apps, body, error, sizeof error);
+    cJSON_Delete(body);
+    form_free(&fields);
+    if (app == NULL)
+        reply_portal(s, r, 400, NULL, error);
+    else
+        reply_portal(s, r, 200, "Đã lưu.", NULL);
 }
 
 /* ---- key -------------------------------------------------------------- */

@@ -193,3 +193,74 @@ int sim_page_consent(buffer *out, const sim_consent *consent)
         return -1;
     return 0;
 }
+
+/* ---- developer portal --------------------------------------------------- */
+
+static const char *app_text(const cJSON *object, const char *name)
+{
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(object, name);
+    return cJSON_IsString(value) ? value->valuestring : "";
+}
+
+static int portal_app(buffer *out, const cJSON *app)
+{
+    const cJSON *webhook = cJSON_GetObjectItemCaseSensitive(app, "webhook");
+    const char *const head[] = {"<section>\n<h2>",
+                                app_text(app, "name"),
+                                "</h2>\n<p>Client ID: <code>",
+                                app_text(app, "client_id"),
+                                "</code><br>Client Secret: <code>",
+                                app_text(app, "client_secret"),
+                                "</code></p>\n<p>Redirect URLs:</p>\n<ul>\n",
+                                NULL};
+    if (append_parts(out, head) != 0)
+        return -1;
+    const cJSON *uri = NULL;
+    cJSON_ArrayForEach(uri, cJSON_GetObjectItemCaseSensitive(app, "redirect_uris"))
+    {
+        const char *const item[] = {"<li><code>", cJSON_IsString(uri) ? uri->valuestring : "",
+                                    "</code></li>\n", NULL};
+        if (append_parts(out, item) != 0)
+            return -1;
+    }
+    const char *const form[] = {
+        "</ul>\n<form method=\"post\" action=\"/sim/portal\">\n"
+        "<input type=\"hidden\" name=\"client_id\" value=\"",
+        app_text(app, "client_id"),
+        "\">\n<p><label>Webhook Callback URL<br>"
+        "<input name=\"callback_url\" size=\"60\" value=\"",
+        app_text(webhook, "callback_url"),
+        "\"></label></p>\n<p><label>Verify Token<br>"
+        "<input name=\"verify_token\" size=\"60\" value=\"",
+        app_text(webhook, "verify_token"),
+        "\"></label></p>\n<button type=\"submit\">Lưu</button>\n</form>\n</section>\n",
+        NULL};
+    return append_parts(out, form);
+}
+
+int sim_page_portal(buffer *out, const cJSON *apps, const char *notice, const char *error)
+{
+    if (page_head(out, "Haravan Partner (mô phỏng): ứng dụng", "") != 0 ||
+        buffer_append_string(out, "<h1>Ứng dụng của bạn</h1>\n") != 0)
+        return -1;
+    if (notice != NULL) {
+        const char *const parts[] = {"<p role=\"status\">", notice, "</p>\n", NULL};
+        if (append_parts(out, parts) != 0)
+            return -1;
+    }
+    if (error != NULL) {
+        const char *const parts[] = {"<p role=\"alert\">Không lưu được: ", error, "</p>\n", NULL};
+        if (append_parts(out, parts) != 0)
+            return -1;
+    }
+    if (cJSON_GetArraySize(apps) == 0 &&
+        buffer_append_string(out, "<p>Chưa có ứng dụng nào.</p>\n") != 0)
+        return -1;
+    const cJSON *app = NULL;
+    cJSON_ArrayForEach(app, apps)
+    {
+        if (portal_app(out, app) != 0)
+            return -1;
+    }
+    return page_end(out);
+}

@@ -51,6 +51,14 @@ int sim_page_consent(buffer *out, const sim_consent *consent);
  * POSTing `fields` to `action`, submitted on load. Returns 0 or -1. */
 int sim_page_form_post(buffer *out, const char *action, const sim_field *fields, size_t count);
 
+/* The developer portal: each registered app (`apps`, an array of the app
+ * objects of apps.h, may be NULL) with its client id, secret and Redirect
+ * URLs, and a form POSTing client_id, callback_url and verify_token to
+ * /sim/portal, which is where a merchant pastes what the CRM's settings
+ * page shows. `notice` (may be NULL) is said above the apps, `error` (may
+ * be NULL) too, as a refusal. Returns 0 or -1. */
+int sim_page_portal(buffer *out, const cJSON *apps, const char *notice, const char *error);
+
 /* An error page with a title and a message. Returns 0 or -1. */
 int sim_page_error(buffer *out, const char *title, const char *message);
 

@@ -392,6 +392,10 @@ static cJSON *read_body(request *r)
 
 void sim_handle_admin(sim *s, request *r)
 {
+    if (strcmp(r->path, "/sim/portal") == 0) {
+        sim_handle_portal(s, r);
+        return;
+    }
     if (strncmp(r->path, "/sim/apps/", strlen("/sim/apps/")) == 0) {
         if (strcmp(r->method, "GET") == 0)
             sim_admin_apps_get(s, r, r->path + strlen("/sim/apps/"));
