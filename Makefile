@@ -32,11 +32,12 @@ build-asan: deps
 run: build
 	@BUILD=$(CURDIR)/$(BUILD) tests/stack/stack.sh start var $(PORT)
 	@echo
-	@echo "Next:"
+	@echo "Next (README, Quick start):"
 	@echo "  curl http://127.0.0.1:$(PORT)/api/haravan/health"
-	@echo "  curl http://127.0.0.1:$$(sed -n 's/^STACK_SIM_PORT=//p' var/stack.env)/sim/health   # the Haravan simulator"
 	@echo "  export HARAVAN_CONFIG=$(CURDIR)/var/stack.env"
-	@echo "  $(BUILD)/haravan-ctl settings set client_secret -   # paste the app's Client Secret"
+	@echo "  $(BUILD)/haravan-ctl admin password        # then sign in on the settings page:"
+	@echo "  settings page:  http://127.0.0.1:$(PORT)/haravan/"
+	@echo "  Haravan portal: http://127.0.0.1:$$(sed -n 's/^STACK_SIM_PORT=//p' var/stack.env)/sim/portal   # the simulator's"
 	@echo "  $(BUILD)/haravan-ctl events"
 	@echo "  make stop"
 
