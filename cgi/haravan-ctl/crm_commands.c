@@ -19,6 +19,8 @@
 #include "core/crypto.h"
 #include "crm/processor.h"
 #include "haravan/api.h"
+#include "haravan/clients.h"
+#include "haravan/refresh_log.h"
 #include "haravan/shop.h"
 #include "haravan/staff.h"
 
@@ -132,21 +134,21 @@ int command_replay(ctl_context *context, int argc, char **argv)
         fprintf(stderr, "usage: haravan-ctl replay ID | --dead\n");
         return 2;
     }
-    const config *configuration = &context->configuration;
-    hv_staff_directory staff;
-    char error[256];
+    hv_clients haravan;
+    char error[256] = "libcurl cannot start";
     if (hv_api_global_init() != 0 ||
-        hv_staff_directory_init(&staff, configuration->api_url, NULL,
-                                configuration->has_master_key ? configuration->master_key : NULL,
-                                error, sizeof error) != 0) {
-        fprintf(stderr, "haravan-ctl: cannot prepare Haravan's API client\n");
+        hv_clients_init(&haravan, &context->configuration, hv_refresh_log, error,
+                        sizeof error) != 0) {
+        fprintf(stderr, "haravan-ctl: cannot prepare Haravan's clients: %s\n", error);
         return 1;
     }
-    crm_processor processor = {
-        .database = &context->database, .staff_lookup = hv_staff_lookup, .staff_context = &staff};
+    /* As a worker does: a shop token Haravan refuses is refreshed once. */
+    crm_processor processor = {.database = &context->database,
+                               .staff_lookup = hv_staff_lookup,
+                               .staff_context = &haravan.staff};
     int status = replay_dead ? replay_all_dead(context, &processor)
                              : replay_one(context, &processor, argv[0]);
-    hv_staff_directory_free(&staff);
+    hv_clients_free(&haravan);
     hv_api_global_cleanup();
     return status;
 }

@@ -113,6 +113,18 @@ static const char *requested_org(const request *r, char *out, size_t size)
     return found ? out : NULL;
 }
 
+/* What /api/subscribe calls need from this worker. */
+static hv_subscribe_context subscribe_context(worker *w)
+{
+    hv_subscribe_context context = {
+        .database = &w->database,
+        .master_key = w->configuration->has_master_key ? w->configuration->master_key : NULL,
+        .http = &w->haravan.http,
+        .refresher = &w->haravan.refresher,
+        .webhook_url = w->configuration->webhook_url};
+    return context;
+}
+
 static void call_haravan(worker *w, request *r, const char *method)
 {
     char wanted[HV_SHOP_ORG_ID_SIZE];
@@ -132,12 +144,7 @@ static void call_haravan(worker *w, request *r, const char *method)
         return;
     }
     snprintf(r->org_id, sizeof r->org_id, "%s", org_id);
-    hv_subscribe_context context = {
-        .database = &w->database,
-        .master_key = w->configuration->has_master_key ? w->configuration->master_key : NULL,
-        .http = &w->http,
-        .refresher = &w->refresher,
-        .webhook_url = w->configuration->webhook_url};
+    hv_subscribe_context context = subscribe_context(w);
     hv_http_response response;
     hv_subscribe_status status =
         hv_subscribe_call(&context, org_id, method, &response, error, sizeof error);
@@ -178,12 +185,7 @@ cJSON *webhooks_subscriptions(worker *w)
     char error[512] = "";
     if (hv_shop_pick(&w->database, NULL, org_id, error, sizeof error) != 1)
         return cJSON_CreateArray();
-    hv_subscribe_context context = {
-        .database = &w->database,
-        .master_key = w->configuration->has_master_key ? w->configuration->master_key : NULL,
-        .http = &w->http,
-        .refresher = &w->refresher,
-        .webhook_url = w->configuration->webhook_url};
+    hv_subscribe_context context = subscribe_context(w);
     hv_http_response response;
     hv_subscribe_status status =
         hv_subscribe_call(&context, org_id, "GET", &response, error, sizeof error);

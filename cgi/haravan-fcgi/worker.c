@@ -23,7 +23,7 @@
 #include <fcgiapp.h>
 
 #include "core/log.h"
-#include "refresh_log.h"
+#include "haravan/refresh_log.h"
 #include "request.h"
 #include "router.h"
 
@@ -135,24 +135,13 @@ static int setup(worker *w, const config *configuration, counters *shared)
     w->database.on_connect = secrets_on_connect;
     w->database.on_connect_context = &w->cache;
     char error[256];
-    if (hv_staff_directory_init(&w->staff, configuration->api_url, NULL,
-                                configuration->has_master_key ? configuration->master_key : NULL,
-                                error, sizeof error) != 0) {
-        log_message("error", "worker cannot reach Haravan's API: %s", error);
-        return -1;
-    }
-    if (hv_http_init(&w->http, NULL, error, sizeof error) != 0 ||
-        hv_oidc_init(&w->oidc, &w->http, configuration->accounts_url, error, sizeof error) != 0) {
+    if (hv_clients_init(&w->haravan, configuration, hv_refresh_log, error, sizeof error) != 0) {
         log_message("error", "worker cannot prepare its Haravan clients: %s", error);
         return -1;
     }
-    hv_token_refresher_init(&w->refresher, &w->oidc,
-                            configuration->has_master_key ? configuration->master_key : NULL,
-                            refresh_log);
-    w->staff.refresher = &w->refresher;
     w->processor.database = &w->database;
     w->processor.staff_lookup = hv_staff_lookup;
-    w->processor.staff_context = &w->staff;
+    w->processor.staff_context = &w->haravan.staff;
     /* Connecting now is an optimisation; a database that is down is fine,
      * requests will reconnect. */
     if (db_connect(&w->database) != 0)
@@ -201,9 +190,7 @@ int worker_run(const config *configuration, counters *shared, int listen_fd)
     }
     FCGX_Finish_r(&fcgi);
     secrets_free(&w.cache);
-    hv_staff_directory_free(&w.staff);
-    hv_oidc_free(&w.oidc);
-    hv_http_free(&w.http);
+    hv_clients_free(&w.haravan);
     db_close(&w.database);
     return stop_requested ? 0 : 1;
 }

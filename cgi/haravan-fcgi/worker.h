@@ -18,10 +18,7 @@
 #include "core/db.h"
 #include "counters.h"
 #include "crm/processor.h"
-#include "haravan/http.h"
-#include "haravan/oidc.h"
-#include "haravan/staff.h"
-#include "haravan/token_refresh.h"
+#include "haravan/clients.h"
 #include "secrets.h"
 
 typedef struct worker {
@@ -30,10 +27,7 @@ typedef struct worker {
     db database;
     secrets cache;
     crm_processor processor;
-    hv_staff_directory staff;     /* the processor's staff lookup */
-    hv_http http;                 /* accounts and webhook services */
-    hv_oidc oidc;                 /* discovery and signing keys, cached per process */
-    hv_token_refresher refresher; /* a shop token after a 401 (staff lookup, webhooks) */
+    hv_clients haravan; /* accounts, webhooks, token refresh after a 401, staff lookups */
 } worker;
 
 /* Serves requests until SIGTERM. Returns the process exit status. */

@@ -119,21 +119,42 @@ static int nesting_within(const char *text, size_t length, int max_depth)
     return 1;
 }
 
-cJSON *json_parse_bounded(const char *text, size_t length, int max_depth)
+static cJSON *refuse(json_refusal why, size_t where, json_refusal *refusal, size_t *offset)
 {
-    if (text == NULL || memchr(text, '\0', length) != NULL ||
-        !nesting_within(text, length, max_depth))
-        return NULL;
+    if (refusal != NULL)
+        *refusal = why;
+    if (offset != NULL)
+        *offset = where;
+    return NULL;
+}
+
+cJSON *json_parse_checked(const char *text, size_t length, int max_depth, json_refusal *refusal,
+                          size_t *offset)
+{
+    if (text == NULL)
+        return refuse(JSON_SYNTAX, 0, refusal, offset);
+    if (memchr(text, '\0', length) != NULL)
+        return refuse(JSON_NUL_BYTE, 0, refusal, offset);
+    if (!nesting_within(text, length, max_depth))
+        return refuse(JSON_TOO_DEEP, 0, refusal, offset);
     const char *end = NULL;
     cJSON *document = cJSON_ParseWithLengthOpts(text, length, &end, 0);
     if (document == NULL)
-        return NULL;
+        return refuse(JSON_SYNTAX, end != NULL && end >= text ? (size_t)(end - text) : 0, refusal,
+                      offset);
     while (end != NULL && (size_t)(end - text) < length &&
            (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
         end++;
     if (end == NULL || (size_t)(end - text) != length) {
         cJSON_Delete(document);
-        return NULL;
+        return refuse(JSON_TRAILING, end != NULL ? (size_t)(end - text) : 0, refusal, offset);
     }
+    if (refusal != NULL)
+        *refusal = JSON_ACCEPTED;
     return document;
+}
+
+cJSON *json_parse_bounded(const char *text, size_t length, int max_depth)
+{
+    return json_parse_checked(text, length, max_depth, NULL, NULL);
 }

@@ -42,10 +42,24 @@ int json_amount(const cJSON *object, const char *key, char *out, size_t size);
  * read, 0 otherwise. */
 int json_integer(const cJSON *object, const char *key, long long *out);
 
+/* Why json_parse_checked() refused a text. */
+typedef enum json_refusal {
+    JSON_ACCEPTED = 0,
+    JSON_NUL_BYTE,  /* a NUL byte inside the text */
+    JSON_TOO_DEEP,  /* arrays and objects nested deeper than allowed */
+    JSON_SYNTAX,    /* not JSON; *offset is near the error */
+    JSON_TRAILING,  /* something after the value; *offset is where */
+} json_refusal;
+
 /* Parses `length` bytes of JSON from the network: refuses (NULL) text that
  * nests arrays and objects deeper than `max_depth` before cJSON recurses
  * into it, text with a NUL byte, and anything after the value but
- * whitespace. The tree belongs to the caller: cJSON_Delete() it. */
+ * whitespace; *refusal says which and *offset where, when it is known
+ * (either may be NULL). The tree belongs to the caller: cJSON_Delete() it. */
+cJSON *json_parse_checked(const char *text, size_t length, int max_depth, json_refusal *refusal,
+                          size_t *offset);
+
+/* json_parse_checked() for callers that need no reason. */
 cJSON *json_parse_bounded(const char *text, size_t length, int max_depth);
 
 #endif

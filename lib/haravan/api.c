@@ -18,8 +18,8 @@
 #include <time.h>
 
 #include "core/crypto.h"
+#include "haravan/http.h"
 
-#define USER_AGENT          "haravan-crm (Haravan connector) libcurl/" LIBCURL_VERSION
 #define MAX_PATH_LENGTH     2000
 #define MAX_HEADER_VALUE    64
 #define MAX_DETAIL_LENGTH   160 /* of Haravan's "errors" in a message */
@@ -228,28 +228,11 @@ static int options_valid(const hv_api_options *options, char *error, size_t erro
 static CURLcode set_fixed_options(hv_api_client *client)
 {
     CURL *curl = client->curl;
-    CURLcode code = curl_easy_setopt(curl, CURLOPT_USERAGENT, USER_AGENT);
-    if (code == CURLE_OK)
-        code =
-            curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, client->options.connect_timeout_ms);
-    if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, client->options.timeout_ms);
-    if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-    if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (code == CURLE_OK && client->ca_file != NULL)
-        code = curl_easy_setopt(curl, CURLOPT_CAINFO, client->ca_file);
-    if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    CURLcode code =
+        hv_http_set_common_options(curl, client->options.connect_timeout_ms,
+                                   client->options.timeout_ms, client->ca_file, client->curl_error);
     if (code == CURLE_OK)
         code = curl_easy_setopt(curl, CURLOPT_ACCEPT_ENCODING, "");
-    if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, client->curl_error);
     if (code == CURLE_OK)
         code = curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
     if (code == CURLE_OK)

@@ -115,6 +115,31 @@ static struct curl_slist *request_headers(const hv_http_request *request)
     return list;
 }
 
+CURLcode hv_http_set_common_options(CURL *curl, long connect_timeout_ms, long timeout_ms,
+                                    const char *ca_file, char *error_buffer)
+{
+    CURLcode code = curl_easy_setopt(curl, CURLOPT_USERAGENT, USER_AGENT);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
+    if (code == CURLE_OK && ca_file != NULL)
+        code = curl_easy_setopt(curl, CURLOPT_CAINFO, ca_file);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
+    if (code == CURLE_OK)
+        code = curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error_buffer);
+    return code;
+}
+
 /* The options of one exchange. The handle is reset first, so nothing of
  * the previous exchange (a method, a body) carries over; connections and
  * TLS sessions survive a reset. */
@@ -126,26 +151,9 @@ static CURLcode set_options(hv_http *client, const hv_http_request *request,
     client->curl_error[0] = '\0';
     CURLcode code = curl_easy_setopt(curl, CURLOPT_URL, request->url);
     if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_USERAGENT, USER_AGENT);
-    if (code == CURLE_OK)
-        code =
-            curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, client->options.connect_timeout_ms);
-    if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, client->options.timeout_ms);
-    if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-    if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 1L);
-    if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 2L);
-    if (code == CURLE_OK && client->ca_file != NULL)
-        code = curl_easy_setopt(curl, CURLOPT_CAINFO, client->ca_file);
-    if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L);
-    if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-    if (code == CURLE_OK)
-        code = curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, client->curl_error);
+        code = hv_http_set_common_options(curl, client->options.connect_timeout_ms,
+                                          client->options.timeout_ms, client->ca_file,
+                                          client->curl_error);
     if (code == CURLE_OK)
         code = curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
     if (code == CURLE_OK)

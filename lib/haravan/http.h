@@ -62,6 +62,15 @@ typedef struct hv_http_response {
     buffer body; /* NUL-terminated; "" for an empty answer */
 } hv_http_response;
 
+/* Sets on `curl` what every exchange with Haravan carries, whichever
+ * client makes it (this one, and the REST client of haravan/api.h): the
+ * user agent, the timeouts, TLS peer and host verification (against
+ * `ca_file`, or the system's CAs when NULL), http and https only, no
+ * redirect followed, no signals, and `error_buffer` (CURL_ERROR_SIZE
+ * bytes, borrowed for the handle's life) for curl's messages. */
+CURLcode hv_http_set_common_options(CURL *curl, long connect_timeout_ms, long timeout_ms,
+                                    const char *ca_file, char *error_buffer);
+
 /* The defaults above. */
 void hv_http_options_defaults(hv_http_options *options);
 

@@ -9,6 +9,7 @@
 
 #include "core/base64.h"
 #include "core/crypto.h"
+#include "core/json.h"
 
 const char *const hv_webhook_signature_headers[] = {
     "X-Haravan-Hmacsha256",
@@ -50,59 +51,29 @@ int hv_webhook_topic_valid(const char *topic)
     return 1;
 }
 
-/* cJSON would recurse as deep as the input goes; refuse deep input before
- * handing it over. Counts brackets outside strings. */
-static int nesting_too_deep(const char *body, size_t length)
-{
-    int depth = 0;
-    int in_string = 0;
-    for (size_t i = 0; i < length; i++) {
-        char c = body[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = 0;
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c == '{' || c == '[') {
-            if (++depth > HV_WEBHOOK_MAX_DEPTH)
-                return 1;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return 0;
-}
-
 static void parse(hv_webhook *webhook, const char *body, size_t length)
 {
-    if (memchr(body, '\0', length) != NULL) {
-        snprintf(webhook->parse_error, sizeof webhook->parse_error,
-                 "body is not valid JSON: it contains a NUL byte");
-        return;
-    }
-    if (nesting_too_deep(body, length)) {
-        snprintf(webhook->parse_error, sizeof webhook->parse_error,
-                 "body is not accepted: JSON nested deeper than %d levels", HV_WEBHOOK_MAX_DEPTH);
-        return;
-    }
-    const char *end = NULL;
-    webhook->json = cJSON_ParseWithLengthOpts(body, length, &end, 0);
-    if (webhook->json == NULL) {
-        size_t offset = end != NULL && end >= body ? (size_t)(end - body) : 0;
-        snprintf(webhook->parse_error, sizeof webhook->parse_error,
-                 "body is not valid JSON (error near byte %zu)", offset);
-        return;
-    }
-    while (end != NULL && (size_t)(end - body) < length &&
-           (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
-        end++;
-    if (end != NULL && (size_t)(end - body) < length) {
-        snprintf(webhook->parse_error, sizeof webhook->parse_error,
-                 "body is not valid JSON (unexpected data at byte %zu)", (size_t)(end - body));
-        cJSON_Delete(webhook->json);
-        webhook->json = NULL;
+    json_refusal refusal = JSON_ACCEPTED;
+    size_t offset = 0;
+    webhook->json = json_parse_checked(body, length, HV_WEBHOOK_MAX_DEPTH, &refusal, &offset);
+    char *reason = webhook->parse_error;
+    size_t size = sizeof webhook->parse_error;
+    switch (refusal) {
+    case JSON_ACCEPTED:
+        break;
+    case JSON_NUL_BYTE:
+        snprintf(reason, size, "body is not valid JSON: it contains a NUL byte");
+        break;
+    case JSON_TOO_DEEP:
+        snprintf(reason, size, "body is not accepted: JSON nested deeper than %d levels",
+                 HV_WEBHOOK_MAX_DEPTH);
+        break;
+    case JSON_SYNTAX:
+        snprintf(reason, size, "body is not valid JSON (error near byte %zu)", offset);
+        break;
+    case JSON_TRAILING:
+        snprintf(reason, size, "body is not valid JSON (unexpected data at byte %zu)", offset);
+        break;
     }
 }
 

@@ -1,11 +1,11 @@
 /*
- * refresh_log: one line per token refresh attempt. See refresh_log.h.
+ * hv_refresh_log: one line per token refresh attempt. See refresh_log.h.
  */
-#include "refresh_log.h"
+#include "haravan/refresh_log.h"
 
 #include "core/log.h"
 
-void refresh_log(const char *org_id, const char *trigger, hv_refresh_outcome outcome,
+void hv_refresh_log(const char *org_id, const char *trigger, hv_refresh_outcome outcome,
                  const char *error)
 {
     /* "not needed" is routine (another process got there first); a shop
