@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034 # variables for the scripts that source this
 # lib.sh: what the benchmarks of tests/bench share (sourced by run.sh, the
 # intake benchmark, and processing.sh, the processing benchmark; figures in
 # docs/PERFORMANCE.md).

@@ -79,11 +79,10 @@ static double now_seconds(void)
 
 static int usage(void)
 {
-    fprintf(stderr,
-            "usage: process [--config FILE] workers --processes N --first ID --last ID\n"
-            "       process [--config FILE] background\n"
-            "       process [--config FILE] lookup --customers N --seconds S [--batch B]"
-            " [--org ORG]\n");
+    fprintf(stderr, "usage: process [--config FILE] workers --processes N --first ID --last ID\n"
+                    "       process [--config FILE] background\n"
+                    "       process [--config FILE] lookup --customers N --seconds S [--batch B]"
+                    " [--org ORG]\n");
     return 1;
 }
 
@@ -272,12 +271,15 @@ static int run_children(const options *o, int processes, tally *total)
 
 static int parse(int argc, char **argv, options *o)
 {
-    static const struct option long_options[] = {
-        {"config", required_argument, NULL, 'c'}, {"processes", required_argument, NULL, 'p'},
-        {"first", required_argument, NULL, 'f'},  {"last", required_argument, NULL, 'l'},
-        {"customers", required_argument, NULL, 'n'}, {"seconds", required_argument, NULL, 's'},
-        {"batch", required_argument, NULL, 'b'},  {"org", required_argument, NULL, 'o'},
-        {NULL, 0, NULL, 0}};
+    static const struct option long_options[] = {{"config", required_argument, NULL, 'c'},
+                                                 {"processes", required_argument, NULL, 'p'},
+                                                 {"first", required_argument, NULL, 'f'},
+                                                 {"last", required_argument, NULL, 'l'},
+                                                 {"customers", required_argument, NULL, 'n'},
+                                                 {"seconds", required_argument, NULL, 's'},
+                                                 {"batch", required_argument, NULL, 'b'},
+                                                 {"org", required_argument, NULL, 'o'},
+                                                 {NULL, 0, NULL, 0}};
     memset(o, 0, sizeof *o);
     o->processes = 1;
     o->batch = 100;
@@ -355,7 +357,7 @@ int main(int argc, char **argv)
                (double)total.lookups / seconds,
                total.lookups > 0 ? 1e6 * seconds * o.processes / (double)total.lookups : 0.0);
         return status == 0 && total.failures == 0 && total.created == 0 && total.lookups > 0 ? 0
-                                                                                              : 1;
+                                                                                             : 1;
     }
     long long events = 0;
     for (int outcome = 0; outcome <= CRM_OUTCOME_DEAD; outcome++)

@@ -98,7 +98,7 @@ if [ $((BACKLOG % (2 * PROCESSES))) != 0 ] || [ $((BACKLOG % 2)) != 0 ]; then
     die "BENCH_BACKLOG ($BACKLOG) must be a multiple of 2 * BENCH_PROCESSES ($PROCESSES)"
 fi
 for size in $LOOKUP_SIZES; do
-    [ "$size" -ge 1 ] && [ "$size" -lt 10000000 ] || die "lookup sizes must be 1..9999999"
+    if [ "$size" -lt 1 ] || [ "$size" -ge 10000000 ]; then die "lookup sizes must be 1..9999999"; fi
 done
 
 bench_workdir
@@ -142,7 +142,7 @@ warmup_rows=$((BACKLOG * 25 * processing_rows))
 [ "$warmup_rows" -le 900000 ] || warmup_rows=900000
 bench_wal_warmup "$warmup_rows"
 
-declare -A RATE SECONDS_OF EVENTS_OF
+declare -A RATE
 
 # reset: the backlog pending, nothing processed; then vacuumed, analysed and
 # checkpointed, so that no row pays for the previous one's dead rows or
@@ -213,7 +213,6 @@ run_c() {
     cpu_end "$name" "$BACKLOG"
     echo "$line" >> "$WORK/out/process.txt"
     RATE[$name]=$(awk -v n="$BACKLOG" -v s="$(field "$line" seconds)" 'BEGIN { printf "%.1f", n / s }')
-    SECONDS_OF[$name]=$(field "$line" seconds)
     check_processed "$name"
 }
 
