@@ -24,7 +24,9 @@
 #      then the fill that changes nothing) through the C code, the same two
 #      statements with pgbench, and the match query alone with pgbench,
 #      one client, 100 lookups per transaction (dedupe-lookup.sql,
-#      dedupe-match.sql); with the plan of the match query (EXPLAIN).
+#      dedupe-match.sql); each size in a database of its own in the same
+#      cluster, the sizes measured in turn, best of 5 repeats; with the plan
+#      of the match query (EXPLAIN) and the WAL each lookup writes.
 # and prints a markdown table with the ratios C / pgbench and 1M / 10k.
 #
 # Why it is built this way:
@@ -93,8 +95,8 @@ command -v cc > /dev/null || die "cc is not installed"
 if [ ! -x "$PGBIN/pgbench" ] || [ ! -x "$PGBIN/psql" ]; then
     die "pgbench/psql not found under $PGBIN"
 fi
-if [ ! -x "$BUILD/haravan-fcgi" ] || [ ! -f "$BUILD/libharavan.a" ]; then
-    die "$BUILD has no haravan-fcgi, libharavan.a (make build)"
+if [ ! -x "$BUILD/haravan-fcgi" ] || [ ! -x "$BUILD/haravan-ctl" ] || [ ! -f "$BUILD/libharavan.a" ]; then
+    die "$BUILD has no haravan-fcgi, haravan-ctl, libharavan.a (make build)"
 fi
 [ -f "$SAMPLE" ] || die "no sample order at $SAMPLE"
 if [ $((BACKLOG % (2 * PROCESSES))) != 0 ] || [ $((BACKLOG % 2)) != 0 ]; then
@@ -270,19 +272,33 @@ keep_best() {
     unset 'CPU[candidate]'
 }
 
-# lookup_c NAME SIZE: µs per lookup through crm_customer_upsert, one process.
+# Each size has a database of its own in the same cluster (the project's
+# migrations, then the customers), so that the sizes can be measured in
+# turn, repeat after repeat: a slow minute of the machine then falls on both.
+lookup_db() { echo "haravan_lookup_$1"; }
+psql_lookup() { "$PGBIN/psql" -h "$STACK_PGHOST" -U haravan -d "$(lookup_db "$1")" -qAt -v ON_ERROR_STOP=1 "${@:2}"; }
+wal_counters() { psql_super -F ' ' -c "SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal"; }
+
+# lookup_c NAME SIZE: µs per lookup through crm_customer_upsert, one process;
+# with the WAL it wrote per lookup (the row locks of FOR UPDATE).
 lookup_c() {
-    local name=$1 size=$2 line
+    local name=$1 size=$2 line wal_before wal_after
     say "row $name"
+    wal_before=$(wal_counters)
     cpu_begin
-    line=$("$WORK/process" lookup --customers "$size" --seconds "$LOOKUP_SECONDS" \
+    line=$(HARAVAN_DB="host=$STACK_PGHOST dbname=$(lookup_db "$size") user=haravan" \
+        "$WORK/process" lookup --customers "$size" --seconds "$LOOKUP_SECONDS" \
         --batch "$LOOKUP_BATCH" --org "$ORG_ID") || FAILURES+=("$name: $line")
     settle
     cpu_end candidate "$(field "$line" lookups)"
+    wal_after=$(wal_counters)
     echo "$line" >> "$WORK/out/process.txt"
     if [ "$(field "$line" not_found)" != 0 ]; then
         FAILURES+=("$name: $(field "$line" not_found) lookups did not find the customer")
     fi
+    LOOKUP_WAL[$name]="${LOOKUP_WAL[$name]:-}${LOOKUP_WAL[$name]:+; }$(awk -v b="$wal_before" \
+        -v a="$wal_after" -v n="$(field "$line" lookups)" 'BEGIN { split(b, x, " "); split(a, y, " ")
+        printf "%.2f full-page images and %.0f bytes", (y[2] - x[2]) / n, (y[3] - x[3]) / n }')"
     keep_best "$name" "$(field "$line" us_per_lookup)"
 }
 
@@ -297,8 +313,9 @@ lookup_pgbench() {
     say "row $name"
     cpu_begin
     "$PGBIN/pgbench" -h "$STACK_PGHOST" -U haravan -n -M extended -c 1 -j 1 \
-        -T "$LOOKUP_SECONDS" -D customers="$size" -D org="$ORG_ID" -f "$script" haravan \
-        > "$output" 2>&1 || FAILURES+=("$name: pgbench failed: $(tail -n 3 "$output")")
+        -T "$LOOKUP_SECONDS" -D customers="$size" -D org="$ORG_ID" -f "$script" \
+        "$(lookup_db "$size")" > "$output" 2>&1 ||
+        FAILURES+=("$name: pgbench failed: $(tail -n 3 "$output")")
     tps=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$output")
     [ -n "$tps" ] || die "no tps in pgbench's output: $(cat "$output")"
     settle
@@ -306,14 +323,16 @@ lookup_pgbench() {
     keep_best "$name" "$(awk -v t="$tps" -v b="$LOOKUP_BATCH" 'BEGIN { printf "%.1f", 1e6 / (t * b) }')"
 }
 
-declare -A LOOKUP_ALL
+declare -A LOOKUP_ALL LOOKUP_WAL
 for size in $LOOKUP_SIZES; do
-    say "loading $size customers for the lookup rows"
+    say "loading $size customers into $(lookup_db "$size")"
+    psql_super -c "CREATE DATABASE $(lookup_db "$size") OWNER haravan"
+    HARAVAN_DB="host=$STACK_PGHOST dbname=$(lookup_db "$size") user=haravan" \
+        "$BUILD/haravan-ctl" migrate > "$WORK/out/migrate-$size.txt"
     # The same shape as the seeded customers (processing-data.sql): phone
     # 039 + k, customerK@mail.bench.vn, a name and an address; a third of
     # them linked to a Haravan customer, as after a year of orders.
-    psql_app << SQL
-TRUNCATE crm_events, payments, order_items, orders, customers RESTART IDENTITY;
+    psql_lookup "$size" << SQL
 INSERT INTO customers (name, phone, email, address, province, source, haravan_org_id,
                        haravan_customer_id, created_at)
 SELECT 'Trần Thị Lan ' || k, '039' || lpad(k::text, 7, '0'), 'customer' || k || '@mail.bench.vn',
@@ -322,29 +341,38 @@ SELECT 'Trần Thị Lan ' || k, '039' || lpad(k::text, 7, '0'), 'customer' || k
        now() - interval '1 year'
 FROM generate_series(1, $size) AS k;
 SQL
-    psql_super -c "VACUUM ANALYZE customers" -c "CHECKPOINT"
+    "$PGBIN/psql" -h "$STACK_PGHOST" -U postgres -d "$(lookup_db "$size")" -qAt -v ON_ERROR_STOP=1 \
+        -c "VACUUM ANALYZE customers"
     # customer.c's match_sql, by phone, its parameters written in.
-    PLAN[$size]=$(psql_app -c "EXPLAIN (COSTS OFF) SELECT id,
+    PLAN[$size]=$(psql_lookup "$size" -c "EXPLAIN (COSTS OFF) SELECT id,
         coalesce(haravan_org_id = '$ORG_ID'::text AND haravan_customer_id = NULL::text, false),
         coalesce(phone = '0390000042'::text, false), coalesce(email = NULL::text, false),
         coalesce(haravan_updated_at > hv_timestamptz(NULL::text), false) FROM customers
         WHERE (haravan_org_id = '$ORG_ID'::text AND haravan_customer_id = NULL::text)
            OR phone = '0390000042'::text OR email = NULL::text ORDER BY id FOR UPDATE" |
         tr '\n' ';' | sed 's/;$//; s/  */ /g')
-    table_mb=$(psql_app -c "SELECT round(pg_total_relation_size('customers') / 1048576.0)")
+    table_mb=$(psql_lookup "$size" -c "SELECT round(pg_total_relation_size('customers') / 1048576.0)")
     NOTES+=("lookup table with $size customers: ${table_mb} MB with its indexes; plan of the match by phone: ${PLAN[$size]}")
-    # Warm-up: the first lookups of a fresh table read it from the OS cache.
-    "$WORK/process" lookup --customers "$size" --seconds 2 --org "$ORG_ID" > /dev/null ||
+done
+psql_super -c "CHECKPOINT"
+# Warm-up: the first lookups of a fresh table read it from the OS cache.
+for size in $LOOKUP_SIZES; do
+    HARAVAN_DB="host=$STACK_PGHOST dbname=$(lookup_db "$size") user=haravan" \
+        "$WORK/process" lookup --customers "$size" --seconds 2 --org "$ORG_ID" > /dev/null ||
         FAILURES+=("lookup warm-up at $size failed")
-    # Repeats interleaved, the best of each kept: another job on the machine
-    # can only make a lookup slower, never faster.
-    for repeat in $(seq 1 "$LOOKUP_REPEATS"); do
+done
+# Repeats interleaved, sizes in turn, the best of each kept: another job on
+# the machine can only make a lookup slower, never faster.
+for repeat in $(seq 1 "$LOOKUP_REPEATS"); do
+    for size in $LOOKUP_SIZES; do
         say "lookups at $size customers, repeat $repeat of $LOOKUP_REPEATS"
         lookup_c "lookup_c_$size" "$size"
         lookup_pgbench "lookup_pgbench_$size" "$size" "$BENCH/dedupe-lookup.sql"
         lookup_pgbench "match_pgbench_$size" "$size" "$BENCH/dedupe-match.sql"
     done
-    if [ "$(psql_app -c "SELECT count(*) FROM customers")" != "$size" ]; then
+done
+for size in $LOOKUP_SIZES; do
+    if [ "$(psql_lookup "$size" -c "SELECT count(*) FROM customers")" != "$size" ]; then
         FAILURES+=("lookups at $size changed the number of customers")
     fi
 done
@@ -354,6 +382,7 @@ for size in $LOOKUP_SIZES; do
     for kind in lookup_c lookup_pgbench match_pgbench; do
         NOTES+=("${kind}_$size, µs per lookup in each run: ${LOOKUP_ALL[${kind}_$size]}")
     done
+    NOTES+=("lookup_c_$size, WAL per lookup in each run: ${LOOKUP_WAL[lookup_c_$size]}")
 done
 wal_written=$(psql_super -c "SELECT round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$WAL_LSN_START') / 1048576)")
 NOTES+=("WAL written during the rows: $wal_written MB")
