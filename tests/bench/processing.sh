@@ -60,6 +60,8 @@
 #   BENCH_LOOKUP_SECONDS   measured seconds per lookup row (default 4)
 #   BENCH_LOOKUP_REPEATS   runs of each lookup row, interleaved; the best is
 #                          kept (default 5)
+#   BENCH_SHARED_BUFFERS   PostgreSQL's shared_buffers for the run (default: not
+#                          set, PostgreSQL's 128MB), e.g. 1GB
 #   BENCH_WAL_WARMUP       1 (default): write and checkpoint WAL first (lib.sh)
 #   BENCH_KEEP             1: keep the temp dir (logs) after the run
 #
@@ -124,6 +126,14 @@ if [ -f "$STACK/haravan-fcgi.pid" ] && kill -0 "$(cat "$STACK/haravan-fcgi.pid")
     die "haravan-fcgi did not stop"
 fi
 export HARAVAN_CONFIG=$STACK/stack.env
+# PostgreSQL's defaults unless asked: the lookup at 1,000,000 customers
+# depends on whether the table fits in shared_buffers (128 MB by default).
+if [ -n "${BENCH_SHARED_BUFFERS:-}" ]; then
+    psql_super -c "ALTER SYSTEM SET shared_buffers = '$BENCH_SHARED_BUFFERS'"
+    BUILD=$BUILD "$ROOT/tests/stack/stack.sh" pg-stop "$STACK"
+    BUILD=$BUILD "$ROOT/tests/stack/stack.sh" pg-start "$STACK"
+    NOTES+=("shared_buffers set to $BENCH_SHARED_BUFFERS for this run (BENCH_SHARED_BUFFERS); PostgreSQL's default is 128MB")
+fi
 
 psql_app() { "$PGBIN/psql" -h "$STACK_PGHOST" -U haravan -d haravan -qAt -v ON_ERROR_STOP=1 "$@"; }
 
@@ -351,8 +361,15 @@ SQL
         WHERE (haravan_org_id = '$ORG_ID'::text AND haravan_customer_id = NULL::text)
            OR phone = '0390000042'::text OR email = NULL::text ORDER BY id FOR UPDATE" |
         tr '\n' ';' | sed 's/;$//; s/  */ /g')
+    plan_by_email=$(psql_lookup "$size" -c "EXPLAIN (COSTS OFF) SELECT id,
+        coalesce(haravan_org_id = '$ORG_ID'::text AND haravan_customer_id = NULL::text, false),
+        coalesce(phone = NULL::text, false), coalesce(email = 'customer42@mail.bench.vn'::text, false),
+        coalesce(haravan_updated_at > hv_timestamptz(NULL::text), false) FROM customers
+        WHERE (haravan_org_id = '$ORG_ID'::text AND haravan_customer_id = NULL::text)
+           OR phone = NULL::text OR email = 'customer42@mail.bench.vn'::text ORDER BY id FOR UPDATE" |
+        tr '\n' ';' | sed 's/;$//; s/  */ /g')
     table_mb=$(psql_lookup "$size" -c "SELECT round(pg_total_relation_size('customers') / 1048576.0)")
-    NOTES+=("lookup table with $size customers: ${table_mb} MB with its indexes; plan of the match by phone: ${PLAN[$size]}")
+    NOTES+=("lookup table with $size customers: ${table_mb} MB with its indexes; plan of the match by phone: ${PLAN[$size]}; by email: $plan_by_email")
 done
 psql_super -c "CHECKPOINT"
 # Warm-up: the first lookups of a fresh table read it from the OS cache.

@@ -13,6 +13,8 @@
 #   6. a PHP-FPM receiver doing the same work, if php-fpm and php-pgsql are
 #      installed (apt-get install php-fpm php-pgsql); skipped otherwise
 # and prints a markdown table with the ratios intake/pgbench and intake/no-op.
+# The stack and measurement helpers it shares with processing.sh (the
+# processing benchmark, issue #3) are in lib.sh.
 #
 # Why it is built this way:
 # - Every HTTP row is measured by the same client (load.c, compiled here),
