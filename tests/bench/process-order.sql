@@ -3,7 +3,8 @@
 --
 -- The statements lib/crm/processor.c (with customer.c, order.c and
 -- haravan/staff.c) sends for one order of the backlog, in the same order,
--- with the same text, the same values, in the same transaction, as seen
+-- with the same text but for what is listed below, the same values, in the
+-- same transaction, as seen
 -- with log_statement = all on a run of the C code (docs/PERFORMANCE.md
 -- lists them). Not here: the C code's own work (JSON parsing, building the
 -- inputs, libpq). pgbench runs it with -M extended, so every statement is
@@ -17,7 +18,9 @@
 -- - pgbench variables cannot be NULL: where the C code sends a phone or an
 --   email or NULL, the script sends nullif(:value, ''); where it always
 --   sends NULL for this data (gender, birthday, sku, raw phone/email,
---   reason, notes), the script writes NULL.
+--   reason, notes), the script writes NULL. Constants the C code sends as
+--   parameters ('paid', 'open', 'VND', 'done', the event types) are written
+--   in; the repeat customer's match names its columns for \gset.
 -- - New person or repeat customer is read from the input (is_new), where
 --   the C code decides from the match; processing.sh checks afterwards that
 --   pgbench wrote exactly the rows the C code wrote.
