@@ -5,13 +5,14 @@
 #   make test    unit and integration tests, normal and sanitizer builds, then
 #                the settings page in headless Chromium (tests/e2e)
 #   make bench   the intake benchmark (docs/PERFORMANCE.md)
+#   make bench-processing   the processing benchmark (docs/PERFORMANCE.md)
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 PORT       ?= 8080
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps deps-test build build-asan run stop test bench format clean
+.PHONY: all deps deps-test build build-asan run stop test bench bench-processing format clean
 
 all: build
 
@@ -49,6 +50,9 @@ test: deps-test build build-asan
 
 bench: build
 	@BUILD=$(CURDIR)/$(BUILD) tests/bench/run.sh
+
+bench-processing: build
+	@BUILD=$(CURDIR)/$(BUILD) tests/bench/processing.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -13,6 +13,8 @@
 #   6. a PHP-FPM receiver doing the same work, if php-fpm and php-pgsql are
 #      installed (apt-get install php-fpm php-pgsql); skipped otherwise
 # and prints a markdown table with the ratios intake/pgbench and intake/no-op.
+# The stack and measurement helpers it shares with processing.sh (the
+# processing benchmark, issue #3) are in lib.sh.
 #
 # Why it is built this way:
 # - Every HTTP row is measured by the same client (load.c, compiled here),
@@ -67,11 +69,8 @@ export HARAVAN_WORKERS=${HARAVAN_WORKERS:-4}
 ORG_ID=1000
 TOPIC=orders/create
 
-say() { echo "bench: $*" >&2; }
-die() {
-    echo "bench: $*" >&2
-    exit 1
-}
+# shellcheck source=tests/bench/lib.sh
+. "$BENCH/lib.sh"
 
 for tool in cc curl nginx; do
     command -v "$tool" > /dev/null || die "$tool is not installed"
@@ -84,44 +83,13 @@ if [ ! -x "$BUILD/haravan-fcgi" ] || [ ! -x "$BUILD/haravan-ctl" ] || [ ! -f "$B
 fi
 [ -f "$BODY" ] || die "no webhook body at $BODY"
 
-WORK=$(mktemp -d /tmp/haravan-bench.XXXXXX)
-chmod 755 "$WORK" # PostgreSQL runs as another user and must reach its data dir
-STACK=$WORK/stack
-mkdir -p "$STACK" "$WORK/out"
-
+bench_workdir
 PHP_NGINX_PID=$WORK/php-nginx/nginx.pid
 PHP_FPM_PID=$WORK/php/php-fpm.pid
-
-stop_pid_file() {
-    local file=$1 signal=$2 pid
-    [ -f "$file" ] || return 0
-    pid=$(head -n 1 "$file")
-    kill -0 "$pid" 2> /dev/null || return 0
-    kill "-$signal" "$pid" 2> /dev/null || true
-    for _ in $(seq 1 50); do
-        kill -0 "$pid" 2> /dev/null || return 0
-        sleep 0.1
-    done
-}
-
-cleanup() {
-    local status=$?
+bench_cleanup_extra() {
     stop_pid_file "$PHP_NGINX_PID" QUIT
     stop_pid_file "$PHP_FPM_PID" QUIT
-    BUILD=$BUILD "$ROOT/tests/stack/stack.sh" stop "$STACK" > /dev/null 2>&1 || true
-    if [ "$KEEP" = 1 ] || [ "$status" != 0 ]; then
-        say "logs kept in $WORK"
-    else
-        rm -rf "$WORK"
-    fi
-    exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-LOADAVG_START=$(cut -d ' ' -f 1-3 /proc/loadavg)
-FAILURES=() # what makes the run fail
-NOTES=()    # printed under the table
 
 # ------------------------------------------------------------------ build
 say "compiling load generator"
@@ -129,136 +97,20 @@ cc -std=c11 -O2 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -I"$ROOT/lib"
     -o "$WORK/load" "$BENCH/load.c" "$BUILD/libharavan.a" -lcrypto -lm
 
 # ------------------------------------------------------------------ stack
-say "starting the stack in $STACK (HARAVAN_WORKERS=$HARAVAN_WORKERS)"
-BUILD=$BUILD "$ROOT/tests/stack/stack.sh" start "$STACK" 0 >&2
-set -a
-# shellcheck disable=SC1091
-. "$STACK/stack.env"
-set +a
+bench_start_stack
 BASE=$HARAVAN_BASE_URL
 SECRET=bench-$(od -An -N16 -tx1 /dev/urandom | tr -d ' \n')
 HARAVAN_CONFIG=$STACK/stack.env "$BUILD/haravan-ctl" settings set client_secret "$SECRET" > /dev/null
 
-psql_super() { "$PGBIN/psql" -h "$STACK_PGHOST" -U postgres -d haravan -qAt -v ON_ERROR_STOP=1 "$@"; }
 event_rows() { psql_super -c "SELECT count(*) FROM hv_events"; }
 
 # ------------------------------------------------------------------ WAL warm-up
-# A new cluster has to create every 16 MB WAL segment the first time it
-# needs it (zero-filled and fsynced while commits wait: a 20-50 ms stall
-# each, every few seconds of intake). A database that has been running
-# recycles old segments instead. So that the rows measure that steady state,
-# about as much WAL as the rows will write is written and checkpointed
-# first; the checkpoint keeps those segments for reuse. Durability settings
-# are not touched. BENCH_WAL_WARMUP=0 measures the cold cluster.
-wal_files() { psql_super -c "SELECT name FROM pg_ls_waldir() WHERE name ~ '^[0-9A-F]{24}\$' ORDER BY name"; }
-if [ "${BENCH_WAL_WARMUP:-1}" = 1 ]; then
-    warmup_rows=$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { printf "%d", 40000 * (d + w) + 0.5 }')
-    say "warming up the WAL ($warmup_rows rows of 1 kB, then CHECKPOINT)"
-    psql_super << SQL
-CREATE TABLE bench_wal_warmup (filler text);
-INSERT INTO bench_wal_warmup SELECT repeat(md5(g::text), 30) FROM generate_series(1, $warmup_rows) AS g;
-DROP TABLE bench_wal_warmup;
-CHECKPOINT;
-SQL
-    NOTES+=("WAL warmed up before the rows: $warmup_rows rows of 1 kB written, dropped, checkpointed (BENCH_WAL_WARMUP=0 to skip)")
-else
-    NOTES+=("no WAL warm-up (BENCH_WAL_WARMUP=0): the rows run on a cold cluster")
-fi
-wal_files > "$WORK/out/wal-before.txt"
-WAL_LSN_START=$(psql_super -c "SELECT pg_current_wal_lsn()")
-
-# A value from load's result line: field LINE NAME
-field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<< " $1"; }
+# About as much WAL as the rows will write (lib.sh says why).
+bench_wal_warmup "$(awk -v d="$DURATION" -v w="$WARMUP" 'BEGIN { printf "%d", 40000 * (d + w) + 0.5 }')"
 
 declare -A RESULT
-declare -A CPU
 
-# ---------------------------------------------------------- CPU accounting
-# Where the machine's CPU went during each row. Every process's CPU time is
-# read from /proc/PID/stat before and after the row: its own time, plus the
-# time of the children it reaped (so a process that lived and died inside
-# the row is counted with its parent). Processes are sorted by who they
-# are: the stack's (a master from its pid file, and its children), the
-# client (this shell's children: load, pgbench), kernel threads (children
-# of kthreadd: block I/O, the ext4 journal), and other: any other job on
-# the machine, which makes the row's figures suspect. Interrupt and softirq
-# work (loopback TCP, I/O completions) is in the time of whatever process
-# it interrupted: this kernel has no IRQ time accounting. Per-process times
-# are used throughout rather than /proc/stat's busy total: on this VM the
-# two disagree by tens of percent.
-TICKS=$(getconf CLK_TCK)
-
-master_pid() {
-    if [ -f "$1" ]; then head -n 1 "$1"; else echo 0; fi
-}
-
-# cpu_snapshot FILE: "pid ppid own reaped" per process.
-cpu_snapshot() {
-    # shellcheck disable=SC2016
-    # Processes come and go between the glob and the read: cat may fail.
-    { cat /proc/[0-9]*/stat 2> /dev/null || true; } | awk '{
-        match($0, /.*\) /)
-        split(substr($0, RLENGTH + 1), f, " ")
-        print $1, f[2], f[12] + f[13], f[14] + f[15] }' > "$1"
-}
-
-# Autovacuum and autoanalyze passes over hv_events and its TOAST table so far:
-# they compete with the rows for the same two cores.
-autovacuum_passes() {
-    psql_super -c "SELECT coalesce(sum(autovacuum_count + autoanalyze_count), 0) FROM pg_stat_all_tables
-        WHERE relid = 'hv_events'::regclass
-           OR relid = (SELECT reltoastrelid FROM pg_class WHERE oid = 'hv_events'::regclass)"
-}
-
-CPU_STARTED=0
-AUTOVACUUM_BEFORE=0
-cpu_begin() {
-    AUTOVACUUM_BEFORE=$(autovacuum_passes)
-    cpu_snapshot "$WORK/out/cpu-before.txt"
-    CPU_STARTED=$(date +%s.%N)
-}
-
-# cpu_end NAME REQUESTS: keeps, in ticks,
-# "wall total client nginx fcgi postgres php kernel other requests autovacuum".
-cpu_end() {
-    local wall autovacuum
-    cpu_snapshot "$WORK/out/cpu-after.txt"
-    wall=$(awk -v a="$CPU_STARTED" -v b="$(date +%s.%N)" 'BEGIN { printf "%.2f", b - a }')
-    autovacuum=$(($(autovacuum_passes) - AUTOVACUUM_BEFORE))
-    CPU[$1]=$(awk -v wall="$wall" -v requests="$2" -v shell=$$ \
-        -v nginx="$(master_pid "$STACK/nginx/nginx.pid") $(master_pid "$PHP_NGINX_PID")" \
-        -v fcgi="$(master_pid "$STACK/haravan-fcgi.pid")" \
-        -v postgres="$(master_pid "$STACK_PGDATA/postmaster.pid")" \
-        -v php="$(master_pid "$PHP_FPM_PID")" -v sim="$(master_pid "$STACK/haravan-sim.pid")" \
-        -v autovacuum="$autovacuum" '
-        function group_of(pid, ppid) {
-            if (pid == shell || ppid == shell) return "client"
-            if (pid == 2 || ppid == 2) return "kernel"
-            if (pid in master) return master[pid]
-            if (ppid in master) return master[ppid]
-            return "other"
-        }
-        BEGIN {
-            n = split(nginx, list, " "); for (i = 1; i <= n; i++) if (list[i] > 0) master[list[i]] = "nginx"
-            if (fcgi > 0) master[fcgi] = "fcgi"
-            if (postgres > 0) master[postgres] = "postgres"
-            if (php > 0) master[php] = "php"
-            if (sim > 0) master[sim] = "sim" # the idle Haravan simulator of the stack: not printed
-        }
-        FNR == 1 { file++ }
-        file == 1 { own[$1] = $3; reaped[$1] = $4; next }
-        {
-            spent = $3 - ($1 in own ? own[$1] : 0) + $4 - ($1 in reaped ? reaped[$1] : 0)
-            if (spent > 0) ticks[group_of($1, $2)] += spent
-        }
-        END {
-            total = 0
-            for (g in ticks) total += ticks[g]
-            printf "%s %d %d %d %d %d %d %d %d %d %d", wall, total, ticks["client"], ticks["nginx"],
-                ticks["fcgi"], ticks["postgres"], ticks["php"], ticks["kernel"], ticks["other"],
-                requests, autovacuum
-        }' "$WORK/out/cpu-before.txt" "$WORK/out/cpu-after.txt")
-}
+# CPU accounting (cpu_begin, cpu_end): lib.sh.
 
 # run_load NAME [load options...]: runs one row, keeps its line in RESULT[NAME].
 run_load() {
@@ -486,7 +338,6 @@ server_logged_errors=$(grep -c '"level":"error"' "$STACK/log/haravan-fcgi.log" |
 nginx_logged_errors=$(grep -c -E '\[(error|crit|alert|emerg)\]' "$STACK/log/nginx-error.log" || true)
 NOTES+=("haravan-fcgi log lines at level error during the run: $server_logged_errors; nginx error log lines at error or worse: $nginx_logged_errors")
 
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 errors_of() {
     local line=${RESULT[$1]}
     echo $(($(field "$line" unexpected) + $(field "$line" socket_errors) + $(field "$line" abandoned)))
