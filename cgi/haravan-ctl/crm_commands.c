@@ -113,9 +113,9 @@ static int replay_one(ctl_context *context, crm_processor *processor, const char
 
 static int replay_all_dead(ctl_context *context, crm_processor *processor)
 {
-    PGresult *result = db_query(&context->database, DB_ONCE,
-                                "SELECT id FROM hv_events WHERE status = 'dead' ORDER BY id", 0,
-                                NULL, NULL, NULL);
+    PGresult *result =
+        db_query(&context->database, DB_ONCE,
+                 "SELECT id FROM hv_events WHERE status = 'dead' ORDER BY id", 0, NULL, NULL, NULL);
     if (result == NULL)
         return query_failed(context);
     int status = 0;
@@ -136,9 +136,8 @@ int command_replay(ctl_context *context, int argc, char **argv)
     }
     hv_clients haravan;
     char error[256] = "libcurl cannot start";
-    if (hv_api_global_init() != 0 ||
-        hv_clients_init(&haravan, &context->configuration, hv_refresh_log, error,
-                        sizeof error) != 0) {
+    if (hv_api_global_init() != 0 || hv_clients_init(&haravan, &context->configuration,
+                                                     hv_refresh_log, error, sizeof error) != 0) {
         fprintf(stderr, "haravan-ctl: cannot prepare Haravan's clients: %s\n", error);
         return 1;
     }
@@ -266,9 +265,8 @@ int command_shop(ctl_context *context, int argc, char **argv)
         return 1;
     }
     char error[256];
-    int result = hv_shop_store_token(&context->database, context->configuration.master_key,
-                                     argv[1], "", token, argc > 2 ? argv[2] : "", error,
-                                     sizeof error);
+    int result = hv_shop_store_token(&context->database, context->configuration.master_key, argv[1],
+                                     "", token, argc > 2 ? argv[2] : "", error, sizeof error);
     crypto_wipe(token, (size_t)length);
     free(token);
     if (result != 0) {

@@ -51,8 +51,7 @@ int background_run(const config *configuration, counters *shared)
     hv_clients haravan;
     char error[256];
     if (hv_clients_init(&haravan, configuration, hv_refresh_log, error, sizeof error) != 0) {
-        log_message("error", "background processor cannot prepare its Haravan clients: %s",
-                    error);
+        log_message("error", "background processor cannot prepare its Haravan clients: %s", error);
         db_close(&database);
         return 1;
     }

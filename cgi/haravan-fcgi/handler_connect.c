@@ -164,7 +164,8 @@ static int authorize_location(worker *w, const char *client_id, const char *step
                                 .state = state,
                                 .nonce = nonce,
                                 .orgid = orgid};
-    hv_oidc_status status = hv_oidc_authorize_url(&w->haravan.oidc, &params, location, error, error_size);
+    hv_oidc_status status =
+        hv_oidc_authorize_url(&w->haravan.oidc, &params, location, error, error_size);
     crypto_wipe(state, sizeof state);
     return status == HV_OIDC_OK ? 0 : -1;
 }
@@ -254,9 +255,9 @@ static const char *check_identity(callback *c)
 {
     const char *code = form_get(&c->params, "code");
     char error[400] = "";
-    hv_oidc_status status = hv_oidc_verify_id_token(&c->w->haravan.oidc, form_get(&c->params, "id_token"),
-                                                    buffer_text(&c->app.client_id), c->nonce,
-                                                    &c->identity, error, sizeof error);
+    hv_oidc_status status = hv_oidc_verify_id_token(
+        &c->w->haravan.oidc, form_get(&c->params, "id_token"), buffer_text(&c->app.client_id),
+        c->nonce, &c->identity, error, sizeof error);
     if (status != HV_OIDC_OK) {
         snprintf(c->reason, sizeof c->reason, "%s", error);
         return status == HV_OIDC_INVALID_TOKEN ? "invalid_token" : "exchange_failed";
@@ -295,8 +296,8 @@ static const char *check_token_identity(callback *c)
     /* No nonce check: a token endpoint need not repeat it (Core 3.3.3.7);
      * the front-channel token carried it and sub/orgid must match that. */
     hv_oidc_status status =
-        hv_oidc_verify_id_token(&c->w->haravan.oidc, c->tokens.id_token, buffer_text(&c->app.client_id),
-                                NULL, &back, error, sizeof error);
+        hv_oidc_verify_id_token(&c->w->haravan.oidc, c->tokens.id_token,
+                                buffer_text(&c->app.client_id), NULL, &back, error, sizeof error);
     const char *code = NULL;
     if (status != HV_OIDC_OK) {
         snprintf(c->reason, sizeof c->reason, "token endpoint %s", error);
@@ -322,8 +323,8 @@ static const char *exchange(callback *c)
     snprintf(redirect_uri, sizeof redirect_uri, "%s%s", public_url(c->w), c->redirect_path);
     hv_oidc_client client = {buffer_text(&c->app.client_id), buffer_text(&c->app.client_secret)};
     hv_oidc_status status =
-        hv_oidc_exchange_code(&c->w->haravan.oidc, &client, form_get(&c->params, "code"), redirect_uri,
-                              &c->tokens, error, sizeof error);
+        hv_oidc_exchange_code(&c->w->haravan.oidc, &client, form_get(&c->params, "code"),
+                              redirect_uri, &c->tokens, error, sizeof error);
     if (status != HV_OIDC_OK) {
         snprintf(c->reason, sizeof c->reason, "code exchange %s: %s", hv_oidc_status_name(status),
                  error);

@@ -45,10 +45,10 @@ int json_integer(const cJSON *object, const char *key, long long *out);
 /* Why json_parse_checked() refused a text. */
 typedef enum json_refusal {
     JSON_ACCEPTED = 0,
-    JSON_NUL_BYTE,  /* a NUL byte inside the text */
-    JSON_TOO_DEEP,  /* arrays and objects nested deeper than allowed */
-    JSON_SYNTAX,    /* not JSON; *offset is near the error */
-    JSON_TRAILING,  /* something after the value; *offset is where */
+    JSON_NUL_BYTE, /* a NUL byte inside the text */
+    JSON_TOO_DEEP, /* arrays and objects nested deeper than allowed */
+    JSON_SYNTAX,   /* not JSON; *offset is near the error */
+    JSON_TRAILING, /* something after the value; *offset is where */
 } json_refusal;
 
 /* Parses `length` bytes of JSON from the network: refuses (NULL) text that

@@ -471,13 +471,14 @@ crm_replay_result crm_replay_event(crm_processor *processor, long long event_id,
     snprintf(id, sizeof id, "%lld", event_id);
     snprintf(lease, sizeof lease, "%d", CRM_REPLAY_LEASE_SECONDS);
     const char *values[] = {id, lease};
-    PGresult *result = db_query(
-        processor->database, DB_ONCE,
-        "WITH reset AS (UPDATE hv_events SET status = 'pending', attempts = 0,"
-        " next_attempt_at = now() + make_interval(secs => $2::int), reason = NULL"
-        " WHERE id = $1::bigint AND status IN ('dead', 'ignored', 'done') RETURNING id)"
-        " SELECT (SELECT count(*) FROM reset), (SELECT count(*) FROM hv_events WHERE id = $1::bigint)",
-        2, values, NULL, NULL);
+    PGresult *result =
+        db_query(processor->database, DB_ONCE,
+                 "WITH reset AS (UPDATE hv_events SET status = 'pending', attempts = 0,"
+                 " next_attempt_at = now() + make_interval(secs => $2::int), reason = NULL"
+                 " WHERE id = $1::bigint AND status IN ('dead', 'ignored', 'done') RETURNING id)"
+                 " SELECT (SELECT count(*) FROM reset),"
+                 " (SELECT count(*) FROM hv_events WHERE id = $1::bigint)",
+                 2, values, NULL, NULL);
     if (result == NULL)
         return CRM_REPLAY_UNAVAILABLE;
     int reset = strcmp(PQgetvalue(result, 0, 0), "0") != 0;

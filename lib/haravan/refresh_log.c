@@ -6,7 +6,7 @@
 #include "core/log.h"
 
 void hv_refresh_log(const char *org_id, const char *trigger, hv_refresh_outcome outcome,
-                 const char *error)
+                    const char *error)
 {
     /* "not needed" is routine (another process got there first); a shop
      * that needs reconnecting or cannot be refreshed is for a person. */

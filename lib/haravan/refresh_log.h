@@ -13,6 +13,6 @@
 #include "haravan/token_refresh.h"
 
 void hv_refresh_log(const char *org_id, const char *trigger, hv_refresh_outcome outcome,
-                 const char *error);
+                    const char *error);
 
 #endif

@@ -589,9 +589,9 @@ static void test_portal_page_sets_the_webhook(void **state)
     sim_answer app = sim_call("GET", path, NULL, NULL, NULL);
     cJSON *document = parse_json(&app);
     const cJSON *webhook = cJSON_GetObjectItemCaseSensitive(document, "webhook");
-    assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(webhook,
-                                                                              "verify_token")),
-                        "pasted-verify-token");
+    assert_string_equal(
+        cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(webhook, "verify_token")),
+        "pasted-verify-token");
     assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(webhook, "topics")), 2);
     cJSON_Delete(document);
     answer_free(&app);

@@ -64,8 +64,8 @@ static void reply_portal(sim *s, request *r, int status, const char *notice, con
         sim_admin_error(r, 500, "simulator out of memory");
         return;
     }
-    sim_reply_typed(r, status, "text/html; charset=utf-8", "Cache-Control: no-store\r\n",
-                    page.data, page.length);
+    sim_reply_typed(r, status, "text/html; charset=utf-8", "Cache-Control: no-store\r\n", page.data,
+                    page.length);
     buffer_free(&page);
 }
 
