@@ -108,6 +108,21 @@ SQL
 }
 
 # A value from a result line of name=value pairs: field LINE NAME
+# The notes under a table (inside the block that tees it), and the end of
+# a run: exit 1 after saying each failure, else "done".
+print_notes() {
+    echo "Notes:"
+    for note in "${NOTES[@]}"; do echo "- $note"; done
+    echo
+}
+bench_finish() {
+    if [ ${#FAILURES[@]} -gt 0 ]; then
+        for failure in "${FAILURES[@]}"; do say "FAILED: $failure"; done
+        exit 1
+    fi
+    say "done"
+}
+
 field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<< " $1"; }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }

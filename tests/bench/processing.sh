@@ -496,13 +496,7 @@ event_row() {
     echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -sr), shared by the C code or pgbench and PostgreSQL."
     echo "PostgreSQL $PG_VERSION (fsync=$(psql_super -c "SHOW fsync"), synchronous_commit=$(psql_super -c "SHOW synchronous_commit"), shared_buffers=$(psql_super -c "SHOW shared_buffers"))."
     echo
-    echo "Notes:"
-    for note in "${NOTES[@]}"; do echo "- $note"; done
-    echo
+    print_notes
 } | tee "$WORK/out/table.md"
 
-if [ ${#FAILURES[@]} -gt 0 ]; then
-    for failure in "${FAILURES[@]}"; do say "FAILED: $failure"; done
-    exit 1
-fi
-say "done"
+bench_finish

@@ -419,13 +419,7 @@ PG_FS=$(df -PT "$STACK_PGDATA/" | awk 'NR == 2 { print $2 }')
     echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -sr), shared by the load generator, nginx, the workers and PostgreSQL."
     echo "PostgreSQL $PG_VERSION (fsync=$PG_FSYNC, synchronous_commit=$PG_SYNC, wal_sync_method=$PG_WAL_SYNC, data on $PG_FS); nginx $NGINX_VERSION."
     echo
-    echo "Notes:"
-    for note in "${NOTES[@]}"; do echo "- $note"; done
-    echo
+    print_notes
 } | tee "$WORK/out/table.md"
 
-if [ ${#FAILURES[@]} -gt 0 ]; then
-    for failure in "${FAILURES[@]}"; do say "FAILED: $failure"; done
-    exit 1
-fi
-say "done"
+bench_finish
