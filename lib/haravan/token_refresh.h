@@ -43,6 +43,9 @@
 #define HV_TOKEN_AHEAD_LIMIT    0.5 /* ... but never before half the lifetime has passed */
 #define HV_TOKEN_RETRY_SECONDS  30  /* after a failure that is not invalid_grant */
 #define HV_TOKEN_MAX_SHOPS      32  /* shops remembered for the retry pause */
+/* Runs of the locked transaction when its connection is lost before the
+ * refresh token was sent (after, it is never run again). */
+#define HV_TOKEN_TRANSACTION_ATTEMPTS 3
 
 typedef enum hv_refresh_outcome {
     HV_REFRESH_REFRESHED = 0,   /* new tokens stored */
