@@ -16,6 +16,10 @@
  * two processes refreshing with the same one at once would make the second
  * get invalid_grant and wrongly disconnect the shop. The token call is
  * made while the lock is held; its timeouts bound how long others wait.
+ * The lock goes with the connection: the procedure is one db_transaction,
+ * which fails when its connection is lost (never continues on a new one,
+ * without the lock), and is run again whole only if the refresh token had
+ * not been sent yet.
  *
  * Outcomes: new tokens are stored (the old refresh token kept when Haravan
  * sends none). invalid_grant sets the shop's status to needs_reconnect
