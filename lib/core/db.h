@@ -59,7 +59,10 @@ int db_connect(db *database);
 
 /* Runs `sql` with text parameters (NULL = SQL NULL) or, where `lengths` and
  * `formats` are given, binary ones. Returns a result whose status is
- * PGRES_COMMAND_OK or PGRES_TUPLES_OK, or NULL with db->error set. */
+ * PGRES_COMMAND_OK or PGRES_TUPLES_OK, or NULL with db->error set. Clears
+ * db->error and db->sqlstate first: a caller that needs them after its
+ * next query (to record a reason, say) copies them, and never passes
+ * db->error itself as a parameter. */
 PGresult *db_query(db *database, int flags, const char *sql, int count, const char *const *values,
                    const int *lengths, const int *formats);
 
