@@ -7,9 +7,10 @@
 
 static const char insert_sql[] =
     "INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at, dedupe_key,"
-    " headers, body, is_test, status, reason, next_attempt_at)"
+    " headers, body, is_test, status, reason, next_attempt_at, processed_at)"
     " VALUES (nullif($1, ''), $2, nullif($3, ''), nullif($4, ''), $5, $6::jsonb, $7,"
-    " $8::boolean, $9, $10, now() + interval '" HV_INBOX_FIRST_CLAIM_INTERVAL "')"
+    " $8::boolean, $9::text, $10, now() + interval '" HV_INBOX_FIRST_CLAIM_INTERVAL "',"
+    " CASE WHEN $9::text = 'dead' THEN now() END)"
     " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id";
 
 int hv_inbox_store(db *database, const hv_inbox_entry *entry, long long *event_id)

@@ -37,7 +37,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 #include <cmocka.h>
@@ -45,7 +47,10 @@
 
 #include "core/base64.h"
 #include "core/config.h"
+#include "core/db.h"
 #include "core/form.h"
+#include "haravan/api.h"
+#include "haravan/clients.h"
 #include "haravan/oidc.h"
 #include "haravan/shop.h"
 #include "support.h"
@@ -951,6 +956,140 @@ static void test_401_is_answered_with_one_refresh(void **state)
     buffer_free(&log);
 }
 
+/* ---- two refreshers, one refresh token ---------------------------------------------- */
+
+static void pause_ms(long milliseconds)
+{
+    struct timespec pause = {milliseconds / 1000, (milliseconds % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
+/* The server pid of the session `application` has waiting on a lock (not
+ * `other`), once there is one; fails the test after 15 s. */
+static long long waiting_on_a_lock(const char *application, long long other)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE application_name = $1"
+             " AND wait_event_type = 'Lock' AND pid <> %lld",
+             other);
+    for (int i = 0; i < 1500; i++) {
+        long long pid = it_scalar(sql, application);
+        if (pid > 0)
+            return pid;
+        pause_ms(10);
+    }
+    fail_msg("%s never waited on a lock", application);
+    return 0;
+}
+
+/* A worker of its own: after the 401 to `rejected`, refresh. Exits with the
+ * outcome; never returns. */
+static pid_t start_refresher(const char *application, const char *rejected)
+{
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child > 0)
+        return child;
+    /* Only what this process opens itself: the parent's connections are
+     * not ours to use (and _exit leaves them alone). */
+    db database;
+    hv_clients clients;
+    char error[512] = "";
+    if (hv_api_global_init() != 0 || db_init(&database, it_env("HARAVAN_DB"), application) != 0 ||
+        hv_clients_init(&clients, &configuration, NULL, error, sizeof error) != 0)
+        _exit(100);
+    hv_refresh_outcome outcome = hv_token_refresh_rejected(&clients.refresher, &database, ORG,
+                                                           rejected, error, sizeof error);
+    fprintf(stderr, "%s: %s %s\n", application, hv_refresh_outcome_name(outcome), error);
+    _exit((int)outcome);
+}
+
+static int refresher_outcome(pid_t child)
+{
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* The token endpoint requests the simulator logged after `offset`. */
+static int token_requests_since(size_t offset)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/log/haravan-sim.log", it_env("HARAVAN_VAR"));
+    buffer log = BUFFER_INIT;
+    it_read_file(path, &log);
+    int count = 0;
+    for (const char *at = log.data + offset;
+         (at = strstr(at, "\"path\":\"/connect/token\"")) != NULL; at++)
+        count++;
+    buffer_free(&log);
+    return count;
+}
+
+static size_t sim_log_length(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/log/haravan-sim.log", it_env("HARAVAN_VAR"));
+    buffer log = BUFFER_INIT;
+    it_read_file(path, &log);
+    size_t length = log.length;
+    buffer_free(&log);
+    return length;
+}
+
+/* Two workers get a 401 for the same token at once and both refresh. The
+ * first holds the shop's row lock when its connection is lost (a restart,
+ * a failover); it must not carry on without the lock, where the second
+ * would spend the same single-use refresh token. Barriers: the client
+ * settings are held by the test (ACCESS EXCLUSIVE), so a refresher that
+ * has locked the row waits there, and the test waits until it does. */
+static void test_two_refreshers_spend_one_refresh_token(void **state)
+{
+    (void)state;
+    expect_connected();
+    char rejected[1024];
+    snprintf(rejected, sizeof rejected, "%s", stored_token("access_token"));
+    size_t offset = sim_log_length();
+    PGconn *holder = PQconnectdb(it_env("HARAVAN_DB"));
+    assert_int_equal(PQstatus(holder), CONNECTION_OK);
+    PQclear(PQexec(holder, "BEGIN"));
+    PGresult *locked = PQexec(holder, "LOCK TABLE hv_settings IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(locked), PGRES_COMMAND_OK);
+    PQclear(locked);
+
+    pid_t first = start_refresher("it-refresher-a", rejected);
+    long long lost = waiting_on_a_lock("it-refresher-a", 0); /* row locked, then settings */
+    char pid[32];
+    snprintf(pid, sizeof pid, "%lld", lost);
+    assert_int_equal(it_scalar("SELECT count(*) FROM pg_terminate_backend($1::int) t WHERE t", pid),
+                     1);
+    waiting_on_a_lock("it-refresher-a", lost); /* on a new connection, whatever it runs */
+    pid_t second = start_refresher("it-refresher-b", rejected);
+    waiting_on_a_lock("it-refresher-b", 0);
+    PQclear(PQexec(holder, "COMMIT"));
+    PQfinish(holder);
+
+    int outcomes[2] = {refresher_outcome(first), refresher_outcome(second)};
+    /* Haravan saw one refresh grant, and the shop is still connected. */
+    assert_int_equal(token_requests_since(offset), 1);
+    assert_string_equal(shop_field("status"), "connected");
+    int refreshed = 0;
+    for (int i = 0; i < 2; i++) {
+        if (outcomes[i] != HV_REFRESH_REFRESHED && outcomes[i] != HV_REFRESH_NOT_NEEDED)
+            fail_msg("refresher %d ended %d", i, outcomes[i]);
+        refreshed += outcomes[i] == HV_REFRESH_REFRESHED;
+    }
+    assert_int_equal(refreshed, 1);
+    /* Both read the one new token, which Haravan takes. */
+    assert_string_not_equal(stored_token("access_token"), rejected);
+    it_sim_response shop =
+        it_sim_request("GET", "/com/shop.json", stored_token("access_token"), NULL);
+    assert_int_equal(shop.status, 200);
+    it_sim_response_free(&shop);
+}
+
 static void test_revoked_refresh_token_needs_reconnect(void **state)
 {
     (void)state;
@@ -1033,6 +1172,7 @@ int main(void)
         cmocka_unit_test(test_webhooks_subscribe_and_list),
         cmocka_unit_test(test_background_refreshes_ahead_of_expiry),
         cmocka_unit_test(test_401_is_answered_with_one_refresh),
+        cmocka_unit_test(test_two_refreshers_spend_one_refresh_token),
         cmocka_unit_test(test_revoked_refresh_token_needs_reconnect),
         cmocka_unit_test(test_log_holds_no_token_or_secret),
         /* Last: it rotates the simulator's key twice within a minute, after
