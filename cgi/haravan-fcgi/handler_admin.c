@@ -160,9 +160,9 @@ static void check_password(worker *w, request *r, const char *password, long lon
 
 void handle_admin_login(worker *w, request *r)
 {
-    if (admin_header_mode(w)) {
+    if (admin_crm_mode(w)) {
         r->outcome = "sessions off";
-        request_reply_error(r, 400, "sign in through the CRM (HARAVAN_ADMIN_HEADER is set)");
+        request_reply_error(r, 400, "sign in through the CRM (HARAVAN_ADMIN_AUTH is crm)");
         return;
     }
     /* Login CSRF: a foreign page must not sign the browser in either. */
@@ -207,9 +207,9 @@ void handle_admin_login(worker *w, request *r)
 
 void handle_admin_logout(worker *w, request *r)
 {
-    if (admin_header_mode(w)) {
+    if (admin_crm_mode(w)) {
         r->outcome = "sessions off";
-        request_reply_error(r, 400, "sign out through the CRM (HARAVAN_ADMIN_HEADER is set)");
+        request_reply_error(r, 400, "sign out through the CRM (HARAVAN_ADMIN_AUTH is crm)");
         return;
     }
     if (!admin_require(w, r, 1))

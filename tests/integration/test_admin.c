@@ -1,7 +1,7 @@
 /*
  * The settings page's admin API through real nginx and PostgreSQL:
  * signing in and out, the login throttle, CSRF and cross-site refusals,
- * the CRM-header mode, and the settings, status and events routes behind
+ * the CRM's sign-in through nginx's auth_request, and the settings, status and events routes behind
  * them.
  *
  * Every refusal is checked twice: by its status, and by looking at the
@@ -951,17 +951,19 @@ static void test_events_list_and_replay(void **state)
     reply_free(&r);
 }
 
-/* ---- HARAVAN_ADMIN_HEADER ---------------------------------------------- */
+/* ---- HARAVAN_ADMIN_AUTH=crm --------------------------------------------- */
 
-/* Restarts haravan-fcgi with HARAVAN_ADMIN_HEADER set (or not): the stack
- * script starts it with its stack.env and our environment, which wins. */
-static void restart_fcgi(const char *admin_header)
+/* Restarts haravan-fcgi with `name`=`value` in its environment (NULL: none
+ * added): the stack script starts it with its stack.env and our
+ * environment, which wins. */
+static void restart_fcgi_with(const char *name, const char *value)
 {
     assert_int_equal(it_stack("fcgi-stop"), 0);
-    if (admin_header != NULL)
-        setenv("HARAVAN_ADMIN_HEADER", admin_header, 1);
+    if (name != NULL)
+        setenv(name, value, 1);
     int started = it_stack("fcgi-start");
-    unsetenv("HARAVAN_ADMIN_HEADER");
+    if (name != NULL)
+        unsetenv(name);
     assert_int_equal(started, 0);
     /* Wait until the workers answer through nginx. */
     for (int i = 0; i < 100; i++) {
@@ -976,48 +978,99 @@ static void restart_fcgi(const char *admin_header)
     fail_msg("haravan-fcgi does not answer after a restart");
 }
 
-static void test_crm_header_mode(void **state)
+/* "Cookie: crm_session=..." for the stack's stand-in CRM sign-in check
+ * (nginx/dev-server.conf.in): `suffix` "" for boss@crm.example, "-other"
+ * for other@crm.example. */
+static void crm_cookie(char *out, size_t size, const char *suffix)
+{
+    snprintf(out, size, "Cookie: crm_session=%s%s", it_env("STACK_CRM_ADMIN_COOKIE"), suffix);
+}
+
+/* In crm mode nothing a client sends makes it an admin: the header a CRM
+ * might name, the parameter's own name as a header, an empty or refused
+ * CRM sign-in. */
+static void expect_strangers_refused(void)
+{
+    static const char *const forged[][2] = {
+        {"X-CRM-Admin: boss@crm.example", NULL},
+        {"Haravan-Admin-Identity: boss@crm.example", NULL},
+        {"Haravan_Admin_Identity: boss@crm.example", NULL},
+        {"X-CRM-Admin: ", NULL},
+        {"Cookie: crm_session=signed-out", NULL},
+        {"Cookie: crm_session=signed-out", "X-CRM-Admin: boss@crm.example"},
+    };
+    for (size_t i = 0; i < sizeof forged / sizeof forged[0]; i++) {
+        const char *headers[] = {forged[i][0], forged[i][1], NULL};
+        reply r = call("GET", "/api/haravan/admin/session", NULL, headers, NULL);
+        expect_status(&r, 401, forged[i][0]);
+        if (strstr(r.body.data, "\"login\":\"crm\"") == NULL)
+            fail_msg("%s: the page is not sent to the CRM's sign-in: %s", forged[i][0],
+                     r.body.data);
+        reply_free(&r);
+        r = call("GET", "/api/haravan/settings", NULL, headers, NULL);
+        expect_status(&r, 401, forged[i][0]);
+        reply_free(&r);
+    }
+}
+
+static void test_crm_sign_in_through_auth_request(void **state)
 {
     (void)state;
     clear_throttle();
     session password_session = sign_in();
-    restart_fcgi("X-CRM-Admin");
+    restart_fcgi_with("HARAVAN_ADMIN_AUTH", "crm");
 
     reply r = call("GET", "/api/haravan/admin/session", NULL, NULL, NULL);
-    expect_status(&r, 401, "no CRM header");
+    expect_status(&r, 401, "nobody signed in to the CRM");
     assert_non_null(strstr(r.body.data, "\"login\":\"crm\""));
     reply_free(&r);
     /* Sessions are off: neither a session cookie nor the password opens. */
     r = call("GET", "/api/haravan/settings", password_session.token, NULL, NULL);
-    expect_status(&r, 401, "a session cookie in header mode");
+    expect_status(&r, 401, "a session cookie in crm mode");
     reply_free(&r);
     r = login_form("password=" PASSWORD_FORM, NULL);
-    expect_status(&r, 400, "password login in header mode");
+    expect_status(&r, 400, "password login in crm mode");
     reply_free(&r);
-    const char *empty_header[] = {"X-CRM-Admin: ", NULL};
-    r = call("GET", "/api/haravan/settings", NULL, empty_header, NULL);
-    expect_status(&r, 401, "an empty CRM header");
+    char before[160], after[160];
+    fingerprint(before, sizeof before);
+    expect_strangers_refused();
+    const char *forged_post[] = {"X-CRM-Admin: boss@crm.example", NULL};
+    r = call("POST", "/api/haravan/settings", NULL, forged_post, "client_id=forged-id");
+    expect_status(&r, 401, "a POST with a forged header");
     reply_free(&r);
+    fingerprint(after, sizeof after);
+    assert_string_equal(before, after);
 
-    const char *boss[] = {"X-CRM-Admin: boss@crm.example", NULL};
+    /* Signed in to the CRM: its check names the admin. */
+    char boss_cookie[128], other_cookie[128];
+    crm_cookie(boss_cookie, sizeof boss_cookie, "");
+    crm_cookie(other_cookie, sizeof other_cookie, "-other");
+    const char *boss[] = {boss_cookie, NULL};
     r = call("GET", "/api/haravan/admin/session", NULL, boss, NULL);
-    expect_status(&r, 200, "session with the CRM header");
+    expect_status(&r, 200, "session through the CRM's sign-in");
     char csrf[64];
     json_member(&r, "csrf", csrf, sizeof csrf);
     assert_int_equal(strlen(csrf), TOKEN_CHARS);
     reply_free(&r);
     r = call("GET", "/api/haravan/settings", NULL, boss, NULL);
-    expect_status(&r, 200, "settings with the CRM header");
-    assert_no_secret(&r, "settings in header mode");
+    expect_status(&r, 200, "settings through the CRM's sign-in");
+    assert_no_secret(&r, "settings in crm mode");
     reply_free(&r);
+    /* The identity is the check's, whatever header the client adds. */
+    const char *boss_claims_other[] = {boss_cookie, "X-CRM-Admin: other@crm.example", NULL};
+    r = call("GET", "/api/haravan/admin/session", NULL, boss_claims_other, NULL);
+    expect_status(&r, 200, "session with a header claiming another admin");
+    char claimed_csrf[64];
+    json_member(&r, "csrf", claimed_csrf, sizeof claimed_csrf);
+    reply_free(&r);
+    assert_string_equal(claimed_csrf, csrf);
 
-    char before[160], after[160];
     fingerprint(before, sizeof before);
     r = call("POST", "/api/haravan/settings", NULL, boss, "client_id=header-mode-id");
-    expect_status(&r, 403, "header mode without CSRF");
+    expect_status(&r, 403, "crm mode without CSRF");
     reply_free(&r);
     /* Another admin's token is not this one's. */
-    const char *other[] = {"X-CRM-Admin: other@crm.example", NULL};
+    const char *other[] = {other_cookie, NULL};
     r = call("GET", "/api/haravan/admin/session", NULL, other, NULL);
     char other_csrf[64];
     json_member(&r, "csrf", other_csrf, sizeof other_csrf);
@@ -1025,28 +1078,37 @@ static void test_crm_header_mode(void **state)
     assert_string_not_equal(csrf, other_csrf);
     char csrf_line[128];
     snprintf(csrf_line, sizeof csrf_line, "X-CSRF-Token: %s", other_csrf);
-    const char *mixed[] = {"X-CRM-Admin: boss@crm.example", csrf_line, NULL};
+    const char *mixed[] = {boss_cookie, csrf_line, NULL};
     r = call("POST", "/api/haravan/settings", NULL, mixed, "client_id=header-mode-id");
     expect_status(&r, 403, "another admin's CSRF token");
     reply_free(&r);
     snprintf(csrf_line, sizeof csrf_line, "X-CSRF-Token: %s", csrf);
-    const char *cross[] = {"X-CRM-Admin: boss@crm.example", csrf_line,
-                           "Origin: https://evil.example", NULL};
+    const char *cross[] = {boss_cookie, csrf_line, "Origin: https://evil.example", NULL};
     r = call("POST", "/api/haravan/settings", NULL, cross, "client_id=header-mode-id");
-    expect_status(&r, 403, "cross-site in header mode");
+    expect_status(&r, 403, "cross-site in crm mode");
+    reply_free(&r);
+    const char *forged_with_csrf[] = {"X-CRM-Admin: boss@crm.example", csrf_line, NULL};
+    r = call("POST", "/api/haravan/settings", NULL, forged_with_csrf, "client_id=header-mode-id");
+    expect_status(&r, 401, "a forged header with boss's CSRF token");
     reply_free(&r);
     fingerprint(after, sizeof after);
     assert_string_equal(before, after);
 
-    const char *right[] = {"X-CRM-Admin: boss@crm.example", csrf_line, NULL};
+    const char *right[] = {boss_cookie, csrf_line, NULL};
     r = call("POST", "/api/haravan/settings", NULL, right, "client_id=header-mode-id");
-    expect_status(&r, 200, "header mode with CSRF");
+    expect_status(&r, 200, "crm mode with CSRF");
     reply_free(&r);
     assert_string_equal(setting("client_id"), "header-mode-id");
 
-    restart_fcgi(NULL);
+    /* Public routes never ask the CRM: a refusing check changes nothing. */
+    const char *signed_out[] = {"Cookie: crm_session=signed-out", NULL};
+    r = call("GET", "/api/haravan/health", NULL, signed_out, NULL);
+    expect_status(&r, 200, "health with a refusing CRM check");
+    reply_free(&r);
+
+    restart_fcgi_with(NULL, NULL);
     r = call("GET", "/api/haravan/settings", NULL, boss, NULL);
-    expect_status(&r, 401, "the CRM header once sessions are back");
+    expect_status(&r, 401, "the CRM's sign-in once sessions are back");
     reply_free(&r);
     r = call("GET", "/api/haravan/settings", password_session.token, NULL, NULL);
     expect_status(&r, 200, "the session survives the round trip");
@@ -1073,7 +1135,7 @@ int main(void)
         cmocka_unit_test(test_client_secret_is_never_shown),
         cmocka_unit_test(test_status_shows_shop_without_tokens_and_counts),
         cmocka_unit_test(test_events_list_and_replay),
-        cmocka_unit_test(test_crm_header_mode),
+        cmocka_unit_test(test_crm_sign_in_through_auth_request),
     };
     int failures = cmocka_run_group_tests(tests, setup, NULL);
     curl_global_cleanup();
