@@ -9,7 +9,14 @@
  *     notifications sent while disconnected are lost);
  *   - by a signature that fails against the cached secrets: the change may
  *     have committed a moment before its notification reached us, and a
- *     genuine delivery must not get a 401 for that.
+ *     genuine delivery must not get a 401 for that. At most once every
+ *     SECRETS_RECHECK_SECONDS per process (secrets_recheck): anyone can
+ *     post wrongly signed deliveries, and each must not cost a database
+ *     read. A rotation is still seen at once through its notification.
+ *
+ * Every read from the database is counted in *loads (the shared
+ * settings_loads counter that /api/haravan/health shows), so that the
+ * cost of a flood can be seen.
  *
  * Ownership: the cache owns its strings and wipes them when freed.
  */
@@ -19,14 +26,20 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <stdatomic.h>
+
 #include "core/db.h"
+
+#define SECRETS_RECHECK_SECONDS 1
 
 typedef struct secrets {
     int loaded;
-    char *client_secret;   /* NULL when not configured */
-    char *previous_secret; /* NULL when none or its grace period is over */
-    time_t previous_until; /* end of the rotation grace period */
-    char *verify_token;    /* NULL when not configured */
+    struct timespec loaded_at; /* CLOCK_MONOTONIC of the last read */
+    atomic_llong *loads;       /* NULL, or counted into on every read */
+    char *client_secret;       /* NULL when not configured */
+    char *previous_secret;     /* NULL when none or its grace period is over */
+    time_t previous_until;     /* end of the rotation grace period */
+    char *verify_token;        /* NULL when not configured */
 } secrets;
 
 /* Marks the cache stale when a settings notification has arrived. */
@@ -39,6 +52,11 @@ int secrets_ensure(secrets *cache, db *database, const unsigned char *master_key
 
 /* Forces the next secrets_ensure() to reload. */
 void secrets_invalidate(secrets *cache);
+
+/* A signature failed against the cached secrets: forces a reload unless
+ * the cache was read less than SECRETS_RECHECK_SECONDS ago. Returns 1 when
+ * it did (checking once more is worth it), 0 when not. */
+int secrets_recheck(secrets *cache);
 
 /* The signing secrets currently accepted, for hv_webhook_verify(). */
 size_t secrets_signing(const secrets *cache, const char *out[2]);

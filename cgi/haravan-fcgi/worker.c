@@ -134,6 +134,7 @@ static int setup(worker *w, const config *configuration, counters *shared)
         return -1;
     w->database.on_connect = secrets_on_connect;
     w->database.on_connect_context = &w->cache;
+    w->cache.loads = &shared->settings_loads;
     char error[256];
     if (hv_clients_init(&w->haravan, configuration, hv_refresh_log, error, sizeof error) != 0) {
         log_message("error", "worker cannot prepare its Haravan clients: %s", error);
