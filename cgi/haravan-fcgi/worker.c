@@ -191,6 +191,7 @@ int worker_run(const config *configuration, counters *shared, int listen_fd)
     }
     FCGX_Finish_r(&fcgi);
     secrets_free(&w.cache);
+    subscriptions_cache_clear(&w.subscriptions);
     hv_clients_free(&w.haravan);
     db_close(&w.database);
     return stop_requested ? 0 : 1;
