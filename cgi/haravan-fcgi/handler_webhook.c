@@ -68,8 +68,8 @@ static const char *signature_header(const request *r)
 
 /* Verifies against the cached secrets, and once more against fresh ones
  * when that fails (a rotation may have just committed), unless they were
- * read less than a second ago (secrets.h). Returns 1 when
- * valid, 0 when not, -1 when the settings cannot be read. */
+ * read less than a second ago (secrets.h). Returns 1 when valid, 0 when
+ * not, -1 when the settings cannot be read. */
 static int signature_valid(worker *w, request *r, const char *signature)
 {
     char error[256];

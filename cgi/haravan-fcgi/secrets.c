@@ -34,16 +34,16 @@ void secrets_invalidate(secrets *cache)
 
 int secrets_recheck(secrets *cache)
 {
-    if (!cache->loaded)
-        return 1;
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
-    /* Whole seconds of difference understate by under a second; counting
-     * nanoseconds too keeps "at most once a second" exact. */
-    long long elapsed_ms = (long long)(now.tv_sec - cache->loaded_at.tv_sec) * 1000 +
-                           (now.tv_nsec - cache->loaded_at.tv_nsec) / 1000000;
-    if (elapsed_ms < SECRETS_RECHECK_SECONDS * 1000)
+    /* Whole seconds of difference would understate by under a second;
+     * counting nanoseconds too keeps "at most once a second" exact. */
+    long long elapsed_ms = (long long)(now.tv_sec - cache->rechecked_at.tv_sec) * 1000 +
+                           (now.tv_nsec - cache->rechecked_at.tv_nsec) / 1000000;
+    if (cache->rechecked && elapsed_ms < SECRETS_RECHECK_SECONDS * 1000)
         return 0;
+    cache->rechecked = 1;
+    cache->rechecked_at = now;
     cache->loaded = 0;
     return 1;
 }
@@ -88,7 +88,6 @@ int secrets_ensure(secrets *cache, db *database, const unsigned char *master_key
 {
     if (cache->loaded)
         return 0;
-    clock_gettime(CLOCK_MONOTONIC, &cache->loaded_at);
     if (cache->loads != NULL)
         atomic_fetch_add_explicit(cache->loads, 1, memory_order_relaxed);
     time_t previous_changed = 0;

@@ -12,7 +12,10 @@
  *     genuine delivery must not get a 401 for that. At most once every
  *     SECRETS_RECHECK_SECONDS per process (secrets_recheck): anyone can
  *     post wrongly signed deliveries, and each must not cost a database
- *     read. A rotation is still seen at once through its notification.
+ *     read. Reloads for notifications do not count against that second
+ *     (only an admin can cause them), so outside a flood a rotation that
+ *     beats its own notification is still caught at once; during a flood
+ *     it may meet one 401, and Haravan sends the delivery again.
  *
  * Every read from the database is counted in *loads (the shared
  * settings_loads counter that /api/haravan/health shows), so that the
@@ -34,12 +37,13 @@
 
 typedef struct secrets {
     int loaded;
-    struct timespec loaded_at; /* CLOCK_MONOTONIC of the last read */
-    atomic_llong *loads;       /* NULL, or counted into on every read */
-    char *client_secret;       /* NULL when not configured */
-    char *previous_secret;     /* NULL when none or its grace period is over */
-    time_t previous_until;     /* end of the rotation grace period */
-    char *verify_token;        /* NULL when not configured */
+    int rechecked;                /* secrets_recheck has forced a reload */
+    struct timespec rechecked_at; /* CLOCK_MONOTONIC of that reload */
+    atomic_llong *loads;          /* NULL, or counted into on every read */
+    char *client_secret;          /* NULL when not configured */
+    char *previous_secret;        /* NULL when none or its grace period is over */
+    time_t previous_until;        /* end of the rotation grace period */
+    char *verify_token;           /* NULL when not configured */
 } secrets;
 
 /* Marks the cache stale when a settings notification has arrived. */
@@ -54,8 +58,8 @@ int secrets_ensure(secrets *cache, db *database, const unsigned char *master_key
 void secrets_invalidate(secrets *cache);
 
 /* A signature failed against the cached secrets: forces a reload unless
- * the cache was read less than SECRETS_RECHECK_SECONDS ago. Returns 1 when
- * it did (checking once more is worth it), 0 when not. */
+ * the last one it forced was less than SECRETS_RECHECK_SECONDS ago.
+ * Returns 1 when it did (checking once more is worth it), 0 when not. */
 int secrets_recheck(secrets *cache);
 
 /* The signing secrets currently accepted, for hv_webhook_verify(). */

@@ -26,12 +26,11 @@
 
 #include "support.h"
 
-#define ORG          "1000114691"
-#define SECRET       "it-floods-client-secret-1"
-#define NEXT_SECRET  "it-floods-client-secret-2"
-#define PASSWORD     "it-floods-admin-password"
-#define FLOOD        200
-#define BURST_SOURCE "127.0.0.61"
+#define ORG         "1000114691"
+#define SECRET      "it-floods-client-secret-1"
+#define NEXT_SECRET "it-floods-client-secret-2"
+#define PASSWORD    "it-floods-admin-password"
+#define FLOOD       200
 
 static void set_setting(const char *name, const char *value)
 {
@@ -91,8 +90,12 @@ static void test_wrong_signature_flood_reads_settings_at_most_once_a_second(void
         fail_msg("%d forged deliveries in %.1f s read the settings %lld times (at most %lld)",
                  FLOOD, seconds, loads, bound);
 
-    /* A real rotation is still seen at once (its NOTIFY), the old secret
-     * still accepted during the grace period. */
+    /* A real rotation is still seen at once: by its NOTIFY, or, when the
+     * delivery beats the notification, by the recheck, which is due again
+     * a second after the flood's last one. The old secret is still
+     * accepted during the grace period. */
+    struct timespec second = {1, 100 * 1000 * 1000};
+    nanosleep(&second, NULL);
     set_setting("client_secret", NEXT_SECRET);
     long long id = it_deliver_event(NEXT_SECRET, "customers/create", ORG,
                                     "{\"id\":9500002,\"first_name\":\"Xuân\","
@@ -203,9 +206,15 @@ static void test_delivery_is_answered_before_a_burst_of_wrong_logins(void **stat
     assert_non_null(burst);
     CURLM *multi = curl_multi_init();
     assert_non_null(multi);
-    for (int i = 0; i < logins; i++)
-        start(multi, &burst[i], "/api/haravan/admin/login", BURST_SOURCE, NULL,
+    /* Each from an address of its own, so that the per-address throttle
+     * (ten a minute) never answers instead of the gate. */
+    char sources[64][32];
+    assert_true(logins <= 64);
+    for (int i = 0; i < logins; i++) {
+        snprintf(sources[i], sizeof sources[i], "127.0.1.%d", i + 1);
+        start(multi, &burst[i], "/api/haravan/admin/login", sources[i], NULL,
               "password=wrong-guess-in-a-burst");
+    }
     run(multi, 100);
 
     /* A delivery from Haravan while they are in flight. */
@@ -233,6 +242,7 @@ static void test_delivery_is_answered_before_a_burst_of_wrong_logins(void **stat
         } else if (burst[i].status == 429) {
             busy++;
             assert_string_equal(burst[i].retry_after, "1");
+            assert_non_null(strstr(burst[i].body.data, "\"busy\":true"));
         } else {
             fail_msg("login %d: %ld %s", i, burst[i].status, burst[i].body.data);
         }
@@ -242,8 +252,8 @@ static void test_delivery_is_answered_before_a_burst_of_wrong_logins(void **stat
     assert_true(wrong >= 1 && wrong <= logins / 2);
     assert_int_equal(wrong + busy, logins);
     assert_int_equal(it_scalar("SELECT count(*) FROM hv_admin_login_failures"
-                               " WHERE remote_addr = $1",
-                               BURST_SOURCE),
+                               " WHERE remote_addr LIKE '127.0.1.%'",
+                               NULL),
                      wrong);
     for (int i = 0; i < logins; i++)
         finish(multi, &burst[i]);
