@@ -204,7 +204,8 @@ void handle_admin_login(worker *w, request *r)
     int slot = login_gate_enter(w->shared, w->configuration->workers);
     if (slot < 0) {
         r->outcome = "busy";
-        reply_too_many(r, 1, "{\"error\":\"another sign-in is being checked; try again\"}");
+        reply_too_many(r, 1,
+                       "{\"error\":\"another sign-in is being checked; try again\",\"busy\":true}");
     } else {
         throttled_check(w, r, password);
         login_gate_leave(w->shared, slot);

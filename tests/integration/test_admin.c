@@ -140,6 +140,8 @@ static void json_member(const reply *r, const char *key, char *out, size_t size)
     cJSON_Delete(document);
 }
 
+static void restart_fcgi_with(const char *name, const char *value);
+
 /* ---- signing in ------------------------------------------------------- */
 
 typedef struct session {
@@ -846,6 +848,90 @@ static void test_client_secret_is_never_shown(void **state)
     buffer_free(&log);
 }
 
+/* The "rotation" member of GET /api/haravan/settings: its previous_until,
+ * or "" when it is null. */
+static void rotation_until(const session *s, char *out, size_t size)
+{
+    reply r = admin_call("GET", "/api/haravan/settings", s, 0, NULL, NULL, NULL);
+    expect_status(&r, 200, "settings");
+    cJSON *document = cJSON_Parse(r.body.data);
+    const cJSON *rotation = cJSON_GetObjectItemCaseSensitive(document, "rotation");
+    if (rotation == NULL)
+        fail_msg("no rotation in %s", r.body.data);
+    const cJSON *until = cJSON_GetObjectItemCaseSensitive(rotation, "previous_until");
+    snprintf(out, size, "%s", cJSON_IsString(until) ? until->valuestring : "");
+    assert_true(cJSON_IsNull(rotation) || cJSON_IsString(until));
+    cJSON_Delete(document);
+    reply_free(&r);
+}
+
+/* A rotation shows on the page with its end, and the page can end it (a
+ * CSRF-protected POST), after which the old secret signs nothing. */
+static void test_settings_page_ends_a_secret_rotation(void **state)
+{
+    (void)state;
+    clear_throttle();
+    session s = sign_in();
+    assert_int_equal(it_ctl("settings unset client_secret_previous > /dev/null"), 0);
+    char until[64];
+    rotation_until(&s, until, sizeof until);
+    assert_string_equal(until, "");
+
+    assert_int_equal(it_ctl("settings set client_secret it-admin-rotation-old > /dev/null"), 0);
+    assert_int_equal(it_ctl("settings set client_secret it-admin-rotation-new > /dev/null"), 0);
+    rotation_until(&s, until, sizeof until);
+    const char *expected = it_text("SELECT to_char((updated_at + interval '72 hours') AT TIME ZONE"
+                                   " 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM hv_settings"
+                                   " WHERE name = 'client_secret_previous'",
+                                   NULL, NULL);
+    assert_non_null(expected);
+    assert_string_equal(until, expected);
+    long long id = it_deliver_event("it-admin-rotation-old", "customers/create", ORG,
+                                    "{\"id\":9300050,\"updated_at\":\"2026-02-05T00:00:00Z\"}");
+    assert_true(id > 0);
+
+    /* Not without the CSRF token, nor from another site, nor a wrong value. */
+    reply r = admin_call("POST", "/api/haravan/settings", &s, 0, NULL, NULL, "end_rotation=1");
+    expect_status(&r, 403, "ending a rotation without CSRF");
+    reply_free(&r);
+    r = admin_call("POST", "/api/haravan/settings", &s, 1, NULL, "Origin: https://evil.example",
+                   "end_rotation=1");
+    expect_status(&r, 403, "ending a rotation cross-site");
+    reply_free(&r);
+    r = admin_call("POST", "/api/haravan/settings", &s, 1, "application/json", NULL,
+                   "{\"end_rotation\":\"yes\"}");
+    expect_status(&r, 400, "end_rotation not a boolean");
+    assert_non_null(strstr(r.body.data, "\"end_rotation\""));
+    reply_free(&r);
+    assert_int_equal(
+        it_scalar("SELECT count(*) FROM hv_settings WHERE name = 'client_secret_previous'", NULL),
+        1);
+
+    r = admin_call("POST", "/api/haravan/settings", &s, 1, "application/json", NULL,
+                   "{\"end_rotation\":true}");
+    expect_status(&r, 200, "ending the rotation");
+    assert_non_null(strstr(r.body.data, "\"rotation\":null"));
+    reply_free(&r);
+    assert_int_equal(
+        it_scalar("SELECT count(*) FROM hv_settings WHERE name = 'client_secret_previous'", NULL),
+        0);
+    /* The workers heard it: the old secret signs nothing, the new one does. */
+    const char *body = "{\"id\":9300051,\"updated_at\":\"2026-02-06T00:00:00Z\"}";
+    it_response old = it_deliver("it-admin-rotation-old", "X-Haravan-Hmacsha256",
+                                 "customers/create", ORG, body, strlen(body));
+    assert_int_equal(old.status, 401);
+    it_response_free(&old);
+    id = it_deliver_event("it-admin-rotation-new", "customers/create", ORG, body);
+    assert_true(id > 0);
+    /* The form spelling does the same (nothing left to end: still 200). */
+    char form[128];
+    snprintf(form, sizeof form, "end_rotation=1&csrf=%s", s.csrf);
+    r = admin_call("POST", "/api/haravan/settings", &s, 0, NULL, NULL, form);
+    expect_status(&r, 200, "ending no rotation");
+    reply_free(&r);
+    assert_int_equal(it_ctl("settings set client_secret '" SECRET "' > /dev/null"), 0);
+}
+
 static void test_status_shows_shop_without_tokens_and_counts(void **state)
 {
     (void)state;
@@ -894,6 +980,86 @@ static void test_status_shows_shop_without_tokens_and_counts(void **state)
     it_exec("UPDATE hv_shops SET status = saved.status FROM it_admin_shops saved"
             " WHERE hv_shops.org_id = saved.org_id");
     it_exec("DROP TABLE it_admin_shops");
+}
+
+/* The simulator's seeded shop (tests/sim/seed). */
+#define SIM_ORG "1000114691"
+
+/* GET /api/subscribe calls the simulator has answered. */
+static long long sim_subscribe_lists(void)
+{
+    it_sim_response response = it_sim_request("GET", "/sim/counters", NULL, NULL);
+    assert_int_equal(response.status, 200);
+    cJSON *counters = cJSON_Parse(response.body.data);
+    const cJSON *count = cJSON_GetObjectItemCaseSensitive(counters, "subscribe_lists");
+    assert_true(cJSON_IsNumber(count));
+    long long value = (long long)count->valuedouble;
+    cJSON_Delete(counters);
+    it_sim_response_free(&response);
+    return value;
+}
+
+/* The status as the page gets it: 200, with "subscriptions_unavailable". */
+static int status_subscriptions_unavailable(const session *s)
+{
+    reply r = admin_call("GET", "/api/haravan/status", s, 0, NULL, NULL, NULL);
+    expect_status(&r, 200, "status");
+    cJSON *document = cJSON_Parse(r.body.data);
+    assert_non_null(document);
+    assert_true(cJSON_IsArray(cJSON_GetObjectItem(document, "subscriptions")));
+    assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(document, "shop"), "org_id"));
+    assert_true(
+        cJSON_IsNumber(cJSON_GetObjectItem(cJSON_GetObjectItem(document, "events"), "done")));
+    const cJSON *unavailable = cJSON_GetObjectItem(document, "subscriptions_unavailable");
+    if (!cJSON_IsBool(unavailable))
+        fail_msg("no subscriptions_unavailable in %s", r.body.data);
+    int result = cJSON_IsTrue(unavailable);
+    cJSON_Delete(document);
+    reply_free(&r);
+    return result;
+}
+
+/* The status asks Haravan for the subscriptions once a minute per worker,
+ * and a slow Haravan does not hold it: after 3 s the rest is answered,
+ * saying the list could not be read. One worker, so that two calls meet
+ * the same cache. */
+static void test_status_caches_subscriptions_and_bounds_haravan(void **state)
+{
+    (void)state;
+    clear_throttle();
+    it_sim_admin("/sim/tokens", "{\"token\":\"it-admin-status-token\",\"org_id\":" SIM_ORG
+                                ",\"scopes\":\"openid wh_api\"}");
+    assert_int_equal(it_ctl("shop token " SIM_ORG
+                            " 'openid wh_api' > /dev/null <<'EOF'\nit-admin-status-token\nEOF\n"),
+                     0);
+    it_exec("UPDATE hv_shops SET updated_at = now() + interval '2 hours'"
+            " WHERE org_id = '" SIM_ORG "'");
+    restart_fcgi_with("HARAVAN_WORKERS", "1");
+    session s = sign_in();
+
+    long long before = sim_subscribe_lists();
+    assert_int_equal(status_subscriptions_unavailable(&s), 0);
+    assert_int_equal(status_subscriptions_unavailable(&s), 0);
+    assert_int_equal(sim_subscribe_lists() - before, 1);
+
+    /* A webhook service slower than the status waits (a fresh worker, so
+     * nothing is cached). */
+    restart_fcgi_with("HARAVAN_WORKERS", "1");
+    it_sim_admin("/sim/config", "{\"subscribe_delay_ms\":6000}");
+    double started = it_now_ms();
+    int unavailable = status_subscriptions_unavailable(&s);
+    double waited = it_now_ms() - started;
+    /* Back to a prompt webhook service (this waits for the stalled call). */
+    it_sim_admin("/sim/config", "{\"subscribe_delay_ms\":0}");
+    assert_int_equal(unavailable, 1);
+    assert_true(waited < 6000);
+    /* A failure is not kept: the next status asks again and gets the list. */
+    before = sim_subscribe_lists();
+    assert_int_equal(status_subscriptions_unavailable(&s), 0);
+    assert_int_equal(sim_subscribe_lists() - before, 1);
+    restart_fcgi_with(NULL, NULL);
+    /* The simulator's shop is the connect tests' to connect for real. */
+    it_exec("DELETE FROM hv_shops WHERE org_id = '" SIM_ORG "'");
 }
 
 static void test_events_list_and_replay(void **state)
@@ -1202,7 +1368,9 @@ int main(void)
         cmocka_unit_test(test_json_post_saves),
         cmocka_unit_test(test_invalid_fields_are_named_and_nothing_is_saved),
         cmocka_unit_test(test_client_secret_is_never_shown),
+        cmocka_unit_test(test_settings_page_ends_a_secret_rotation),
         cmocka_unit_test(test_status_shows_shop_without_tokens_and_counts),
+        cmocka_unit_test(test_status_caches_subscriptions_and_bounds_haravan),
         cmocka_unit_test(test_events_list_and_replay),
         cmocka_unit_test(test_crm_sign_in_through_auth_request),
     };
