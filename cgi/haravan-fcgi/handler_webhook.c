@@ -67,14 +67,15 @@ static const char *signature_header(const request *r)
 }
 
 /* Verifies against the cached secrets, and once more against fresh ones
- * when that fails (a rotation may have just committed). Returns 1 when
- * valid, 0 when not, -1 when the settings cannot be read. */
+ * when that fails (a rotation may have just committed), unless they were
+ * read less than a second ago (secrets.h). Returns 1 when valid, 0 when
+ * not, -1 when the settings cannot be read. */
 static int signature_valid(worker *w, request *r, const char *signature)
 {
     char error[256];
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (attempt == 1)
-            secrets_invalidate(&w->cache);
+        if (attempt == 1 && !secrets_recheck(&w->cache))
+            break; /* read less than a second ago: the same answer */
         if (secrets_ensure(&w->cache, &w->database, w->configuration->master_key, error,
                            sizeof error) != 0) {
             log_message("error", "cannot load webhook settings: %s", error);

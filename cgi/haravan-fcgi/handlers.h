@@ -36,7 +36,11 @@ void handle_webhooks_subscribe(worker *w, request *r);
 
 /* The connected shop's webhook subscriptions as Haravan lists them, for
  * GET /api/haravan/status: a JSON array (caller deletes), empty when no
- * shop is connected or Haravan cannot say; NULL only when out of memory. */
-cJSON *webhooks_subscriptions(worker *w);
+ * shop is connected or Haravan cannot say (then *unavailable is 1); NULL
+ * only when out of memory. A list read less than a minute ago is reused
+ * (subscriptions_cache.h); asking Haravan takes at most
+ * WEBHOOKS_STATUS_TIMEOUT_MS. */
+#define WEBHOOKS_STATUS_TIMEOUT_MS 3000
+cJSON *webhooks_subscriptions(worker *w, int *unavailable);
 
 #endif

@@ -6,7 +6,8 @@
  *   GET  /sim/apps/{client_id}  show it
  *   POST /sim/keys/rotate       a new signing key with a new kid
  *   GET, POST /sim/config       {"access_token_seconds","delivery_timeout_ms",
- *                                "delivery_retries","refresh_token_usage"}
+ *                                "delivery_retries","refresh_token_usage",
+ *                                "subscribe_delay_ms": a slow webhook service}
  *   POST /sim/tokens/expire     {"token"}: that access token answers 401
  *   POST /sim/refresh/revoke    {"refresh_token"}: it answers invalid_grant
  *   POST /sim/fire              {"topic","org_id"?,"sample"?,"body"?}
@@ -152,7 +153,9 @@ static cJSON *config_document(const sim_config *config)
         cJSON_AddNumberToObject(document, "delivery_retries", (double)config->delivery_retries) ==
             NULL ||
         cJSON_AddStringToObject(document, "refresh_token_usage",
-                                usage_names[config->refresh_usage]) == NULL) {
+                                usage_names[config->refresh_usage]) == NULL ||
+        cJSON_AddNumberToObject(document, "subscribe_delay_ms",
+                                (double)config->subscribe_delay_ms) == NULL) {
         cJSON_Delete(document);
         return NULL;
     }
@@ -202,11 +205,14 @@ void sim_admin_config_set(sim *s, request *r, const cJSON *body)
                         &config.delivery_timeout_ms) != 0 ||
         optional_number(body, "delivery_retries", 0, SIM_MAX_DELIVERY_RETRIES,
                         &config.delivery_retries) != 0 ||
-        optional_usage(body, &config.refresh_usage) != 0) {
+        optional_usage(body, &config.refresh_usage) != 0 ||
+        optional_number(body, "subscribe_delay_ms", 0, SIM_MAX_SUBSCRIBE_DELAY_MS,
+                        &config.subscribe_delay_ms) != 0) {
         sim_admin_error(r, 400,
                         "expected {\"access_token_seconds\":1..2592000,"
                         "\"delivery_timeout_ms\":100..10000,\"delivery_retries\":0..5,"
-                        "\"refresh_token_usage\":\"rotate\"|\"reuse\"|\"omit\"}");
+                        "\"refresh_token_usage\":\"rotate\"|\"reuse\"|\"omit\","
+                        "\"subscribe_delay_ms\":0..20000}");
         return;
     }
     s->config = config;

@@ -63,11 +63,13 @@ typedef struct sim_config {
     long delivery_timeout_ms;  /* per delivery attempt and handshake; 5000 */
     long delivery_retries;     /* redeliveries after the first attempt; 3 */
     sim_refresh_usage refresh_usage;
+    long subscribe_delay_ms; /* every /api/subscribe answer waits this long; 0 */
 } sim_config;
 
 #define SIM_DEFAULT_ACCESS_TOKEN_SECONDS 3600
 #define SIM_MAX_ACCESS_TOKEN_SECONDS     (30L * 24 * 3600)
 #define SIM_DEFAULT_DELIVERY_TIMEOUT_MS  5000
+#define SIM_MAX_SUBSCRIBE_DELAY_MS       20000
 #define SIM_MAX_DELIVERY_TIMEOUT_MS      10000
 #define SIM_DEFAULT_DELIVERY_RETRIES     3
 #define SIM_MAX_DELIVERY_RETRIES         5
@@ -93,6 +95,7 @@ typedef struct sim_counters {
     size_t capacity;
     long long total;
     long long by_status[SIM_MAX_STATUS];
+    long long subscribe_lists; /* GET /api/subscribe answered with a list */
 } sim_counters;
 
 typedef struct sim {
