@@ -290,24 +290,30 @@ static int save_all(worker *w, const settings_form *f, char *error, size_t size)
     return run(database, "NOTIFY " SETTINGS_CHANNEL, 0, NULL);
 }
 
+typedef struct save_work {
+    worker *w;
+    const settings_form *form;
+    char error[256]; /* why a statement refused, when it says more than the database */
+} save_work;
+
+static int save_body(db *database, void *context)
+{
+    (void)database; /* the worker's own, which save_all reaches through it */
+    save_work *work = context;
+    return save_all(work->w, work->form, work->error, sizeof work->error);
+}
+
 /* Saves `f` all together. Returns 0, or -1 with nothing saved. */
 static int save(worker *w, const settings_form *f)
 {
-    char error[256] = "";
-    if (run(&w->database, "BEGIN", 0, NULL) != 0)
-        return -1;
-    int result = save_all(w, f, error, sizeof error);
-    if (result == 0)
-        result = run(&w->database, "COMMIT", 0, NULL);
-    if (result != 0) {
+    save_work work = {.w = w, .form = f};
+    int result = db_transaction(&w->database, save_body, &work);
+    if (result != 0)
         log_message("error", "settings not saved: %s",
-                    error[0] != '\0' ? error : w->database.error);
-        if (w->database.connection != NULL)
-            PQclear(PQexec(w->database.connection, "ROLLBACK"));
-    }
+                    work.error[0] != '\0' ? work.error : w->database.error);
     /* This worker's own cache, without waiting for its notification. */
     secrets_invalidate(&w->cache);
-    return result;
+    return result != 0 ? -1 : 0;
 }
 
 static int is_json(const request *r)

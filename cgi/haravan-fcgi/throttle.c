@@ -6,21 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int command(db *database, const char *sql)
-{
-    PGresult *result = db_query(database, DB_ONCE, sql, 0, NULL, NULL, NULL);
-    if (result == NULL)
-        return -1;
-    PQclear(result);
-    return 0;
-}
-
-static void rollback(db *database)
-{
-    if (database->connection != NULL)
-        PQclear(PQexec(database->connection, "ROLLBACK"));
-}
-
 /* Whether the last minute holds `limit` failures, from `remote_addr` when
  * `per_address`, else from anyone: 1 (full, with the seconds until one
  * leaves in *retry_after), 0 (room left) or -1. The failure `limit`
@@ -80,25 +65,37 @@ static int count_and_record(db *database, const char *remote_addr, long long *at
     return record(database, remote_addr, attempt) == 0 ? 1 : -1;
 }
 
+typedef struct throttle_work {
+    const char *remote_addr;
+    long long *attempt;
+    int *retry_after;
+    int verdict;
+} throttle_work;
+
+/* The transaction's body: under the lock every login attempt takes, count,
+ * record, and forget what is too old to count. */
+static int count_under_lock(db *database, void *context)
+{
+    throttle_work *work = context;
+    if (db_command(database, "SELECT pg_advisory_xact_lock(hashtext('hv_admin_login'))") != 0)
+        return -1;
+    work->verdict = count_and_record(database, work->remote_addr, work->attempt, work->retry_after);
+    if (work->verdict < 0)
+        return -1;
+    /* Failures older than a day serve no count; an operator reading the
+     * table for an attack has had a day to look. */
+    return db_command(database, "DELETE FROM hv_admin_login_failures"
+                                " WHERE at < clock_timestamp() - interval '1 day'");
+}
+
 int throttle_begin(db *database, const char *remote_addr, long long *attempt, int *retry_after)
 {
     *attempt = 0;
     *retry_after = 0;
-    if (command(database, "BEGIN") != 0)
+    throttle_work work = {remote_addr, attempt, retry_after, -1};
+    if (db_transaction(database, count_under_lock, &work) != 0)
         return -1;
-    int verdict = command(database, "SELECT pg_advisory_xact_lock(hashtext('hv_admin_login'))");
-    if (verdict == 0)
-        verdict = count_and_record(database, remote_addr, attempt, retry_after);
-    /* Failures older than a day serve no count; an operator reading the
-     * table for an attack has had a day to look. */
-    if (verdict >= 0 && command(database, "DELETE FROM hv_admin_login_failures"
-                                          " WHERE at < clock_timestamp() - interval '1 day'") != 0)
-        verdict = -1;
-    if (verdict >= 0 && command(database, "COMMIT") != 0)
-        verdict = -1;
-    if (verdict < 0)
-        rollback(database);
-    return verdict;
+    return work.verdict;
 }
 
 int throttle_forget(db *database, long long attempt)
