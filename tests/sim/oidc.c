@@ -818,10 +818,32 @@ static void grant_refresh_token(sim *s, request *r, const form *f, const cJSON *
     free(scopes);
 }
 
+/* 1 when the request's media type is application/x-www-form-urlencoded
+ * (RFC 6749 section 3.2; parameters such as "; charset=UTF-8" allowed,
+ * the type itself compared without regard to case, RFC 9110 8.3.1). */
+static int is_form_body(const request *r)
+{
+    static const char form_type[] = "application/x-www-form-urlencoded";
+    const char *type = request_param(r, "CONTENT_TYPE");
+    if (type == NULL)
+        return 0;
+    type += strspn(type, " \t");
+    size_t length = strcspn(type, ";");
+    while (length > 0 && (type[length - 1] == ' ' || type[length - 1] == '\t'))
+        length--;
+    return length == strlen(form_type) && strncasecmp(type, form_type, length) == 0;
+}
+
 static void serve_token(sim *s, request *r)
 {
     if (strcmp(r->method, "POST") != 0) {
         sim_reply(r, 405, "Allow: POST\r\n", "{\"error\":\"invalid_request\"}");
+        return;
+    }
+    if (!is_form_body(r)) {
+        reply_token_error(r, "invalid_request",
+                          "only application/x-www-form-urlencoded bodies are supported on POST "
+                          "/connect/token");
         return;
     }
     enum request_body_result read = request_read_body(r, OIDC_MAX_BODY);
