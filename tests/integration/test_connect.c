@@ -429,7 +429,8 @@ static int setup(void **state)
     if (browser == NULL)
         return -1;
     curl_easy_setopt(browser, CURLOPT_COOKIEFILE, ""); /* the cookie engine, in memory */
-    sim_config("{\"access_token_seconds\":3600,\"refresh_token_usage\":\"rotate\"}");
+    sim_config("{\"access_token_seconds\":3600,\"refresh_token_usage\":\"rotate\","
+               "\"c_hash\":\"include\",\"at_hash\":\"include\"}");
     sign_in();
     return 0;
 }
@@ -437,7 +438,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    sim_config("{\"access_token_seconds\":3600,\"refresh_token_usage\":\"rotate\"}");
+    sim_config("{\"access_token_seconds\":3600,\"refresh_token_usage\":\"rotate\","
+               "\"c_hash\":\"include\",\"at_hash\":\"include\"}");
     curl_easy_cleanup(browser);
     config_free(&configuration);
     return 0;
@@ -674,6 +676,40 @@ static void test_tampered_id_token_is_invalid(void **state)
     (void)state;
     assert_string_equal(login_with_tampered_token(break_payload), "invalid_token");
     assert_string_equal(login_with_tampered_token(change_shop), "invalid_token");
+}
+
+/* c_hash is required in the id_token posted with the code, at_hash in the
+ * one the token endpoint returns (the simulator is told to leave them out
+ * or get them wrong); each failure is invalid_token and stores nothing. */
+static void test_id_token_hashes_are_required(void **state)
+{
+    (void)state;
+    static const char *const broken[] = {
+        "{\"c_hash\":\"omit\"}",
+        "{\"c_hash\":\"wrong\"}",
+        "{\"at_hash\":\"omit\"}",
+        "{\"at_hash\":\"wrong\"}",
+        NULL,
+    };
+    it_exec("DELETE FROM hv_shops WHERE org_id = '" ORG "'");
+    for (size_t i = 0; broken[i] != NULL; i++) {
+        sim_config(broken[i]);
+        const char *code = connect_as_owner();
+        sim_config("{\"c_hash\":\"include\",\"at_hash\":\"include\"}");
+        if (strcmp(code, "invalid_token") != 0)
+            fail_msg("%s: connect=%s, expected invalid_token", broken[i], code);
+        assert_int_equal(it_scalar("SELECT count(*) FROM hv_shops WHERE org_id = $1", ORG), 0);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/log/haravan-fcgi.log", it_env("HARAVAN_VAR"));
+    buffer log = BUFFER_INIT;
+    it_read_file(path, &log);
+    assert_non_null(strstr(log.data, "c_hash is missing"));
+    assert_non_null(strstr(log.data, "c_hash does not match"));
+    assert_non_null(strstr(log.data, "at_hash is missing"));
+    assert_non_null(strstr(log.data, "at_hash does not match"));
+    buffer_free(&log);
+    expect_connected(); /* the tests after this one start connected */
 }
 
 static void test_grant_without_webhook_scopes_is_missing_scope(void **state)
@@ -1027,6 +1063,7 @@ int main(void)
         cmocka_unit_test(test_states_are_single_use_and_per_step),
         cmocka_unit_test(test_tampered_id_token_is_invalid),
         cmocka_unit_test(test_used_code_is_refused_and_nothing_is_stored),
+        cmocka_unit_test(test_id_token_hashes_are_required),
         cmocka_unit_test(test_grant_without_webhook_scopes_is_missing_scope),
         cmocka_unit_test(test_configuration_failures),
         cmocka_unit_test(test_rotated_signing_key),

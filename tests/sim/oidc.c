@@ -271,6 +271,7 @@ typedef struct id_token_request {
     const char *nonce;     /* NULL: left out (refresh) */
     const char *hash_name; /* "c_hash", "at_hash" or NULL */
     const char *hashed;    /* the code or access token it covers */
+    sim_hash_mode hash_mode;
     const sim_org *org;
     const cJSON *user;
 } id_token_request;
@@ -290,9 +291,14 @@ static char *make_id_token(const sim *s, const id_token_request *request_fields)
                 cJSON_AddNumberToObject(claims, "auth_time", (double)now) != NULL;
     if (built && request_fields->nonce != NULL)
         built = cJSON_AddStringToObject(claims, "nonce", request_fields->nonce) != NULL;
-    if (built && request_fields->hash_name != NULL)
-        built = sim_hash_half(request_fields->hashed, hash) == 0 &&
+    /* A wrong hash is that of the value with one more character. */
+    buffer hashed = BUFFER_INIT;
+    if (built && request_fields->hash_name != NULL && request_fields->hash_mode != SIM_HASH_OMIT)
+        built = buffer_printf(&hashed, "%s%s", request_fields->hashed,
+                              request_fields->hash_mode == SIM_HASH_WRONG ? "x" : "") == 0 &&
+                sim_hash_half(hashed.data, hash) == 0 &&
                 cJSON_AddStringToObject(claims, request_fields->hash_name, hash) != NULL;
+    buffer_free(&hashed);
     char *token = built ? sim_jwt_sign(&s->key, claims) : NULL;
     cJSON_Delete(claims);
     return token;
@@ -638,8 +644,14 @@ static void grant(sim *s, request *r, const authorize_request *a, const cJSON *u
     };
     if (sim_grants_add_code(&s->grants, &fields, sim_now()) != 0)
         goto failed;
-    id_token_request token_fields = {base.data, a->client_id, a->nonce, "c_hash",
-                                     code,      a->org,       user};
+    id_token_request token_fields = {.issuer = base.data,
+                                     .client_id = a->client_id,
+                                     .nonce = a->nonce,
+                                     .hash_name = "c_hash",
+                                     .hashed = code,
+                                     .hash_mode = s->config.c_hash,
+                                     .org = a->org,
+                                     .user = user};
     id_token = make_id_token(s, &token_fields);
     if (id_token == NULL)
         goto failed;
@@ -887,8 +899,14 @@ static void issue_tokens(sim *s, request *r, const issue_request *issue)
             goto failed;
     }
     if (scope_in(issue->scopes, "openid")) {
-        id_token_request fields = {
-            base.data, issue->client_id, issue->nonce, "at_hash", access_token, org, user};
+        id_token_request fields = {.issuer = base.data,
+                                   .client_id = issue->client_id,
+                                   .nonce = issue->nonce,
+                                   .hash_name = "at_hash",
+                                   .hashed = access_token,
+                                   .hash_mode = s->config.at_hash,
+                                   .org = org,
+                                   .user = user};
         id_token = make_id_token(s, &fields);
         if (id_token == NULL)
             goto failed;
