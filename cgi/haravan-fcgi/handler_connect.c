@@ -4,11 +4,11 @@
  *
  *   GET /api/haravan/connect (admin)
  *     -> 302 authorize: login scopes, redirect_uri .../login, state, nonce
- *   GET|POST /api/haravan/login (Haravan's form_post)
+ *   POST /api/haravan/login (Haravan's form_post)
  *     state, id_token, owner, code exchange
  *     -> 302 authorize: install scopes, redirect_uri .../grandservice,
  *        a new state and nonce, orgid of the shop just logged into
- *   GET|POST /api/haravan/grandservice
+ *   POST /api/haravan/grandservice
  *     state, id_token, owner, code exchange, grant_service + wh_api granted
  *     -> shop stored with its sealed tokens -> 302 {page}?connect=ok
  *
@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "admin.h"
+#include "connect_page.h"
 #include "core/crypto.h"
 #include "core/form.h"
 #include "core/log.h"
@@ -204,20 +205,15 @@ void handle_connect(worker *w, request *r)
 
 /* ---- the callbacks ------------------------------------------------------------ */
 
-/* Haravan's fields: the form_post body, or the query of a GET. */
+/* Haravan's fields: the form_post body only. A query string, if any, is
+ * never read: the router sends a GET to handle_connect_wrong_method. */
 static int read_params(callback *c)
 {
-    const char *text = c->r->query;
-    size_t length = strlen(c->r->query);
-    if (strcmp(c->r->method, "POST") == 0) {
-        if (request_read_body(c->r, CALLBACK_MAX_BODY) != REQUEST_BODY_OK) {
-            snprintf(c->reason, sizeof c->reason, "the callback's body cannot be read");
-            return -1;
-        }
-        text = c->r->body.data;
-        length = c->r->body.length;
+    if (request_read_body(c->r, CALLBACK_MAX_BODY) != REQUEST_BODY_OK) {
+        snprintf(c->reason, sizeof c->reason, "the callback's body cannot be read");
+        return -1;
     }
-    if (form_parse(&c->params, text, length) != 0) {
+    if (form_parse(&c->params, c->r->body.data, c->r->body.length) != 0) {
         snprintf(c->reason, sizeof c->reason, "the callback's fields cannot be parsed");
         return -1;
     }
@@ -459,4 +455,11 @@ void handle_connect_login(worker *w, request *r)
 void handle_connect_grant(worker *w, request *r)
 {
     handle_callback(w, r, "grant", GRANT_PATH);
+}
+
+void handle_connect_wrong_method(worker *w, request *r)
+{
+    /* The query may hold a code or id_token: neither read nor logged. */
+    r->outcome = "not_post";
+    connect_page_reply(w, r, CONNECT_PAGE_METHOD, "");
 }

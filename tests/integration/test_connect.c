@@ -14,7 +14,9 @@
  * name, who connected); the stored token reads /com/shop.json; a staff
  * member gets not_owner; deny gets denied; a replayed state, a login state
  * at the grant step and a forged state get expired; a code redeemed by
- * someone else first gets exchange_failed and stores nothing; a tampered id_token
+ * someone else first gets exchange_failed and stores nothing; a GET (or
+ * any method but POST) at a callback gets 405 and a page, and its query is
+ * neither used nor logged; a tampered id_token
  * gets invalid_token; a consent without grant_service gets missing_scope;
  * a wrong client secret gets exchange_failed; no client secret gets
  * not_configured; the connect link needs an admin; a rotated signing key
@@ -66,6 +68,7 @@ typedef struct page {
     long status;
     buffer body;
     char location[4096];
+    buffer headers; /* every header line as received */
 } page;
 
 static CURL *browser;
@@ -80,6 +83,8 @@ static size_t collect_location(char *data, size_t size, size_t count, void *cont
 {
     page *p = context;
     size_t length = size * count;
+    if (buffer_append(&p->headers, data, length) != 0)
+        return 0;
     if (length > 9 && strncasecmp(data, "Location:", 9) == 0) {
         const char *value = data + 9;
         size_t value_length = length - 9;
@@ -127,6 +132,28 @@ static page browse(const char *url, const char *body, const char *header)
 static void page_free(page *p)
 {
     buffer_free(&p->body);
+    buffer_free(&p->headers);
+}
+
+/* The value of header `name` (the first, without CR LF; static), or NULL. */
+static const char *header_of(const page *p, const char *name)
+{
+    static char value[1024];
+    size_t length = strlen(name);
+    for (const char *line = p->headers.data; line != NULL && *line != '\0';) {
+        const char *end = strstr(line, "\r\n");
+        size_t line_length = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (line_length > length && strncasecmp(line, name, length) == 0 && line[length] == ':') {
+            const char *start = line + length + 1;
+            while (*start == ' ')
+                start++;
+            snprintf(value, sizeof value, "%.*s", (int)(line_length - (size_t)(start - line)),
+                     start);
+            return value;
+        }
+        line = end != NULL ? end + 2 : NULL;
+    }
+    return NULL;
 }
 
 static void connector_url(const char *path, char *out, size_t size)
@@ -458,9 +485,72 @@ static void test_connect_needs_an_admin(void **state)
     r = it_request("POST", "/api/haravan/login", NULL, forged, strlen(forged));
     assert_int_equal(r.status, 302);
     it_response_free(&r);
-    r = it_request("GET", "/api/haravan/grandservice?state=forged", NULL, NULL, 0);
+    r = it_request("POST", "/api/haravan/grandservice", NULL, forged, strlen(forged));
     assert_int_equal(r.status, 302);
     it_response_free(&r);
+}
+
+/* A GET at either callback (Haravan answers by form_post): 405, Allow:
+ * POST, not cached, no Referer, a page that explains and links to the
+ * settings page; nothing in its query is used (the state it carries still
+ * works by POST afterwards) or logged. */
+static void expect_not_post(const char *method, const char *url, const char *body)
+{
+    curl_easy_setopt(browser, CURLOPT_CUSTOMREQUEST, method);
+    page p = browse(url, body, NULL);
+    curl_easy_setopt(browser, CURLOPT_CUSTOMREQUEST, NULL);
+    if (p.status != 405)
+        fail_msg("%s %s: %ld %s", method, url, p.status, p.body.data);
+    assert_string_equal(header_of(&p, "Allow"), "POST");
+    assert_non_null(strstr(header_of(&p, "Cache-Control"), "no-store"));
+    assert_string_equal(header_of(&p, "Referrer-Policy"), "no-referrer");
+    assert_non_null(strstr(header_of(&p, "Content-Type"), "text/html"));
+    assert_string_equal(p.location, "");
+    char link[600];
+    snprintf(link, sizeof link, "<a href=\"%s/haravan/\">", it_env("HARAVAN_PUBLIC_URL"));
+    assert_non_null(strstr(p.body.data, link));
+    assert_non_null(strstr(p.body.data, "Không thể hoàn tất kết nối"));
+    assert_non_null(strstr(p.body.data, "form post"));
+    assert_null(strstr(p.body.data, "get-query-code"));
+    page_free(&p);
+}
+
+static void test_callbacks_take_post_only(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {"/api/haravan/login", "/api/haravan/grandservice"};
+    for (size_t i = 0; i < 2; i++) {
+        char url[1024];
+        connector_url(paths[i], url, sizeof url);
+        expect_not_post("GET", url, NULL);
+        expect_not_post("PUT", url, "code=get-query-code-put");
+        snprintf(url + strlen(url), sizeof url - strlen(url),
+                 "?code=get-query-code-%zu&id_token=a.b.c&state=s", i);
+        expect_not_post("GET", url, NULL);
+    }
+    /* A real form_post's fields, sent as a GET query first: refused, and
+     * not spent; the same fields by POST then go on to the grant step. */
+    char location[4096];
+    char action[1024];
+    buffer fields = BUFFER_INIT;
+    start(location, sizeof location);
+    consent(location, NULL, action, sizeof action, &fields);
+    char url[8192];
+    snprintf(url, sizeof url, "%s?%s", action, fields.data);
+    expect_not_post("GET", url, NULL);
+    char next[4096];
+    post_callback(action, fields.data, next, sizeof next);
+    assert_null(connect_code(next));
+    assert_non_null(strstr(next, "/connect/authorize?"));
+    buffer_free(&fields);
+    /* The connector's log holds no query value. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/log/haravan-fcgi.log", it_env("HARAVAN_VAR"));
+    buffer log = BUFFER_INIT;
+    it_read_file(path, &log);
+    assert_null(strstr(log.data, "get-query-code"));
+    assert_non_null(strstr(log.data, "\"not_post\""));
+    buffer_free(&log);
 }
 
 static void test_authorize_request_is_the_contracts(void **state)
@@ -1056,6 +1146,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_needs_an_admin),
+        cmocka_unit_test(test_callbacks_take_post_only),
         cmocka_unit_test(test_authorize_request_is_the_contracts),
         cmocka_unit_test(test_owner_connects_the_shop),
         cmocka_unit_test(test_staff_member_is_not_owner),
