@@ -31,14 +31,18 @@ static const char *public_path(const char *public_url)
     return path != NULL ? path : "";
 }
 
-int connect_cookie_line(const worker *w, const char *step, const char *value, buffer *out)
+int connect_cookie_format(const char *public_url, const char *step, const char *value, buffer *out)
 {
-    const char *public_url = w->configuration->public_url;
     int secure = public_url != NULL && strncasecmp(public_url, "https://", 8) == 0;
     return buffer_printf(out, "Set-Cookie: %s=%s; Path=%s%s; Max-Age=%d; HttpOnly; %s\r\n",
                          cookie_name(step), value != NULL ? value : "", public_path(public_url),
                          callback_path(step), value != NULL ? HV_OAUTH_STATE_SECONDS : 0,
                          secure ? "SameSite=None; Secure" : "SameSite=Lax");
+}
+
+int connect_cookie_line(const worker *w, const char *step, const char *value, buffer *out)
+{
+    return connect_cookie_format(w->configuration->public_url, step, value, out);
 }
 
 int connect_cookie_read(const request *r, const char *step, char *out, size_t size)

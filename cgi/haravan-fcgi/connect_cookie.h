@@ -35,8 +35,12 @@
 #define CONNECT_GRANT_PATH "/api/haravan/grandservice"
 
 /* Appends "Set-Cookie: ...\r\n" for the cookie of `step` ("login" or
- * "grant") holding `value`, or clearing it when `value` is NULL. Returns 0
- * or -1 (memory). */
+ * "grant") holding `value`, or clearing it when `value` is NULL, for the
+ * connector at `public_url` (HARAVAN_PUBLIC_URL; NULL: none). Returns 0 or
+ * -1 (memory). */
+int connect_cookie_format(const char *public_url, const char *step, const char *value, buffer *out);
+
+/* connect_cookie_format with the worker's HARAVAN_PUBLIC_URL. */
 int connect_cookie_line(const worker *w, const char *step, const char *value, buffer *out);
 
 /* Copies the value of the cookie of `step` that came with `r` into `out`.
