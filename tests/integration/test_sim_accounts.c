@@ -1248,6 +1248,20 @@ static void test_authorize_refusals_go_back_as_the_standard_says(void **state)
     authorize_query(&query, NULL, NULL);
     add_field(&query, "state", "another");
     expect_error_post(query.data, "invalid_request", "st-refused");
+    /* A shop that does not exist; a state beyond 2000 characters. */
+    authorize_query(&query, "orgid", "999999999");
+    expect_error_post(query.data, "invalid_request", "st-refused");
+    char long_state[2100];
+    memset(long_state, 's', sizeof long_state - 1);
+    long_state[sizeof long_state - 1] = '\0';
+    authorize_query(&query, "state", long_state);
+    sim_answer too_long = authorize_get(query.data);
+    assert_int_equal(too_long.status, 200);
+    char *refusal = hidden_value(too_long.body.data, "error");
+    assert_non_null(refusal);
+    assert_string_equal(refusal, "invalid_request");
+    free(refusal);
+    answer_free(&too_long);
     /* An unknown or unplayed response_mode: no valid mode was asked for, so
      * the error goes back in code id_token's default, the fragment (query
      * is never used with a front-channel token). */
@@ -1258,14 +1272,29 @@ static void test_authorize_refusals_go_back_as_the_standard_says(void **state)
     }
     authorize_query(&query, "response_mode", NULL);
     expect_error_fragment(query.data, "invalid_request", "st-refused");
-    /* But a bad client or redirect_uri never gets a redirect, whatever else. */
-    authorize_query(&query, "redirect_uri", "http://evil.example/api/haravan/login");
-    add_field(&query, "response_mode", "bogus");
-    sim_answer answer = authorize_get(query.data);
-    assert_int_equal(answer.status, 400);
-    assert_string_equal(answer.location, "");
-    assert_null(strstr(answer.body.data, "<form"));
-    answer_free(&answer);
+    /* But a bad client or redirect_uri never gets a redirect, whatever else:
+     * an unregistered redirect_uri, none, no client, a client_id twice. */
+    static const char *const untrusted[][2] = {
+        {"redirect_uri", "http://evil.example/api/haravan/login"},
+        {"redirect_uri", NULL},
+        {"client_id", NULL},
+        {"client_id", "no-such-client"},
+    };
+    sim_answer answer;
+    for (size_t i = 0; i < 5; i++) {
+        if (i < 4) {
+            authorize_query(&query, untrusted[i][0], untrusted[i][1]);
+        } else {
+            authorize_query(&query, NULL, NULL);
+            add_field(&query, "client_id", app_id);
+        }
+        add_field(&query, "response_mode", "bogus");
+        answer = authorize_get(query.data);
+        if (answer.status != 400 || answer.location[0] != '\0')
+            fail_msg("case %zu: %ld Location %s", i, answer.status, answer.location);
+        assert_null(strstr(answer.body.data, "<form"));
+        answer_free(&answer);
+    }
     /* The request as the connector sends it is fine. */
     authorize_query(&query, NULL, NULL);
     answer = authorize_get(query.data);
