@@ -78,8 +78,7 @@ static int build_page(const worker *w, const page_text *text, buffer *out)
                : -1;
 }
 
-void connect_page_reply(const worker *w, request *r, connect_page_kind kind,
-                        const char *extra_headers)
+void connect_page_reply(const worker *w, request *r, connect_page_kind kind)
 {
     const page_text *text = kind == CONNECT_PAGE_METHOD ? &method_page : &other_browser_page;
     buffer page = BUFFER_INIT;
@@ -87,8 +86,8 @@ void connect_page_reply(const worker *w, request *r, connect_page_kind kind,
     if (build_page(w, text, &page) != 0 ||
         buffer_printf(&headers,
                       "%sReferrer-Policy: no-referrer\r\n"
-                      "Content-Security-Policy: default-src 'none'\r\n%s",
-                      text->headers, extra_headers != NULL ? extra_headers : "") != 0) {
+                      "Content-Security-Policy: default-src 'none'\r\n",
+                      text->headers) != 0) {
         request_reply_error(r, 500, "out of memory");
     } else {
         request_reply(r, text->status, "text/html; charset=utf-8", headers.data, page.data,

@@ -18,7 +18,7 @@
  * settings page. Both link to it, send no Referer, load nothing (a CSP of
  * default-src 'none') and are not cached (request_reply's no-store).
  *
- * Ownership: nothing is kept; `extra_headers` stays the caller's.
+ * Ownership: nothing is kept.
  */
 #ifndef HARAVAN_FCGI_CONNECT_PAGE_H
 #define HARAVAN_FCGI_CONNECT_PAGE_H
@@ -31,9 +31,7 @@ typedef enum connect_page_kind {
     CONNECT_PAGE_OTHER_BROWSER,
 } connect_page_kind;
 
-/* Replies with the page of `kind`. `extra_headers` is "" or complete
- * "Name: value\r\n" lines (a Set-Cookie). */
-void connect_page_reply(const worker *w, request *r, connect_page_kind kind,
-                        const char *extra_headers);
+/* Replies with the page of `kind`. */
+void connect_page_reply(const worker *w, request *r, connect_page_kind kind);
 
 #endif

@@ -74,8 +74,9 @@ typedef struct callback {
     hv_jwt identity; /* the verified front-channel id_token */
     hv_oidc_tokens tokens;
     char org_id[HV_SHOP_ORG_ID_SIZE];
-    char reason[512]; /* for the log */
-    buffer cookies;   /* Set-Cookie lines for the reply */
+    char reason[512];  /* for the log */
+    buffer cookies;    /* Set-Cookie lines for the reply */
+    int other_browser; /* the state came without its cookie: a page, no redirect */
 } callback;
 
 /* ---- replies ------------------------------------------------------------- */
@@ -247,10 +248,6 @@ static int read_params(callback *c)
     return 0;
 }
 
-/* The outcome code that stands for "answered with the other-browser page"
- * (not a ?connect= code: no redirect is made). */
-static const char other_browser[] = "other_browser";
-
 /* The state and its browser's cookie first: nothing else is looked at for
  * a request this connector did not start in this browser. Returns NULL to
  * go on, else the outcome code. Once the state is spent, the step's
@@ -273,7 +270,8 @@ static const char *check_state(callback *c)
                  "the state is good but came %s its browser's cookie: another browser, or the "
                  "cookie was lost; the state is left unspent",
                  has_cookie ? "with another value than" : "without");
-        return other_browser;
+        c->other_browser = 1;
+        return "other_browser";
     }
     if (consumed == HV_OAUTH_STATE_UNKNOWN) {
         snprintf(c->reason, sizeof c->reason,
@@ -488,10 +486,10 @@ static void handle_callback(worker *w, request *r, const char *step, const char 
     c.step = step;
     c.redirect_path = redirect_path;
     const char *code = run_callback(&c);
-    if (code == other_browser) {
+    if (c.other_browser) {
         log_outcome(step, code, NULL, c.reason);
         r->outcome = code;
-        connect_page_reply(w, r, CONNECT_PAGE_OTHER_BROWSER, "");
+        connect_page_reply(w, r, CONNECT_PAGE_OTHER_BROWSER);
     } else if (code != NULL) {
         finish(w, r, step, code, c.org_id, c.reason, buffer_text(&c.cookies));
     }
@@ -516,5 +514,5 @@ void handle_connect_wrong_method(worker *w, request *r)
 {
     /* The query may hold a code or id_token: neither read nor logged. */
     r->outcome = "not_post";
-    connect_page_reply(w, r, CONNECT_PAGE_METHOD, "");
+    connect_page_reply(w, r, CONNECT_PAGE_METHOD);
 }
