@@ -31,6 +31,8 @@ void handle_event_replay(worker *w, request *r);
 void handle_connect(worker *w, request *r);
 void handle_connect_login(worker *w, request *r);
 void handle_connect_grant(worker *w, request *r);
+/* Any method but POST at either callback: 405 and a page (connect_page.h). */
+void handle_connect_wrong_method(worker *w, request *r);
 void handle_webhooks_list(worker *w, request *r);
 void handle_webhooks_subscribe(worker *w, request *r);
 

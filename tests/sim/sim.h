@@ -57,6 +57,14 @@ typedef enum sim_refresh_usage {
     SIM_REFRESH_OMIT,   /* none is returned; the old one stays valid */
 } sim_refresh_usage;
 
+/* How id_tokens carry c_hash (front channel) or at_hash (token endpoint):
+ * as a provider must, or, for one test of a connector's checks, not. */
+typedef enum sim_hash_mode {
+    SIM_HASH_INCLUDE, /* the right value */
+    SIM_HASH_OMIT,    /* left out */
+    SIM_HASH_WRONG,   /* the hash of another value */
+} sim_hash_mode;
+
 /* What POST /sim/config changes. */
 typedef struct sim_config {
     long access_token_seconds; /* expires_in of issued access tokens; 3600 */
@@ -64,6 +72,8 @@ typedef struct sim_config {
     long delivery_retries;     /* redeliveries after the first attempt; 3 */
     sim_refresh_usage refresh_usage;
     long subscribe_delay_ms; /* every /api/subscribe answer waits this long; 0 */
+    sim_hash_mode c_hash;  /* in the id_token posted with the code */
+    sim_hash_mode at_hash; /* in the token endpoint's id_token */
 } sim_config;
 
 #define SIM_DEFAULT_ACCESS_TOKEN_SECONDS 3600
