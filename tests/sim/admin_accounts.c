@@ -7,11 +7,8 @@
  *   POST /sim/keys/rotate       a new signing key with a new kid
  *   GET, POST /sim/config       {"access_token_seconds","delivery_timeout_ms",
  *                                "delivery_retries","refresh_token_usage",
-<<<<<<< HEAD
+ *                                "c_hash","at_hash",
  *                                "subscribe_delay_ms": a slow webhook service}
-=======
- *                                "c_hash","at_hash"}
->>>>>>> i9-oauth
  *   POST /sim/tokens/expire     {"token"}: that access token answers 401
  *   POST /sim/refresh/revoke    {"refresh_token"}: it answers invalid_grant
  *   POST /sim/fire              {"topic","org_id"?,"sample"?,"body"?}
@@ -159,13 +156,10 @@ static cJSON *config_document(const sim_config *config)
             NULL ||
         cJSON_AddStringToObject(document, "refresh_token_usage",
                                 usage_names[config->refresh_usage]) == NULL ||
-<<<<<<< HEAD
+        cJSON_AddStringToObject(document, "c_hash", hash_names[config->c_hash]) == NULL ||
+        cJSON_AddStringToObject(document, "at_hash", hash_names[config->at_hash]) == NULL ||
         cJSON_AddNumberToObject(document, "subscribe_delay_ms",
                                 (double)config->subscribe_delay_ms) == NULL) {
-=======
-        cJSON_AddStringToObject(document, "c_hash", hash_names[config->c_hash]) == NULL ||
-        cJSON_AddStringToObject(document, "at_hash", hash_names[config->at_hash]) == NULL) {
->>>>>>> i9-oauth
         cJSON_Delete(document);
         return NULL;
     }
@@ -237,22 +231,16 @@ void sim_admin_config_set(sim *s, request *r, const cJSON *body)
         optional_number(body, "delivery_retries", 0, SIM_MAX_DELIVERY_RETRIES,
                         &config.delivery_retries) != 0 ||
         optional_usage(body, &config.refresh_usage) != 0 ||
-<<<<<<< HEAD
+        optional_hash(body, "c_hash", &config.c_hash) != 0 ||
+        optional_hash(body, "at_hash", &config.at_hash) != 0 ||
         optional_number(body, "subscribe_delay_ms", 0, SIM_MAX_SUBSCRIBE_DELAY_MS,
                         &config.subscribe_delay_ms) != 0) {
-=======
-        optional_hash(body, "c_hash", &config.c_hash) != 0 ||
-        optional_hash(body, "at_hash", &config.at_hash) != 0) {
->>>>>>> i9-oauth
         sim_admin_error(r, 400,
                         "expected {\"access_token_seconds\":1..2592000,"
                         "\"delivery_timeout_ms\":100..10000,\"delivery_retries\":0..5,"
                         "\"refresh_token_usage\":\"rotate\"|\"reuse\"|\"omit\","
-<<<<<<< HEAD
+                        "\"c_hash\"|\"at_hash\":\"include\"|\"omit\"|\"wrong\","
                         "\"subscribe_delay_ms\":0..20000}");
-=======
-                        "\"c_hash\"|\"at_hash\":\"include\"|\"omit\"|\"wrong\"}");
->>>>>>> i9-oauth
         return;
     }
     s->config = config;
