@@ -675,7 +675,8 @@ static void replay_order(char *out, size_t size, const char *id, const char *not
     snprintf(out, size,
              "{\"id\":%s,\"name\":\"#R%s\",\"created_at\":\"2026-11-30T08:00:00+07:00\","
              "\"updated_at\":\"2026-11-30T09:00:00+07:00\",\"financial_status\":\"paid\","
-             "\"gateway\":\"COD\",\"total_price\":300000,\"currency\":\"VND\","
+             "\"gateway\":\"COD\",\"source_name\":\"web\",\"total_price\":300000,"
+             "\"currency\":\"VND\","
              "\"note\":\"%s\",\"user_id\":0,\"line_items\":[{\"id\":7%s,\"product_id\":1,"
              "\"variant_id\":2,\"sku\":\"R\",\"title\":\"Replay\",\"quantity\":1,"
              "\"price\":300000,\"total_discount\":0}],\"transactions\":[],\"customer\":null}",
