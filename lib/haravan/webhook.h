@@ -25,6 +25,7 @@
 #include <cJSON.h>
 
 #include "core/buffer.h"
+#include "core/json.h"
 
 /* Largest body accepted, as in the nginx snippet's client_max_body_size. */
 #define HV_WEBHOOK_MAX_BODY (1024 * 1024)
@@ -32,6 +33,13 @@
 #define HV_WEBHOOK_MAX_DEPTH 64
 #define HV_WEBHOOK_MAX_TOPIC 100
 #define HV_WEBHOOK_MAX_ID    64
+/* Signatures one delivery may carry (its headers repeated, or under
+ * several spellings); each costs a comparison, never another HMAC. */
+#define HV_WEBHOOK_MAX_SIGNATURES 8
+/* Room for one signature as text; base64 of SHA-256 is 44 characters. */
+#define HV_WEBHOOK_SIGNATURE_SIZE 96
+/* Copies of the topic or org header one delivery may repeat. */
+#define HV_WEBHOOK_MAX_REPEATS 8
 
 /* The header spellings Haravan has used for the signature, NULL-terminated. */
 extern const char *const hv_webhook_signature_headers[];
@@ -46,14 +54,37 @@ extern const char *const hv_webhook_signature_headers[];
 int hv_webhook_verify(const void *body, size_t length, const char *signature,
                       const char *const *secrets, size_t count);
 
+/* hv_webhook_verify() for a delivery that carries several signatures:
+ * valid when any of the `signature_count` signatures matches any secret.
+ * The HMAC is computed once per secret and every signature is compared
+ * with every secret, so the time taken says neither which matched nor
+ * where. Returns the index of the matching secret, or -1. */
+int hv_webhook_verify_any(const void *body, size_t length, const char *const *signatures,
+                          size_t signature_count, const char *const *secrets, size_t count);
+
 /* 1 when `topic` looks like a Haravan topic ("orders/create"). */
 int hv_webhook_topic_valid(const char *topic);
+
+/* The one parse of a delivery's body, shared by intake, processing and
+ * replay so that they agree on what can be read: json_parse_checked() with
+ * HV_WEBHOOK_MAX_DEPTH, and the refusals' wording (a body refused here is
+ * stored dead with `reason`). Returns 0 with *json the tree (the caller's,
+ * cJSON_Delete() it), or NULL and `reason` saying why the body can never be
+ * read; -1 when memory ran out (no verdict: try again). */
+int hv_webhook_parse(const char *body, size_t length, cJSON **json, json_repairs *repairs,
+                     char *reason, size_t size);
+
+/* A note for the event saying what hv_webhook_parse() repaired in the
+ * body's tree ("body: 1 byte sequence(s) that are not UTF-8 read as
+ * U+FFFD"), "" when nothing was. */
+void hv_webhook_repairs_note(const json_repairs *repairs, char *out, size_t size);
 
 typedef struct hv_webhook {
     char org_id[HV_WEBHOOK_MAX_ID];      /* "" when unknown */
     char resource_id[HV_WEBHOOK_MAX_ID]; /* "" when the body has none */
     char updated_at[HV_WEBHOOK_MAX_ID];  /* "" when the body has none */
     cJSON *json;                         /* NULL when the body is not JSON */
+    json_repairs repairs;                /* what the parser repaired in json */
     char parse_error[160];               /* why json is NULL */
     buffer dedupe_key;
 } hv_webhook;

@@ -117,9 +117,12 @@ static void prepare(burst *b, int count, const char *org_prefix)
     snprintf(url, sizeof url, "%s/api/haravan/webhook", it_env("HARAVAN_BASE_URL"));
     for (int i = 0; i < count; i++) {
         delivery *d = &b->deliveries[i];
+        /* The org in the body too: each burst's bodies are its own (the
+         * same signed bytes under another org would be a duplicate). */
         snprintf(d->body, sizeof d->body,
-                 "{\"id\":%d,\"updated_at\":\"2026-11-28T08:00:00+07:00\",\"note\":\"đợt %d\"}",
-                 i + 1, i + 1);
+                 "{\"id\":%d,\"updated_at\":\"2026-11-28T08:00:00+07:00\",\"note\":\"đợt %d, "
+                 "%s\"}",
+                 i + 1, i + 1, b->org);
         char signature[64], line[128];
         it_sign(SECRET, d->body, strlen(d->body), signature);
         snprintf(line, sizeof line, "X-Haravan-Hmacsha256: %s", signature);
