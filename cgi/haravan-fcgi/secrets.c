@@ -58,8 +58,15 @@ void secrets_poll(secrets *cache, db *database)
 {
     if (database->connection == NULL)
         return;
-    if (PQconsumeInput(database->connection) == 0)
-        return; /* a broken connection shows on the next query */
+    if (PQconsumeInput(database->connection) == 0) {
+        /* The connection is gone, and with it any notification it had not
+         * delivered yet (a rotation committed just before PostgreSQL
+         * restarted): the cache can no longer be known current. Reading
+         * again reconnects, and costs nothing against the once-a-second
+         * budget of failed signatures, which a stale cache would spend. */
+        secrets_invalidate(cache);
+        return;
+    }
     for (PGnotify *notification = PQnotifies(database->connection); notification != NULL;
          notification = PQnotifies(database->connection)) {
         secrets_invalidate(cache);
