@@ -340,3 +340,23 @@ void it_sim_admin(const char *path, const char *json)
     }
     it_sim_response_free(&response);
 }
+
+const char *it_header_value(const char *headers, const char *name)
+{
+    static char value[1024];
+    size_t length = strlen(name);
+    for (const char *line = headers; line != NULL && *line != '\0';) {
+        const char *end = strstr(line, "\r\n");
+        size_t line_length = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (line_length > length && strncasecmp(line, name, length) == 0 && line[length] == ':') {
+            const char *start = line + length + 1;
+            while (*start == ' ')
+                start++;
+            snprintf(value, sizeof value, "%.*s", (int)(line_length - (size_t)(start - line)),
+                     start);
+            return value;
+        }
+        line = end != NULL ? end + 2 : NULL;
+    }
+    return NULL;
+}

@@ -29,6 +29,12 @@ typedef struct it_response {
 /* The value of a required environment variable; fails the test without. */
 const char *it_env(const char *name);
 
+/* The value of header `name` (case-insensitive; the first one, without its
+ * CR LF) in `headers`, the raw header block of a response ("Name: value\r\n"
+ * lines), or NULL when absent. The value is in a static buffer, good until
+ * the next call. */
+const char *it_header_value(const char *headers, const char *name);
+
 /* `headers` is NULL or a NULL-terminated list of "Name: value" lines. */
 it_response it_request(const char *method, const char *path, const char *const *headers,
                        const void *body, size_t length);

@@ -102,23 +102,8 @@ static void reply_free(reply *r)
 /* The value of response header `name` (first one), or "" when absent. */
 static const char *header(const reply *r, const char *name)
 {
-    static char value[1024];
-    value[0] = '\0';
-    size_t length = strlen(name);
-    for (const char *line = r->headers.data; line != NULL && *line != '\0';) {
-        const char *end = strstr(line, "\r\n");
-        size_t line_length = end != NULL ? (size_t)(end - line) : strlen(line);
-        if (line_length > length && strncasecmp(line, name, length) == 0 && line[length] == ':') {
-            const char *start = line + length + 1;
-            while (*start == ' ')
-                start++;
-            snprintf(value, sizeof value, "%.*s", (int)(line_length - (size_t)(start - line)),
-                     start);
-            return value;
-        }
-        line = end != NULL ? end + 2 : NULL;
-    }
-    return value;
+    const char *value = it_header_value(r->headers.data, name);
+    return value != NULL ? value : "";
 }
 
 static void expect_status(const reply *r, long status, const char *what)

@@ -147,22 +147,7 @@ static void page_free(page *p)
 /* The value of header `name` (the first, without CR LF; static), or NULL. */
 static const char *header_of(const page *p, const char *name)
 {
-    static char value[1024];
-    size_t length = strlen(name);
-    for (const char *line = p->headers.data; line != NULL && *line != '\0';) {
-        const char *end = strstr(line, "\r\n");
-        size_t line_length = end != NULL ? (size_t)(end - line) : strlen(line);
-        if (line_length > length && strncasecmp(line, name, length) == 0 && line[length] == ':') {
-            const char *start = line + length + 1;
-            while (*start == ' ')
-                start++;
-            snprintf(value, sizeof value, "%.*s", (int)(line_length - (size_t)(start - line)),
-                     start);
-            return value;
-        }
-        line = end != NULL ? end + 2 : NULL;
-    }
-    return NULL;
+    return it_header_value(p->headers.data, name);
 }
 
 static void connector_url(const char *path, char *out, size_t size)
