@@ -14,6 +14,7 @@
 #include "core/buffer.h"
 #include "crm/customer.h"
 #include "crm/order.h"
+#include "haravan/field.h"
 #include "haravan/payload.h"
 
 #define CONFLICT_RETRIES 4
@@ -24,7 +25,7 @@ typedef struct event {
     char topic[128];
     char org_id[64];
     cJSON *json;
-    char notes[1024];
+    char notes[2048];
 } event;
 
 /* What a transaction needs that was settled before it opened. */
@@ -61,12 +62,20 @@ static int load(db *database, long long id, event *e, int *pending)
     return 0;
 }
 
+/* Notes are cut at a character, never inside one: PostgreSQL refuses
+ * text that is not UTF-8, and the event would then fail for a note. */
 static void add_note(event *e, const char *note)
 {
     if (note == NULL || note[0] == '\0')
         return;
     size_t used = strlen(e->notes);
-    snprintf(e->notes + used, sizeof e->notes - used, "%s%s", used > 0 ? "; " : "", note);
+    if (used + 1 >= sizeof e->notes)
+        return;
+    if (used > 0) {
+        hv_copy_utf8(e->notes + used, sizeof e->notes - used, "; ");
+        used = strlen(e->notes);
+    }
+    hv_copy_utf8(e->notes + used, sizeof e->notes - used, note);
 }
 
 static int finish(db *database, const event *e, const char *status, const char *reason)
@@ -244,13 +253,7 @@ static int apply_order_events(db *database, const event *e, const crm_order_inpu
     return 0;
 }
 
-typedef struct order_work {
-    crm_order_input order;
-    crm_customer_input customer;
-    int has_customer;
-} order_work;
-
-static int apply_order(db *database, event *e, const order_work *work, const context *settled)
+static int apply_order(db *database, event *e, const hv_order_payload *work, const context *settled)
 {
     long long customer_id = 0;
     if (work->has_customer &&
@@ -341,19 +344,26 @@ static int apply_customer_event(db *database, event *e, const void *work, const 
     return apply_customer(database, e, work, settled->owner_id, &customer_id);
 }
 
+/* A payload that cannot be read is dead at once: the same bytes through
+ * the same code give the same answer. What was read but left empty is in
+ * the notes either way. */
+static int refuse(event *e, const hv_report *report, crm_outcome *outcome, char *reason,
+                  size_t reason_size)
+{
+    add_note(e, report->notes);
+    snprintf(reason, reason_size, "%s", report->reason);
+    *outcome = CRM_OUTCOME_DEAD;
+    return 0;
+}
+
 static int process_customer(crm_processor *processor, event *e, crm_outcome *outcome, char *reason,
                             size_t reason_size)
 {
     crm_customer_input input;
-    if (hv_payload_customer(e->json, NULL, e->org_id, &input, reason, reason_size) != 0) {
-        *outcome = CRM_OUTCOME_DEAD;
-        return 0;
-    }
-    if (input.haravan_id[0] == '\0') {
-        snprintf(reason, reason_size, "customer without an id");
-        *outcome = CRM_OUTCOME_DEAD;
-        return 0;
-    }
+    hv_report report = {.reason = "", .notes = ""};
+    if (hv_payload_customer(e->json, e->org_id, &input, &report) != 0)
+        return refuse(e, &report, outcome, reason, reason_size);
+    add_note(e, report.notes);
     context settled = {.owner_id = default_owner(processor->database, e), .executor_id = 0};
     if (settled.owner_id < 0)
         return -1;
@@ -367,48 +377,21 @@ static int apply_order_event(db *database, event *e, const void *work, const con
     return apply_order(database, e, work, settled);
 }
 
-static int read_order(event *e, order_work *work, char *staff_id, size_t staff_id_size,
-                      char *reason, size_t reason_size)
-{
-    const cJSON *customer = NULL;
-    memset(work, 0, sizeof *work);
-    if (hv_payload_order(e->json, e->topic, e->org_id, &work->order, &customer, staff_id,
-                         staff_id_size, reason, reason_size) != 0)
-        return -1;
-    if (customer == NULL)
-        return 0; /* a POS sale without a customer stays without one */
-    const cJSON *fallback = cJSON_GetObjectItemCaseSensitive(e->json, "billing_address");
-    if (!cJSON_IsObject(fallback))
-        fallback = cJSON_GetObjectItemCaseSensitive(e->json, "shipping_address");
-    if (hv_payload_customer(customer, cJSON_IsObject(fallback) ? fallback : NULL, e->org_id,
-                            &work->customer, reason, reason_size) != 0)
-        return -1;
-    if (work->customer.email[0] == '\0' && work->customer.email_raw == NULL) {
-        const cJSON *email = cJSON_GetObjectItemCaseSensitive(e->json, "email");
-        if (cJSON_IsString(email) &&
-            !crm_customer_normalise_email(email->valuestring, work->customer.email,
-                                          sizeof work->customer.email))
-            work->customer.email_raw = email->valuestring;
-    }
-    work->has_customer = 1;
-    return 0;
-}
-
 static int process_order(crm_processor *processor, event *e, crm_outcome *outcome, char *reason,
                          size_t reason_size)
 {
-    order_work work;
-    char staff_id[32];
-    if (read_order(e, &work, staff_id, sizeof staff_id, reason, reason_size) != 0) {
-        hv_payload_order_free(&work.order);
-        *outcome = CRM_OUTCOME_DEAD;
-        return 0;
+    hv_order_payload work;
+    hv_report report = {.reason = "", .notes = ""};
+    if (hv_payload_order(e->json, e->topic, e->org_id, &work, &report) != 0) {
+        hv_payload_order_free(&work);
+        return refuse(e, &report, outcome, reason, reason_size);
     }
-    context settled = {.owner_id = 0, .executor_id = executor(processor, e, staff_id)};
+    add_note(e, report.notes);
+    context settled = {.owner_id = 0, .executor_id = executor(processor, e, work.staff_id)};
     int result = settled.executor_id < 0 ? -1
                                          : transact(processor->database, e, apply_order_event,
                                                     &work, &settled, outcome);
-    hv_payload_order_free(&work.order);
+    hv_payload_order_free(&work);
     return result;
 }
 
@@ -434,9 +417,15 @@ static int dispatch(crm_processor *processor, event *e, crm_outcome *outcome, ch
             *outcome = CRM_OUTCOME_DEAD;
             return 0;
         }
-        return is_topic(e->topic, customer_topics)
-                   ? process_customer(processor, e, outcome, reason, reason_size)
-                   : process_order(processor, e, outcome, reason, reason_size);
+        int customer = is_topic(e->topic, customer_topics);
+        /* The topic header is not signed: a body that is not what its topic
+         * says is kept for a person to look at, and makes no CRM rows. */
+        hv_report report = {.reason = "", .notes = ""};
+        if (!hv_payload_fits(e->json, customer ? HV_PAYLOAD_CUSTOMER : HV_PAYLOAD_ORDER, e->topic,
+                             &report))
+            return refuse(e, &report, outcome, reason, reason_size);
+        return customer ? process_customer(processor, e, outcome, reason, reason_size)
+                        : process_order(processor, e, outcome, reason, reason_size);
     }
     snprintf(reason, reason_size, "topic %s is not used by the CRM", e->topic);
     *outcome = CRM_OUTCOME_IGNORED;
