@@ -1,5 +1,6 @@
 /*
- * json: tolerant readers over cJSON. See json.h.
+ * json: tolerant readers over cJSON. See json.h. The checked parser is in
+ * json_parse.c.
  */
 #include "core/json.h"
 
@@ -8,6 +9,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* 2^53: every integer up to it is a double exactly. */
+#define JSON_EXACT_INTEGER 9007199254740992.0
 
 const char *json_string(const cJSON *object, const char *key)
 {
@@ -44,7 +48,7 @@ int json_id(const cJSON *object, const char *key, char *out, size_t size)
     out[0] = '\0';
     if (cJSON_IsNumber(item)) {
         double value = item->valuedouble;
-        if (value <= 0 || value >= 9e15 || floor(value) != value)
+        if (value <= 0 || value > JSON_EXACT_INTEGER || floor(value) != value)
             return 0;
         snprintf(out, size, "%.0f", value);
         return 1;
@@ -92,69 +96,4 @@ int json_integer(const cJSON *object, const char *key, long long *out)
         return 0;
     *out = (long long)value;
     return 1;
-}
-
-/* Brackets outside strings, counted before cJSON sees the text: its parser
- * recurses once per level. */
-static int nesting_within(const char *text, size_t length, int max_depth)
-{
-    int depth = 0;
-    int in_string = 0;
-    for (size_t i = 0; i < length; i++) {
-        char c = text[i];
-        if (in_string) {
-            if (c == '\\')
-                i++;
-            else if (c == '"')
-                in_string = 0;
-        } else if (c == '"') {
-            in_string = 1;
-        } else if (c == '{' || c == '[') {
-            if (++depth > max_depth)
-                return 0;
-        } else if (c == '}' || c == ']') {
-            depth--;
-        }
-    }
-    return 1;
-}
-
-static cJSON *refuse(json_refusal why, size_t where, json_refusal *refusal, size_t *offset)
-{
-    if (refusal != NULL)
-        *refusal = why;
-    if (offset != NULL)
-        *offset = where;
-    return NULL;
-}
-
-cJSON *json_parse_checked(const char *text, size_t length, int max_depth, json_refusal *refusal,
-                          size_t *offset)
-{
-    if (text == NULL)
-        return refuse(JSON_SYNTAX, 0, refusal, offset);
-    if (memchr(text, '\0', length) != NULL)
-        return refuse(JSON_NUL_BYTE, 0, refusal, offset);
-    if (!nesting_within(text, length, max_depth))
-        return refuse(JSON_TOO_DEEP, 0, refusal, offset);
-    const char *end = NULL;
-    cJSON *document = cJSON_ParseWithLengthOpts(text, length, &end, 0);
-    if (document == NULL)
-        return refuse(JSON_SYNTAX, end != NULL && end >= text ? (size_t)(end - text) : 0, refusal,
-                      offset);
-    while (end != NULL && (size_t)(end - text) < length &&
-           (*end == ' ' || *end == '\n' || *end == '\r' || *end == '\t'))
-        end++;
-    if (end == NULL || (size_t)(end - text) != length) {
-        cJSON_Delete(document);
-        return refuse(JSON_TRAILING, end != NULL ? (size_t)(end - text) : 0, refusal, offset);
-    }
-    if (refusal != NULL)
-        *refusal = JSON_ACCEPTED;
-    return document;
-}
-
-cJSON *json_parse_bounded(const char *text, size_t length, int max_depth)
-{
-    return json_parse_checked(text, length, max_depth, NULL, NULL);
 }

@@ -30,8 +30,10 @@ const cJSON *json_object(const cJSON *object, const char *key);
 /* The array under `key`, or NULL when absent or not an array. */
 const cJSON *json_array(const cJSON *object, const char *key);
 
-/* Writes an id (a whole number, or a string of at most size-1 chars) as
- * text. Returns 1 when written, 0 when absent, null, zero or unusable. */
+/* Writes an id (a whole number up to 2^53, or a string of at most size-1
+ * chars) as text. Returns 1 when written, 0 when absent, null, zero or
+ * unusable. A number and the string of its digits give the same text;
+ * json_parse_checked() turns larger integers into such strings. */
 int json_id(const cJSON *object, const char *key, char *out, size_t size);
 
 /* Writes a decimal amount (number, or a string holding one) as text with
@@ -45,19 +47,41 @@ int json_integer(const cJSON *object, const char *key, long long *out);
 /* Why json_parse_checked() refused a text. */
 typedef enum json_refusal {
     JSON_ACCEPTED = 0,
-    JSON_NUL_BYTE, /* a NUL byte inside the text */
-    JSON_TOO_DEEP, /* arrays and objects nested deeper than allowed */
-    JSON_SYNTAX,   /* not JSON; *offset is near the error */
-    JSON_TRAILING, /* something after the value; *offset is where */
+    JSON_NUL_BYTE,  /* a NUL byte inside the text */
+    JSON_TOO_DEEP,  /* arrays and objects nested deeper than allowed */
+    JSON_SYNTAX,    /* not JSON; *offset is near the error */
+    JSON_TRAILING,  /* something after the value; *offset is where */
+    JSON_NO_MEMORY, /* not a verdict on the text: try again */
 } json_refusal;
+
+/* What json_parse_checked() changed in the tree so that it could be read.
+ * The text itself is never changed. */
+typedef struct json_repairs {
+    size_t invalid_utf8; /* byte sequences that are not UTF-8, each now U+FFFD */
+    size_t nul_escapes;  /* \u0000 escapes in strings, each now U+FFFD */
+    size_t big_integers; /* integers beyond 2^53 in magnitude, now strings of their exact digits */
+} json_repairs;
 
 /* Parses `length` bytes of JSON from the network: refuses (NULL) text that
  * nests arrays and objects deeper than `max_depth` before cJSON recurses
  * into it, text with a NUL byte, and anything after the value but
- * whitespace; *refusal says which and *offset where, when it is known
- * (either may be NULL). The tree belongs to the caller: cJSON_Delete() it. */
+ * whitespace; *refusal says which and *offset where (a byte offset in
+ * `text`), when it is known (either may be NULL).
+ *
+ * What cJSON would read wrongly is repaired in the tree, never refused:
+ * bytes that are not UTF-8 inside strings (keys too) become U+FFFD, one
+ * per maximal ill-formed subsequence as Unicode recommends; a \u0000
+ * escape becomes U+FFFD instead of ending the C string; a lone surrogate
+ * escape (\uD800 without its pair) becomes U+FFFD and counts as
+ * invalid_utf8 (its UTF-8 form would be); a plain integer literal,
+ * -?[1-9][0-9]*, beyond 2^53 in magnitude becomes a string of exactly its
+ * characters (sign included), so that json_id() reads it exactly.
+ * Fractions and exponent forms stay numbers. `repairs` (may be NULL) is
+ * zeroed and then counts what was repaired.
+ *
+ * The tree belongs to the caller: cJSON_Delete() it. */
 cJSON *json_parse_checked(const char *text, size_t length, int max_depth, json_refusal *refusal,
-                          size_t *offset);
+                          size_t *offset, json_repairs *repairs);
 
 /* json_parse_checked() for callers that need no reason. */
 cJSON *json_parse_bounded(const char *text, size_t length, int max_depth);

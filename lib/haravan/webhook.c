@@ -51,16 +51,18 @@ int hv_webhook_topic_valid(const char *topic)
     return 1;
 }
 
-static void parse(hv_webhook *webhook, const char *body, size_t length)
+int hv_webhook_parse(const char *body, size_t length, cJSON **json, json_repairs *repairs,
+                     char *reason, size_t size)
 {
     json_refusal refusal = JSON_ACCEPTED;
     size_t offset = 0;
-    webhook->json = json_parse_checked(body, length, HV_WEBHOOK_MAX_DEPTH, &refusal, &offset);
-    char *reason = webhook->parse_error;
-    size_t size = sizeof webhook->parse_error;
+    *json = json_parse_checked(body, length, HV_WEBHOOK_MAX_DEPTH, &refusal, &offset, repairs);
+    reason[0] = '\0';
     switch (refusal) {
     case JSON_ACCEPTED:
         break;
+    case JSON_NO_MEMORY:
+        return -1;
     case JSON_NUL_BYTE:
         snprintf(reason, size, "body is not valid JSON: it contains a NUL byte");
         break;
@@ -75,15 +77,45 @@ static void parse(hv_webhook *webhook, const char *body, size_t length)
         snprintf(reason, size, "body is not valid JSON (unexpected data at byte %zu)", offset);
         break;
     }
+    return 0;
 }
 
-/* Copies a JSON id (number or string) as text; "" when absent or odd. */
+void hv_webhook_repairs_note(const json_repairs *repairs, char *out, size_t size)
+{
+    size_t used = 0;
+    out[0] = '\0';
+    const struct {
+        size_t count;
+        const char *what;
+    } parts[] = {
+        {repairs->invalid_utf8, "byte sequence(s) that are not UTF-8 read as U+FFFD"},
+        {repairs->nul_escapes, "\\u0000 escape(s) read as U+FFFD"},
+        {repairs->big_integers, "integer(s) beyond 2^53 read as exact text"},
+    };
+    for (size_t i = 0; i < sizeof parts / sizeof parts[0] && used < size; i++) {
+        if (parts[i].count == 0)
+            continue;
+        int n = snprintf(out + used, size - used, "%sbody: %zu %s", used > 0 ? "; " : "",
+                         parts[i].count, parts[i].what);
+        if (n < 0)
+            break;
+        used += (size_t)n;
+    }
+}
+
+/* 2^53: above it a double is not the integer that was written; the
+ * checked parser turns such integer literals into strings. */
+#define HV_EXACT_INTEGER 9007199254740992.0
+
+/* Copies a JSON id (number or string) as text; "" when absent or odd. A
+ * number and the string of its digits give the same text. */
 static void copy_id(const cJSON *item, char *out, size_t size)
 {
     out[0] = '\0';
     if (cJSON_IsString(item) && strlen(item->valuestring) < size) {
         snprintf(out, size, "%s", item->valuestring);
-    } else if (cJSON_IsNumber(item) && item->valuedouble >= 0 && item->valuedouble < 1e18 &&
+    } else if (cJSON_IsNumber(item) && item->valuedouble >= 0 &&
+               item->valuedouble <= HV_EXACT_INTEGER &&
                floor(item->valuedouble) == item->valuedouble) {
         snprintf(out, size, "%.0f", item->valuedouble);
     }
@@ -110,7 +142,9 @@ int hv_webhook_read(hv_webhook *webhook, const char *topic, const char *org_head
                     const char *body, size_t length)
 {
     memset(webhook, 0, sizeof *webhook);
-    parse(webhook, body, length);
+    if (hv_webhook_parse(body, length, &webhook->json, &webhook->repairs, webhook->parse_error,
+                         sizeof webhook->parse_error) != 0)
+        return -1;
     if (cJSON_IsObject(webhook->json)) {
         copy_id(cJSON_GetObjectItemCaseSensitive(webhook->json, "id"), webhook->resource_id,
                 sizeof webhook->resource_id);

@@ -25,6 +25,7 @@
 #include <cJSON.h>
 
 #include "core/buffer.h"
+#include "core/json.h"
 
 /* Largest body accepted, as in the nginx snippet's client_max_body_size. */
 #define HV_WEBHOOK_MAX_BODY (1024 * 1024)
@@ -49,11 +50,26 @@ int hv_webhook_verify(const void *body, size_t length, const char *signature,
 /* 1 when `topic` looks like a Haravan topic ("orders/create"). */
 int hv_webhook_topic_valid(const char *topic);
 
+/* The one parse of a delivery's body, shared by intake, processing and
+ * replay so that they agree on what can be read: json_parse_checked() with
+ * HV_WEBHOOK_MAX_DEPTH, and the refusals' wording (a body refused here is
+ * stored dead with `reason`). Returns 0 with *json the tree (the caller's,
+ * cJSON_Delete() it), or NULL and `reason` saying why the body can never be
+ * read; -1 when memory ran out (no verdict: try again). */
+int hv_webhook_parse(const char *body, size_t length, cJSON **json, json_repairs *repairs,
+                     char *reason, size_t size);
+
+/* A note for the event saying what hv_webhook_parse() repaired in the
+ * body's tree ("body: 1 byte sequence(s) that are not UTF-8 read as
+ * U+FFFD"), "" when nothing was. */
+void hv_webhook_repairs_note(const json_repairs *repairs, char *out, size_t size);
+
 typedef struct hv_webhook {
     char org_id[HV_WEBHOOK_MAX_ID];      /* "" when unknown */
     char resource_id[HV_WEBHOOK_MAX_ID]; /* "" when the body has none */
     char updated_at[HV_WEBHOOK_MAX_ID];  /* "" when the body has none */
     cJSON *json;                         /* NULL when the body is not JSON */
+    json_repairs repairs;                /* what the parser repaired in json */
     char parse_error[160];               /* why json is NULL */
     buffer dedupe_key;
 } hv_webhook;

@@ -610,6 +610,21 @@ static const read_case read_cases[] = {
      NULL, TEST_ORG, "", UPDATED,
      "sha256:1000114691:orders/create:"
      "7442ce7192cab5e08a1d710ddbe273998e3ae1a798b85a4d4c32ee389e8afe84"},
+    /* Ids read exactly as written: 2^53 and 2^53 + 1 are two orders, and
+     * a number and the string of its digits are one id. */
+    {"id 2^53 as a number", "orders/create", TEST_ORG,
+     "{\"id\":9007199254740992,\"updated_at\":\"" UPDATED "\"}", 0, 1, NULL, TEST_ORG,
+     "9007199254740992", UPDATED, "v1:1000114691:orders/create:9007199254740992:" UPDATED},
+    {"id 2^53 + 1 as a number", "orders/create", TEST_ORG,
+     "{\"id\":9007199254740993,\"updated_at\":\"" UPDATED "\"}", 0, 1, NULL, TEST_ORG,
+     "9007199254740993", UPDATED, "v1:1000114691:orders/create:9007199254740993:" UPDATED},
+    {"id 2^53 + 1 as a string", "orders/create", TEST_ORG,
+     "{\"id\":\"9007199254740993\",\"updated_at\":\"" UPDATED "\"}", 0, 1, NULL, TEST_ORG,
+     "9007199254740993", UPDATED, "v1:1000114691:orders/create:9007199254740993:" UPDATED},
+    {"id far beyond 2^64 as a number", "orders/create", TEST_ORG,
+     "{\"id\":123456789012345678901234567890,\"updated_at\":\"" UPDATED "\"}", 0, 1, NULL, TEST_ORG,
+     "123456789012345678901234567890", UPDATED,
+     "v1:1000114691:orders/create:123456789012345678901234567890:" UPDATED},
     {"id containing ':' would make the key ambiguous", "orders/create", TEST_ORG,
      "{\"id\":\"a:b\",\"updated_at\":\"" UPDATED "\"}", 0, 1, NULL, TEST_ORG, "a:b", UPDATED,
      "sha256:1000114691:orders/create:"
