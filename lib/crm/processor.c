@@ -16,6 +16,7 @@
 #include "crm/order.h"
 #include "haravan/field.h"
 #include "haravan/payload.h"
+#include "haravan/webhook.h"
 
 #define CONFLICT_RETRIES 4
 
@@ -25,6 +26,7 @@ typedef struct event {
     char topic[128];
     char org_id[64];
     cJSON *json;
+    char parse_error[160]; /* why json is NULL */
     char notes[2048];
 } event;
 
@@ -35,32 +37,6 @@ typedef struct context {
 } context;
 
 /* ---- event rows ---- */
-
-static int load(db *database, long long id, event *e, int *pending)
-{
-    memset(e, 0, sizeof *e);
-    e->id = id;
-    snprintf(e->id_text, sizeof e->id_text, "%lld", id);
-    const char *values[] = {e->id_text};
-    PGresult *result = db_query(database, DB_IDEMPOTENT,
-                                "SELECT topic, coalesce(org_id, ''), status = 'pending', body"
-                                " FROM hv_events WHERE id = $1::bigint",
-                                1, values, NULL, NULL);
-    if (result == NULL)
-        return -1;
-    *pending = PQntuples(result) > 0 && PQgetvalue(result, 0, 2)[0] == 't';
-    if (*pending) {
-        snprintf(e->topic, sizeof e->topic, "%s", PQgetvalue(result, 0, 0));
-        snprintf(e->org_id, sizeof e->org_id, "%s", PQgetvalue(result, 0, 1));
-        size_t length = 0;
-        unsigned char *body =
-            PQunescapeBytea((const unsigned char *)PQgetvalue(result, 0, 3), &length);
-        e->json = body != NULL ? cJSON_ParseWithLength((const char *)body, length) : NULL;
-        PQfreemem(body);
-    }
-    PQclear(result);
-    return 0;
-}
 
 /* Notes are cut at a character, never inside one: PostgreSQL refuses
  * text that is not UTF-8, and the event would then fail for a note. */
@@ -76,6 +52,60 @@ static void add_note(event *e, const char *note)
         used = strlen(e->notes);
     }
     hv_copy_utf8(e->notes + used, sizeof e->notes - used, note);
+}
+
+/* The body through the parser intake used (haravan/webhook.h), so that
+ * processing and replay agree with intake on what can be read: a body it
+ * refused stays refused, with the same reason. What the parser repaired
+ * (bytes that are not UTF-8, \u0000 escapes, both now U+FFFD) is mapped as
+ * repaired and said in the notes; the stored body is never changed.
+ * Returns 0, or -1 when memory ran out (no verdict: try again). */
+static int parse_body(event *e, const char *escaped)
+{
+    size_t length = 0;
+    unsigned char *body = PQunescapeBytea((const unsigned char *)escaped, &length);
+    if (body == NULL)
+        return -1;
+    json_repairs repairs;
+    int parsed = hv_webhook_parse((const char *)body, length, &e->json, &repairs, e->parse_error,
+                                  sizeof e->parse_error);
+    PQfreemem(body);
+    if (parsed != 0 || e->json == NULL)
+        return parsed;
+    char note[256];
+    hv_webhook_repairs_note(&repairs, note, sizeof note);
+    add_note(e, note);
+    if (repairs.invalid_utf8 > 0 || repairs.nul_escapes > 0) {
+        hv_report report = {.reason = "", .notes = ""};
+        hv_report_replacements(&report, e->json);
+        add_note(e, report.notes);
+    }
+    return 0;
+}
+
+static int load(db *database, long long id, event *e, int *pending)
+{
+    memset(e, 0, sizeof *e);
+    e->id = id;
+    snprintf(e->id_text, sizeof e->id_text, "%lld", id);
+    const char *values[] = {e->id_text};
+    PGresult *result = db_query(database, DB_IDEMPOTENT,
+                                "SELECT topic, coalesce(org_id, ''), status = 'pending', body"
+                                " FROM hv_events WHERE id = $1::bigint",
+                                1, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    *pending = PQntuples(result) > 0 && PQgetvalue(result, 0, 2)[0] == 't';
+    int parsed = 0;
+    if (*pending) {
+        snprintf(e->topic, sizeof e->topic, "%s", PQgetvalue(result, 0, 0));
+        snprintf(e->org_id, sizeof e->org_id, "%s", PQgetvalue(result, 0, 1));
+        parsed = parse_body(e, PQgetvalue(result, 0, 3));
+    }
+    PQclear(result);
+    if (parsed != 0)
+        snprintf(database->error, sizeof database->error, "out of memory reading event %lld", id);
+    return parsed;
 }
 
 static int finish(db *database, const event *e, const char *status, const char *reason)
@@ -413,7 +443,7 @@ static int dispatch(crm_processor *processor, event *e, crm_outcome *outcome, ch
                                                "orders/cancelled", NULL};
     if (is_topic(e->topic, customer_topics) || is_topic(e->topic, order_topics)) {
         if (e->json == NULL) {
-            snprintf(reason, reason_size, "body is not valid JSON");
+            snprintf(reason, reason_size, "%s", e->parse_error);
             *outcome = CRM_OUTCOME_DEAD;
             return 0;
         }

@@ -301,3 +301,71 @@ void hv_report_reason(hv_report *report, const char *format, ...)
     va_end(args);
     hv_copy_utf8(report->reason, sizeof report->reason, text);
 }
+
+/* ---- where U+FFFD is ---- */
+
+#define REPLACEMENT_CHARACTER "\xEF\xBF\xBD"
+#define MAX_LISTED_PATHS      8
+
+typedef struct replacements {
+    char list[HV_REPORT_NOTES_SIZE / 2];
+    int listed;
+    int more;
+} replacements;
+
+static void list_path(replacements *found, const char *path)
+{
+    if (found->listed == MAX_LISTED_PATHS) {
+        found->more = 1;
+        return;
+    }
+    append(found->list, sizeof found->list, ", ", path[0] != '\0' ? path : "body");
+    found->listed++;
+}
+
+/* Drops a character that a cut left incomplete at the end of `text`. */
+static void drop_partial_character(char *text)
+{
+    size_t length = strlen(text);
+    size_t start = length;
+    while (start > 0 && length - start < 4 && utf8_continuation((unsigned char)text[start - 1]))
+        start--;
+    if (start == 0)
+        return;
+    unsigned char lead = (unsigned char)text[start - 1];
+    size_t need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1;
+    if (length - (start - 1) < need)
+        text[start - 1] = '\0';
+}
+
+static void find_replacements(const cJSON *item, const char *path, replacements *found)
+{
+    if (cJSON_IsString(item) && strstr(item->valuestring, REPLACEMENT_CHARACTER) != NULL)
+        list_path(found, path);
+    size_t index = 0;
+    for (const cJSON *child = item->child; child != NULL; child = child->next, index++) {
+        char child_path[256];
+        if (cJSON_IsArray(item))
+            snprintf(child_path, sizeof child_path, "%s[%zu]", path, index);
+        else
+            snprintf(child_path, sizeof child_path, "%s%s%s", path, path[0] != '\0' ? "." : "",
+                     child->string);
+        drop_partial_character(child_path);
+        if (child->string != NULL && strstr(child->string, REPLACEMENT_CHARACTER) != NULL)
+            list_path(found, path);
+        find_replacements(child, child_path, found);
+    }
+}
+
+void hv_report_replacements(hv_report *report, const cJSON *tree)
+{
+    replacements found = {.list = "", .listed = 0, .more = 0};
+    if (tree == NULL)
+        return;
+    find_replacements(tree, "", &found);
+    if (found.listed == 0)
+        return;
+    char note[sizeof found.list + 32];
+    snprintf(note, sizeof note, "U+FFFD in: %s%s", found.list, found.more ? ", ..." : "");
+    hv_report_add(report, note);
+}

@@ -80,6 +80,12 @@ void hv_report_add(hv_report *report, const char *note);
 void hv_report_reason(hv_report *report, const char *format, ...)
     __attribute__((format(printf, 2, 3)));
 
+/* Notes where the tree holds U+FFFD ("U+FFFD in: note, customer.first_name"):
+ * after json_parse_checked() replaced bytes that are not UTF-8 or \u0000
+ * escapes, this says which fields a person should check. Keys count as
+ * their object's path; at most a few paths are listed. */
+void hv_report_replacements(hv_report *report, const cJSON *tree);
+
 /* Copies `text` into `out` (size > 0) cut to fit at a UTF-8 character
  * boundary, so a cut never leaves half a character that PostgreSQL would
  * refuse. Returns 1 when it had to cut, else 0. */

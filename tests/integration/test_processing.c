@@ -765,6 +765,96 @@ static void test_ids_beyond_two_to_the_53_are_exact(void **state)
     ORDER_CUSTOMER_FIELD("haravan_customer_id", ids[1], "9007199254740995");
 }
 
+/* Stores `length` bytes as a delivery intake answers 200 for, and returns
+ * the event's id. */
+static long long deliver_bytes(const char *topic, const char *body, size_t length)
+{
+    it_response response = it_deliver(SECRET, "X-Haravan-Hmacsha256", topic, ORG, body, length);
+    const char *id = strstr(buffer_text(&response.body), "\"event_id\":");
+    if (response.status != 200 || id == NULL)
+        fail_msg("expected 200 stored, got %ld %s", response.status, buffer_text(&response.body));
+    long long event = strtoll(id + strlen("\"event_id\":"), NULL, 10);
+    it_response_free(&response);
+    return event;
+}
+
+/* Bodies intake stores dead (a NUL byte, nesting deeper than 64 levels)
+ * stay dead with the same reason when replayed: replay parses with the
+ * parser intake used. Both became orders on replay before. */
+static void test_replay_keeps_what_intake_refused(void **state)
+{
+    (void)state;
+    buffer body = BUFFER_INIT;
+    make_order(&body, "594001", "2026-11-12T00:00:00Z", "pending", "[]", "null", "");
+    replace_once(&body, "giao giờ", "giao\x01giờ");
+    *strchr(body.data, '\x01') = '\0'; /* a raw NUL byte inside the note */
+    long long nul = deliver_bytes("orders/create", body.data, body.length);
+
+    buffer deep = BUFFER_INIT;
+    make_order(&body, "594002", "2026-11-12T00:00:00Z", "pending", "[]", "null", "");
+    assert_int_equal(buffer_append(&deep, body.data, body.length - 1), 0);
+    assert_int_equal(buffer_append_string(&deep, ",\"x\":"), 0);
+    for (int i = 0; i < 70; i++)
+        assert_int_equal(buffer_append_char(&deep, '['), 0);
+    for (int i = 0; i < 70; i++)
+        assert_int_equal(buffer_append_char(&deep, ']'), 0);
+    assert_int_equal(buffer_append_char(&deep, '}'), 0);
+    long long too_deep = deliver_bytes("orders/create", deep.data, deep.length);
+
+    const long long events[] = {nul, too_deep};
+    for (size_t i = 0; i < 2; i++) {
+        assert_string_equal(it_wait_processed(events[i]), "dead");
+        char intake_reason[256], command[64];
+        snprintf(intake_reason, sizeof intake_reason, "%s", event_column(events[i], "reason"));
+        assert_true(strncmp(intake_reason, "body is not", strlen("body is not")) == 0);
+        snprintf(command, sizeof command, "replay %lld > /dev/null", events[i]);
+        it_ctl(command);
+        assert_string_equal(event_column(events[i], "status"), "dead");
+        assert_string_equal(event_column(events[i], "reason"), intake_reason);
+    }
+    assert_int_equal(count("SELECT count(*) FROM orders WHERE haravan_order_id IN"
+                           " ('594001', '594002')",
+                           NULL),
+                     0);
+    buffer_free(&body);
+    buffer_free(&deep);
+}
+
+/* One byte that is not UTF-8 in a name, a \u0000 in a note: the order is
+ * written with those parts as U+FFFD, the note whole, the stored body
+ * unchanged, and the notes say what was replaced where. The order went
+ * dead after 8 attempts before (PostgreSQL refuses the text), and the note
+ * was cut at the \u0000. */
+static void test_bad_text_is_replaced_and_noted(void **state)
+{
+    (void)state;
+    buffer body = BUFFER_INIT;
+    make_order(&body, "595001", "2026-11-13T00:00:00Z", "pending", "[]",
+               "{\"id\":595,\"phone\":\"0913595000\",\"first_name\":\"Th\xfa\"}", "");
+    replace_once(&body, "giao giờ", "giao\\u0000giờ");
+    long long event = it_deliver_event(SECRET, "orders/create", ORG, body.data);
+    assert_string_equal(it_wait_processed(event), "done");
+    ORDER_FIELD("note", "595001", "giao\xEF\xBF\xBDgiờ hành chính");
+    ORDER_CUSTOMER_FIELD("name", "595001", "Th\xEF\xBF\xBD");
+    const char *notes = event_column(event, "notes");
+    static const char *const expected[] = {
+        "body: 1 byte sequence(s) that are not UTF-8 read as U+FFFD",
+        "body: 1 \\u0000 escape(s) read as U+FFFD",
+        "U+FFFD in: note, customer.first_name",
+    };
+    for (size_t i = 0; i < sizeof expected / sizeof expected[0]; i++)
+        if (strstr(notes, expected[i]) == NULL)
+            fail_msg("'%s' is not in the notes: %s", expected[i], notes);
+    char id[32];
+    snprintf(id, sizeof id, "%lld", event);
+    assert_int_equal(count("SELECT count(*) FROM hv_events WHERE id = $1::bigint"
+                           " AND position('\\xfa'::bytea in body) > 0"
+                           " AND position(convert_to('\\u0000', 'UTF8') in body) > 0",
+                           id),
+                     1);
+    buffer_free(&body);
+}
+
 static void test_other_topics_are_ignored_with_a_reason(void **state)
 {
     (void)state;
@@ -926,6 +1016,8 @@ int main(void)
         cmocka_unit_test(test_unreadable_descriptions_are_noted),
         cmocka_unit_test(test_bodies_that_do_not_fit_their_topic_make_no_rows),
         cmocka_unit_test(test_ids_beyond_two_to_the_53_are_exact),
+        cmocka_unit_test(test_replay_keeps_what_intake_refused),
+        cmocka_unit_test(test_bad_text_is_replaced_and_noted),
         cmocka_unit_test(test_other_topics_are_ignored_with_a_reason),
         cmocka_unit_test(test_executor_is_the_crm_user_with_the_staff_email),
         cmocka_unit_test(test_executor_falls_back_with_a_reason),

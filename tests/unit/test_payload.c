@@ -32,6 +32,7 @@
 #include <cJSON.h>
 
 #include "core/buffer.h"
+#include "core/json.h"
 #include "haravan/field.h"
 #include "haravan/payload.h"
 
@@ -732,6 +733,45 @@ static void test_reports_quote_values_and_cut_at_characters(void **state)
     cJSON_Delete(object);
 }
 
+/* Through the checked parser, as processing reads a stored body: ids
+ * beyond 2^53 arrive as exact text, bad text as U+FFFD, and the report
+ * says where. */
+static void test_the_checked_parser_feeds_the_mapping(void **state)
+{
+    (void)state;
+    static const char text[] =
+        "{\"id\":9007199254740993,\"total_price\":1000,\"financial_status\":\"paid\","
+        "\"note\":\"giao\\u0000sau\",\"user_id\":9007199254741005,"
+        "\"customer\":{\"id\":9007199254740995,\"first_name\":\"Th\xfa\"},"
+        "\"line_items\":[{\"id\":9007199254741001,\"product_id\":9007199254740997,"
+        "\"variant_id\":9007199254740999,\"quantity\":1,\"price\":1000}],"
+        "\"transactions\":[{\"id\":9007199254741013,\"kind\":\"capture\",\"amount\":1000}]}";
+    json_refusal refusal = JSON_ACCEPTED;
+    json_repairs repairs;
+    size_t offset = 0;
+    cJSON *body = json_parse_checked(text, strlen(text), 64, &refusal, &offset, &repairs);
+    assert_non_null(body);
+    assert_int_equal(repairs.invalid_utf8, 1);
+    assert_int_equal(repairs.nul_escapes, 1);
+    hv_order_payload payload;
+    hv_report report = {.reason = "", .notes = ""};
+    assert_int_equal(hv_payload_order(body, "orders/paid", ORG, &payload, &report), 0);
+    assert_string_equal(report.notes, "");
+    assert_string_equal(payload.order.haravan_id, "9007199254740993");
+    assert_string_equal(payload.customer.haravan_id, "9007199254740995");
+    assert_string_equal(payload.staff_id, "9007199254741005");
+    assert_string_equal(payload.order.items[0].line_item_id, "9007199254741001");
+    assert_string_equal(payload.order.items[0].product_id, "9007199254740997");
+    assert_string_equal(payload.order.items[0].variant_id, "9007199254740999");
+    assert_string_equal(payload.order.payments[0].transaction_id, "9007199254741013");
+    assert_string_equal(payload.order.note, "giao\xEF\xBF\xBDsau");
+    assert_string_equal(payload.customer.name, "Th\xEF\xBF\xBD");
+    hv_report_replacements(&report, body);
+    assert_string_equal(report.notes, "U+FFFD in: note, customer.first_name");
+    hv_payload_order_free(&payload);
+    cJSON_Delete(body);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -747,6 +787,7 @@ int main(void)
         cmocka_unit_test(test_ids_are_exact_text),
         cmocka_unit_test(test_amounts_and_counts),
         cmocka_unit_test(test_reports_quote_values_and_cut_at_characters),
+        cmocka_unit_test(test_the_checked_parser_feeds_the_mapping),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
