@@ -286,7 +286,9 @@ void hv_report_note(hv_report *report, const char *path, const cJSON *object, co
 
 void hv_report_add(hv_report *report, const char *note)
 {
-    if (note != NULL && note[0] != '\0')
+    /* One field may be read twice (an order's address, then as its
+     * customer's fallback): one note is enough. */
+    if (note != NULL && note[0] != '\0' && strstr(report->notes, note) == NULL)
         append(report->notes, sizeof report->notes, "; ", note);
 }
 

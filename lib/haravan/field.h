@@ -73,7 +73,7 @@ void hv_report_fail(hv_report *report, const char *subject, const char *path, co
 void hv_report_note(hv_report *report, const char *path, const cJSON *object, const char *key,
                     const char *expected, const char *consequence);
 
-/* Adds a note of free text. */
+/* Adds a note of free text, unless the notes hold it already. */
 void hv_report_add(hv_report *report, const char *note);
 
 /* The reason set by hand (printf-style), unless one is set already. */

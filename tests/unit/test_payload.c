@@ -724,6 +724,8 @@ static void test_reports_quote_values_and_cut_at_characters(void **state)
     assert_string_equal(report.notes, "n: 12.25 is not an id; left empty; "
                                       "customer.big: 1234567890123 is not text; left empty; "
                                       "customer.gone: null is not text; left empty");
+    hv_report_add(&report, "n: 12.25 is not an id; left empty"); /* already there */
+    assert_int_equal(strstr(strstr(report.notes, "n: 12.25") + 1, "n: 12.25"), NULL);
     char out[6];
     assert_int_equal(hv_copy_utf8(out, sizeof out, "aĐĐĐ"), 1);
     assert_string_equal(out, "aĐĐ");
