@@ -774,6 +774,44 @@ static void test_the_checked_parser_feeds_the_mapping(void **state)
     cJSON_Delete(body);
 }
 
+/* 1 when `text` is well-formed UTF-8 (what PostgreSQL accepts as text). */
+static int is_utf8(const char *text)
+{
+    const unsigned char *c = (const unsigned char *)text;
+    while (*c != '\0') {
+        size_t need = *c < 0x80 ? 0 : (*c & 0xE0) == 0xC0 ? 1 : (*c & 0xF0) == 0xE0 ? 2 : 3;
+        if (*c >= 0x80 && (*c & 0xC0) == 0x80)
+            return 0;
+        for (size_t i = 1; i <= need; i++)
+            if ((c[i] & 0xC0) != 0x80)
+                return 0;
+        c += need + 1;
+    }
+    return 1;
+}
+
+/* The paths named in a note are cut at a character, however long the keys
+ * (a key of 400 two-byte characters, holding the U+FFFD). */
+static void test_replacement_paths_are_cut_at_characters(void **state)
+{
+    (void)state;
+    buffer text = BUFFER_INIT;
+    assert_int_equal(buffer_append_string(&text, "{\"a\":{\"xy"), 0);
+    for (int i = 0; i < 400; i++)
+        assert_int_equal(buffer_append_string(&text, "Đ"), 0);
+    assert_int_equal(buffer_append_string(&text, "\":\"b\xff\"}}"), 0);
+    json_repairs repairs;
+    cJSON *tree = json_parse_checked(text.data, text.length, 64, NULL, NULL, &repairs);
+    assert_non_null(tree);
+    assert_int_equal(repairs.invalid_utf8, 1);
+    hv_report report = {.reason = "", .notes = ""};
+    hv_report_replacements(&report, tree);
+    assert_true(strncmp(report.notes, "U+FFFD in: a.xyĐĐ", strlen("U+FFFD in: a.xyĐĐ")) == 0);
+    assert_true(is_utf8(report.notes));
+    cJSON_Delete(tree);
+    buffer_free(&text);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -790,6 +828,7 @@ int main(void)
         cmocka_unit_test(test_amounts_and_counts),
         cmocka_unit_test(test_reports_quote_values_and_cut_at_characters),
         cmocka_unit_test(test_the_checked_parser_feeds_the_mapping),
+        cmocka_unit_test(test_replacement_paths_are_cut_at_characters),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
