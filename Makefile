@@ -2,6 +2,7 @@
 #
 #   make run     build, then start the whole stack under var/ on 127.0.0.1:$(PORT)
 #   make stop    stop it
+#   make check   the unit tests alone (normal build): no root, no servers, seconds
 #   make test    unit and integration tests, normal and sanitizer builds, then
 #                the settings page in headless Chromium (tests/e2e)
 #   make bench   the intake benchmark (docs/PERFORMANCE.md)
@@ -12,7 +13,7 @@ BUILD_ASAN ?= build-asan
 PORT       ?= 8080
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps deps-test build build-asan run stop test bench bench-processing format clean
+.PHONY: all deps deps-test build build-asan run stop check test bench bench-processing format clean
 
 all: build
 
@@ -44,6 +45,11 @@ run: build
 
 stop:
 	@tests/stack/stack.sh stop var
+
+# The quick loop while changing code: what it runs needs no PostgreSQL, no
+# nginx, no browser and no root (ctest's `unit` label, tests/CMakeLists.txt).
+check: build
+	@cd $(BUILD) && ctest -L unit -j $(JOBS) --output-on-failure
 
 test: deps-test build build-asan
 	@BUILD=$(CURDIR)/$(BUILD) BUILD_ASAN=$(CURDIR)/$(BUILD_ASAN) tests/run-tests.sh

@@ -19,7 +19,7 @@
 #define RANDOM_BYTES 32
 #define CSRF_HEADER  "X-CSRF-Token"
 #define CSRF_FIELD   "csrf"
-/* Binds the header-mode CSRF key to its one use: the master key itself
+/* Binds the crm-mode CSRF key to its one use: the master key itself
  * never signs anything a browser sees. */
 #define CSRF_KEY_LABEL "haravan-crm admin csrf v1"
 
@@ -38,7 +38,7 @@ static void base64url(const unsigned char *bytes, size_t length, char *out)
     out[i] = '\0';
 }
 
-_Static_assert(CRYPTO_SHA256_SIZE == RANDOM_BYTES, "header-mode tokens are MACs of one size");
+_Static_assert(CRYPTO_SHA256_SIZE == RANDOM_BYTES, "crm-mode tokens are MACs of one size");
 
 /* 32 bytes as a token: exactly ADMIN_TOKEN_SIZE - 1 characters. */
 static void token_text(const unsigned char bytes[RANDOM_BYTES], char out[ADMIN_TOKEN_SIZE])
@@ -76,9 +76,9 @@ static int token_well_formed(const char *token)
     return 1;
 }
 
-int admin_header_mode(const worker *w)
+int admin_crm_mode(const worker *w)
 {
-    return w->configuration->admin_header != NULL;
+    return w->configuration->admin_crm;
 }
 
 int admin_same_origin(const worker *w, const request *r)
@@ -97,7 +97,7 @@ enum request_body_result admin_read_body(request *r)
     return request_read_body(r, ADMIN_MAX_BODY);
 }
 
-/* ---- header mode ------------------------------------------------------- */
+/* ---- the CRM's sign-in -------------------------------------------------- */
 
 /* The CSRF token of `identity` for the 12-hour window `window`. */
 static int header_csrf(const worker *w, const char *identity, long long window,
@@ -122,10 +122,16 @@ static int header_csrf(const worker *w, const char *identity, long long window,
     return 0;
 }
 
+/* The identity nginx passes from the CRM's sign-in check. A FastCGI
+ * parameter, not a header: nginx names every request header HTTP_*, so no
+ * client can send this name, whatever the server block lets through. */
 static const char *trusted_identity(const worker *w, const request *r)
 {
-    const char *identity = request_header(r, w->configuration->admin_header);
-    return identity != NULL && identity[0] != '\0' ? identity : NULL;
+    (void)w;
+    const char *identity = request_param(r, ADMIN_IDENTITY_PARAM);
+    if (identity == NULL || identity[0] == '\0' || strlen(identity) > ADMIN_IDENTITY_MAX)
+        return NULL;
+    return identity;
 }
 
 static long long current_window(void)
@@ -170,7 +176,7 @@ static int session_csrf(worker *w, const request *r, char csrf[ADMIN_TOKEN_SIZE]
 int admin_identify(worker *w, const request *r, char csrf[ADMIN_TOKEN_SIZE])
 {
     csrf[0] = '\0';
-    if (!admin_header_mode(w))
+    if (!admin_crm_mode(w))
         return session_csrf(w, r, csrf);
     const char *identity = trusted_identity(w, r);
     if (identity == NULL)
@@ -235,9 +241,8 @@ void admin_reply_unauthenticated(const worker *w, request *r)
 {
     r->outcome = "not signed in";
     request_reply_json(r, 401,
-                       admin_header_mode(w)
-                           ? "{\"error\":\"not signed in\",\"login\":\"crm\"}"
-                           : "{\"error\":\"not signed in\",\"login\":\"password\"}");
+                       admin_crm_mode(w) ? "{\"error\":\"not signed in\",\"login\":\"crm\"}"
+                                         : "{\"error\":\"not signed in\",\"login\":\"password\"}");
 }
 
 /* ---- CSRF -------------------------------------------------------------- */
@@ -283,7 +288,7 @@ static int csrf_valid(const worker *w, const request *r, const char *expected, c
 {
     if (crypto_strings_equal(given, expected))
         return 1;
-    if (!admin_header_mode(w))
+    if (!admin_crm_mode(w))
         return 0;
     /* A page loaded just before the window turned still holds the previous
      * window's token. */

@@ -8,11 +8,14 @@
  *     browser gets cookie hv_session, a random 32-byte token (base64url);
  *     hv_admin_sessions keeps only its SHA-256, the session's CSRF token and
  *     an expiry 12 hours on.
- *   - HARAVAN_ADMIN_HEADER (e.g. X-CRM-Admin): the CRM's nginx asks the CRM
- *     (auth_request) and passes the admin's identity in that header; a
- *     non-empty value is trusted and sessions are off. The CSRF token is
- *     then HMAC(key from HARAVAN_MASTER_KEY, identity, 12-hour window), so
- *     no state is kept; the token of the previous window is accepted too.
+ *   - HARAVAN_ADMIN_AUTH=crm: the CRM's nginx asks the CRM's sign-in check
+ *     (auth_request, nginx/haravan-location.conf) and passes the identity
+ *     it answers with as FastCGI parameter HARAVAN_ADMIN_IDENTITY; a
+ *     non-empty value is trusted and sessions are off. Never a request
+ *     header: nginx passes every header a client sends as HTTP_*, so a
+ *     header would let anyone on the internet in. The CSRF token is then
+ *     HMAC(key from HARAVAN_MASTER_KEY, identity, 12-hour window), so no
+ *     state is kept; the token of the previous window is accepted too.
  *
  * Either way, a state-changing request must not come cross-site
  * (core/origin.h) and must carry the CSRF token, in header X-CSRF-Token or
@@ -35,6 +38,10 @@
 #define ADMIN_MAX_BODY (64 * 1024)
 /* 32 random bytes in base64url without padding, and a NUL. */
 #define ADMIN_TOKEN_SIZE 44
+/* Set by nginx/haravan-location.conf from the CRM's sign-in check. */
+#define ADMIN_IDENTITY_PARAM "HARAVAN_ADMIN_IDENTITY"
+/* An email or a user id; anything longer is not one. */
+#define ADMIN_IDENTITY_MAX 256
 
 /* Returns 1 when the request may go on; else it has replied 401 (no
  * session) or 403 (cross-site, or a state-changing request without the
@@ -48,15 +55,15 @@ int admin_require(worker *w, request *r, int state_changing);
  * admin_require read it) returns the first result without reading. */
 enum request_body_result admin_read_body(request *r);
 
-/* 1 when HARAVAN_ADMIN_HEADER is configured (sessions are off). */
-int admin_header_mode(const worker *w);
+/* 1 when HARAVAN_ADMIN_AUTH=crm (sessions are off). */
+int admin_crm_mode(const worker *w);
 
 /* 1 when the request passes the cross-site check of core/origin.h. */
 int admin_same_origin(const worker *w, const request *r);
 
-/* Who is asking: 1 when signed in (session cookie or trusted header), with
+/* Who is asking: 1 when signed in (session cookie or the CRM's identity), with
  * the CSRF token to expect written into `csrf`; 0 when not; -1 when the
- * database (or, in header mode, the master key) is unavailable. */
+ * database (or, in crm mode, the master key) is unavailable. */
 int admin_identify(worker *w, const request *r, char csrf[ADMIN_TOKEN_SIZE]);
 
 /* Starts a session: writes its cookie token and CSRF token. Also removes

@@ -21,5 +21,8 @@ counters *counters_create(void)
     atomic_init(&shared->webhook_rejected_signature, 0);
     atomic_init(&shared->webhook_unavailable, 0);
     atomic_init(&shared->workers_restarted, 0);
+    atomic_init(&shared->settings_loads, 0);
+    for (int i = 0; i < LOGIN_GATE_SLOTS; i++)
+        atomic_init(&shared->login_checkers[i], 0);
     return shared;
 }

@@ -8,12 +8,19 @@
  * when haravan-fcgi starts and survive worker restarts and SIGHUP.
  *
  * This is the one piece of mutable state shared across processes besides
- * configuration, and it only ever grows.
+ * configuration. The counts only ever grow; two more members live in the
+ * same mapping because they too must be seen by every worker without the
+ * database: settings_loads (how often a worker read the webhook settings,
+ * secrets.h) and the pids of the workers checking an admin password
+ * (login_gate.h).
  */
 #ifndef HARAVAN_FCGI_COUNTERS_H
 #define HARAVAN_FCGI_COUNTERS_H
 
 #include <stdatomic.h>
+
+/* The most password checks login_gate.h lets run at once. */
+#define LOGIN_GATE_SLOTS 16
 
 typedef struct counters {
     atomic_llong requests;
@@ -23,6 +30,8 @@ typedef struct counters {
     atomic_llong webhook_rejected_signature;
     atomic_llong webhook_unavailable;
     atomic_llong workers_restarted;
+    atomic_llong settings_loads;                 /* webhook settings read from the database */
+    atomic_int login_checkers[LOGIN_GATE_SLOTS]; /* pid or 0; login_gate.c */
 } counters;
 
 /* Maps zeroed counters shared with future children; NULL on failure. */

@@ -5,17 +5,17 @@
  * A login costs the same whatever happens after the throttle: one PBKDF2
  * derivation of the stored iteration count (against a dummy hash when no
  * password is set), so timing tells nothing about whether a password is
- * configured or how close a guess came; and a wrong password is answered
- * no sooner than LOGIN_FAILURE_SECONDS after the request arrived. The
- * throttle (throttle.h) bounds how often that can happen.
+ * configured or how close a guess came. A wrong password is answered as
+ * soon as it is known: the throttle (throttle.h), per client address,
+ * does the slowing, and a worker never sleeps, since Haravan's deliveries
+ * need it. The login gate (login_gate.h) keeps password checks to half of
+ * the workers.
  */
 #define _POSIX_C_SOURCE 200809L
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <time.h>
 
 #include "admin.h"
 #include "core/crypto.h"
@@ -25,10 +25,10 @@
 #include "core/password.h"
 #include "core/settings.h"
 #include "handlers.h"
+#include "login_gate.h"
 #include "throttle.h"
 
-#define LOGIN_FAILURE_SECONDS 1
-#define LOGIN_JSON_DEPTH      8
+#define LOGIN_JSON_DEPTH 8
 
 /* What a login verifies against when no password is set: a real hash of
  * a random string nobody knows, with the production iteration count. */
@@ -94,15 +94,6 @@ static char *stored_hash(worker *w, int *failed)
     return hash;
 }
 
-/* Sleeps until LOGIN_FAILURE_SECONDS have passed since the request came. */
-static void pad_failure(const request *r)
-{
-    struct timespec due = r->started;
-    due.tv_sec += LOGIN_FAILURE_SECONDS;
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR)
-        continue;
-}
-
 static void reply_signed_in(worker *w, request *r)
 {
     char token[ADMIN_TOKEN_SIZE];
@@ -146,7 +137,6 @@ static void check_password(worker *w, request *r, const char *password, long lon
                              "haravan-ctl admin password");
     wipe_free(hash);
     if (!right) {
-        pad_failure(r);
         /* The reply is the same either way; the operator's log says which. */
         r->outcome = configured ? "wrong password" : "no admin password set";
         request_reply_error(r, 401, "wrong password");
@@ -158,11 +148,36 @@ static void check_password(worker *w, request *r, const char *password, long lon
     reply_signed_in(w, r);
 }
 
+static void reply_too_many(request *r, int retry_after, const char *message)
+{
+    char header[64];
+    snprintf(header, sizeof header, "Retry-After: %d\r\n", retry_after);
+    request_reply(r, 429, "application/json", header, message, strlen(message));
+}
+
+/* Inside the login gate: the throttle, then the password. */
+static void throttled_check(worker *w, request *r, const char *password)
+{
+    long long attempt = 0;
+    int retry_after = 0;
+    int allowed =
+        throttle_begin(&w->database, request_param(r, "REMOTE_ADDR"), &attempt, &retry_after);
+    if (allowed < 0) {
+        r->outcome = "database unavailable";
+        request_reply_error(r, 503, "cannot check the password now; please retry");
+    } else if (allowed == 0) {
+        r->outcome = "throttled";
+        reply_too_many(r, retry_after, "{\"error\":\"too many failed logins; try again later\"}");
+    } else {
+        check_password(w, r, password, attempt);
+    }
+}
+
 void handle_admin_login(worker *w, request *r)
 {
-    if (admin_header_mode(w)) {
+    if (admin_crm_mode(w)) {
         r->outcome = "sessions off";
-        request_reply_error(r, 400, "sign in through the CRM (HARAVAN_ADMIN_HEADER is set)");
+        request_reply_error(r, 400, "sign in through the CRM (HARAVAN_ADMIN_AUTH is crm)");
         return;
     }
     /* Login CSRF: a foreign page must not sign the browser in either. */
@@ -186,30 +201,23 @@ void handle_admin_login(worker *w, request *r)
         request_reply_error(r, 400, "password required");
         return;
     }
-    long long attempt = 0;
-    int retry_after = 0;
-    int allowed =
-        throttle_begin(&w->database, request_param(r, "REMOTE_ADDR"), &attempt, &retry_after);
-    if (allowed < 0) {
-        r->outcome = "database unavailable";
-        request_reply_error(r, 503, "cannot check the password now; please retry");
-    } else if (allowed == 0) {
-        char header[64];
-        snprintf(header, sizeof header, "Retry-After: %d\r\n", retry_after);
-        r->outcome = "throttled";
-        const char *message = "{\"error\":\"too many failed logins; try again later\"}";
-        request_reply(r, 429, "application/json", header, message, strlen(message));
+    int slot = login_gate_enter(w->shared, w->configuration->workers);
+    if (slot < 0) {
+        r->outcome = "busy";
+        reply_too_many(r, 1,
+                       "{\"error\":\"another sign-in is being checked; try again\",\"busy\":true}");
     } else {
-        check_password(w, r, password, attempt);
+        throttled_check(w, r, password);
+        login_gate_leave(w->shared, slot);
     }
     wipe_free(password);
 }
 
 void handle_admin_logout(worker *w, request *r)
 {
-    if (admin_header_mode(w)) {
+    if (admin_crm_mode(w)) {
         r->outcome = "sessions off";
-        request_reply_error(r, 400, "sign out through the CRM (HARAVAN_ADMIN_HEADER is set)");
+        request_reply_error(r, 400, "sign out through the CRM (HARAVAN_ADMIN_AUTH is crm)");
         return;
     }
     if (!admin_require(w, r, 1))

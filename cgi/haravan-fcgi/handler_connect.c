@@ -4,29 +4,37 @@
  *
  *   GET /api/haravan/connect (admin)
  *     -> 302 authorize: login scopes, redirect_uri .../login, state, nonce
- *   GET|POST /api/haravan/login (Haravan's form_post)
+ *   POST /api/haravan/login (Haravan's form_post)
  *     state, id_token, owner, code exchange
  *     -> 302 authorize: install scopes, redirect_uri .../grandservice,
  *        a new state and nonce, orgid of the shop just logged into
- *   GET|POST /api/haravan/grandservice
+ *   POST /api/haravan/grandservice
  *     state, id_token, owner, code exchange, grant_service + wh_api granted
  *     -> shop stored with its sealed tokens -> 302 {page}?connect=ok
  *
  * The callbacks are public: Haravan's form_post is a cross-site POST, which
  * brings no SameSite=Strict session cookie. What makes them safe is the
  * state: made here, stored hashed, good once, for one step, for 10 minutes
- * (haravan/oauth_state.h). The nonce inside the signed id_token binds the
- * token to that same request. A callback checks the state before anything
- * else, so a forged or replayed post ends there.
+ * (haravan/oauth_state.h), and bound to the browser that started the step
+ * by a cookie of its own (connect_cookie.h), so that whoever sees the
+ * authorize URL cannot finish it in another browser. The nonce inside the
+ * signed id_token binds the token to that same request. A callback checks
+ * the state and its cookie before anything else, so a forged, replayed or
+ * transplanted post ends there; the cookie is cleared once used.
  *
  * Every outcome is a 302 to {HARAVAN_PUBLIC_URL}/haravan/?connect=CODE, and
- * a log line with the step and the reason. No code, token or message text
- * goes into a URL or a log.
+ * a log line with the step and the reason, except a state presented
+ * without its browser's cookie, which gets a page that says to start again
+ * from the settings page (connect_page.h): the one who sees it may be
+ * someone else, not signed in there. No code, token or message text goes
+ * into a URL or a log.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "admin.h"
+#include "connect_cookie.h"
+#include "connect_page.h"
 #include "core/crypto.h"
 #include "core/form.h"
 #include "core/log.h"
@@ -38,8 +46,8 @@
 #include "haravan/shop.h"
 
 #define SETTINGS_PAGE "/haravan/"
-#define LOGIN_PATH    "/api/haravan/login"
-#define GRANT_PATH    "/api/haravan/grandservice"
+#define LOGIN_PATH    CONNECT_LOGIN_PATH
+#define GRANT_PATH    CONNECT_GRANT_PATH
 /* HARAVAN.md section 1: the login step, then the install scopes. */
 #define LOGIN_SCOPES "openid profile email org userinfo"
 #define GRANT_SCOPES                                                                               \
@@ -66,7 +74,9 @@ typedef struct callback {
     hv_jwt identity; /* the verified front-channel id_token */
     hv_oidc_tokens tokens;
     char org_id[HV_SHOP_ORG_ID_SIZE];
-    char reason[512]; /* for the log */
+    char reason[512];  /* for the log */
+    buffer cookies;    /* Set-Cookie lines for the reply */
+    int other_browser; /* the state came without its cookie: a page, no redirect */
 } callback;
 
 /* ---- replies ------------------------------------------------------------- */
@@ -77,13 +87,14 @@ static const char *public_url(const worker *w)
     return w->configuration->public_url != NULL ? w->configuration->public_url : "";
 }
 
-static void redirect(request *r, const char *location)
+/* `cookies` is "" or Set-Cookie lines. */
+static void redirect(request *r, const char *location, const char *cookies)
 {
     buffer headers = BUFFER_INIT;
     /* The page's URL (and, for the authorize redirect, the state) is not
      * for the next site's Referer. */
-    if (buffer_printf(&headers, "Location: %s\r\nReferrer-Policy: no-referrer\r\n", location) !=
-        0) {
+    if (buffer_printf(&headers, "Location: %s\r\nReferrer-Policy: no-referrer\r\n%s", location,
+                      cookies) != 0) {
         buffer_free(&headers);
         request_reply_error(r, 500, "out of memory");
         return;
@@ -92,9 +103,8 @@ static void redirect(request *r, const char *location)
     buffer_free(&headers);
 }
 
-/* Ends the flow: the log line, then 302 to the page with `code`. */
-static void finish(worker *w, request *r, const char *step, const char *code, const char *org_id,
-                   const char *reason)
+/* The log line of an outcome. */
+static void log_outcome(const char *step, const char *code, const char *org_id, const char *reason)
 {
     log_record record;
     log_begin(&record, strcmp(code, "ok") == 0 ? "info" : "warning", "connect");
@@ -103,12 +113,20 @@ static void finish(worker *w, request *r, const char *step, const char *code, co
     log_string(&record, "org_id", org_id != NULL && org_id[0] != '\0' ? org_id : NULL);
     log_string(&record, "reason", reason != NULL && reason[0] != '\0' ? reason : NULL);
     log_end(&record);
+}
+
+/* Ends the flow: the log line, then 302 to the page with `code`, with
+ * `cookies` ("" or Set-Cookie lines). */
+static void finish(worker *w, request *r, const char *step, const char *code, const char *org_id,
+                   const char *reason, const char *cookies)
+{
+    log_outcome(step, code, org_id, reason);
     if (org_id != NULL)
         snprintf(r->org_id, sizeof r->org_id, "%s", org_id);
     r->outcome = code;
     char location[1024];
     snprintf(location, sizeof location, "%s" SETTINGS_PAGE "?connect=%s", public_url(w), code);
-    redirect(r, location);
+    redirect(r, location, cookies);
 }
 
 /* ---- settings ------------------------------------------------------------ */
@@ -145,18 +163,27 @@ static int load_app(worker *w, app_settings *app, char *error, size_t error_size
     return 1;
 }
 
-/* The authorize URL for a new state of `step`. 0, or -1 with the outcome
+/* The authorize URL for a new state of `step`, and in `cookies` the
+ * Set-Cookie line binding it to this browser. 0, or -1 with the outcome
  * code in *code and the reason in `error`. */
 static int authorize_location(worker *w, const char *client_id, const char *step,
                               const char *redirect_path, const char *scope, const char *orgid,
-                              buffer *location, const char **code, char *error, size_t error_size)
+                              buffer *location, buffer *cookies, const char **code, char *error,
+                              size_t error_size)
 {
     char state[HV_OAUTH_STATE_TEXT];
     char nonce[HV_OAUTH_STATE_TEXT];
+    char browser[HV_OAUTH_STATE_TEXT];
     char redirect_uri[1024];
     *code = "exchange_failed";
-    if (hv_oauth_state_create(&w->database, step, state, nonce, error, error_size) != 0)
+    if (hv_oauth_state_create(&w->database, step, state, nonce, browser, error, error_size) != 0)
         return -1;
+    int cookie_made = connect_cookie_line(w, step, browser, cookies);
+    crypto_wipe(browser, sizeof browser);
+    if (cookie_made != 0) {
+        snprintf(error, error_size, "out of memory");
+        return -1;
+    }
     snprintf(redirect_uri, sizeof redirect_uri, "%s%s", public_url(w), redirect_path);
     hv_oidc_authorize params = {.client_id = client_id,
                                 .redirect_uri = redirect_uri,
@@ -184,62 +211,77 @@ void handle_connect(worker *w, request *r)
         configured = 0;
     }
     if (configured <= 0) {
-        finish(w, r, "connect", configured == 0 ? "not_configured" : "exchange_failed", NULL,
-               error);
+        finish(w, r, "connect", configured == 0 ? "not_configured" : "exchange_failed", NULL, error,
+               "");
         app_settings_free(&app);
         return;
     }
     buffer location = BUFFER_INIT;
+    buffer cookies = BUFFER_INIT;
     const char *code = NULL;
     if (authorize_location(w, buffer_text(&app.client_id), "login", LOGIN_PATH, LOGIN_SCOPES, NULL,
-                           &location, &code, error, sizeof error) != 0) {
-        finish(w, r, "connect", code, NULL, error);
+                           &location, &cookies, &code, error, sizeof error) != 0) {
+        finish(w, r, "connect", code, NULL, error, "");
     } else {
         r->outcome = "authorize";
-        redirect(r, location.data);
+        redirect(r, location.data, buffer_text(&cookies));
     }
+    buffer_free(&cookies);
     buffer_free(&location);
     app_settings_free(&app);
 }
 
 /* ---- the callbacks ------------------------------------------------------------ */
 
-/* Haravan's fields: the form_post body, or the query of a GET. */
+/* Haravan's fields: the form_post body only. A query string, if any, is
+ * never read: the router sends a GET to handle_connect_wrong_method. */
 static int read_params(callback *c)
 {
-    const char *text = c->r->query;
-    size_t length = strlen(c->r->query);
-    if (strcmp(c->r->method, "POST") == 0) {
-        if (request_read_body(c->r, CALLBACK_MAX_BODY) != REQUEST_BODY_OK) {
-            snprintf(c->reason, sizeof c->reason, "the callback's body cannot be read");
-            return -1;
-        }
-        text = c->r->body.data;
-        length = c->r->body.length;
+    if (request_read_body(c->r, CALLBACK_MAX_BODY) != REQUEST_BODY_OK) {
+        snprintf(c->reason, sizeof c->reason, "the callback's body cannot be read");
+        return -1;
     }
-    if (form_parse(&c->params, text, length) != 0) {
+    if (form_parse(&c->params, c->r->body.data, c->r->body.length) != 0) {
         snprintf(c->reason, sizeof c->reason, "the callback's fields cannot be parsed");
         return -1;
     }
     return 0;
 }
 
-/* The state first: nothing else is looked at for a request this connector
- * did not start. Returns NULL to go on, else the outcome code. */
+/* The state and its browser's cookie first: nothing else is looked at for
+ * a request this connector did not start in this browser. Returns NULL to
+ * go on, else the outcome code. Once the state is spent, the step's
+ * cookie is cleared, whatever comes next. */
 static const char *check_state(callback *c)
 {
     char error[256] = "";
-    int consumed = hv_oauth_state_consume(&c->w->database, c->step, form_get(&c->params, "state"),
-                                          c->nonce, error, sizeof error);
-    if (consumed < 0) {
+    char browser[HV_OAUTH_STATE_MAX_LENGTH + 1];
+    int has_cookie = connect_cookie_read(c->r, c->step, browser, sizeof browser);
+    hv_oauth_state_result consumed =
+        hv_oauth_state_consume(&c->w->database, c->step, form_get(&c->params, "state"),
+                               has_cookie ? browser : NULL, c->nonce, error, sizeof error);
+    crypto_wipe(browser, sizeof browser);
+    if (consumed == HV_OAUTH_STATE_ERROR) {
         snprintf(c->reason, sizeof c->reason, "%s", error);
         return "exchange_failed";
     }
-    if (consumed == 0) {
+    if (consumed == HV_OAUTH_STATE_OTHER_BROWSER) {
+        snprintf(c->reason, sizeof c->reason,
+                 "the state is good but came %s its browser's cookie: another browser, or the "
+                 "cookie was lost; the state is left unspent",
+                 has_cookie ? "with another value than" : "without");
+        c->other_browser = 1;
+        return "other_browser";
+    }
+    if (consumed == HV_OAUTH_STATE_UNKNOWN) {
         snprintf(c->reason, sizeof c->reason,
                  "state unknown, already used, older than %d s, or of another step",
                  HV_OAUTH_STATE_SECONDS);
         return "expired";
+    }
+    if (connect_cookie_line(c->w, c->step, NULL, &c->cookies) != 0) {
+        snprintf(c->reason, sizeof c->reason, "out of memory");
+        return "exchange_failed";
     }
     const char *refused = form_get(&c->params, "error");
     if (refused != NULL) {
@@ -353,7 +395,8 @@ static const char *continue_to_grant(callback *c)
     buffer location = BUFFER_INIT;
     const char *code = NULL;
     if (authorize_location(c->w, buffer_text(&c->app.client_id), "grant", GRANT_PATH, GRANT_SCOPES,
-                           c->org_id, &location, &code, c->reason, sizeof c->reason) != 0) {
+                           c->org_id, &location, &c->cookies, &code, c->reason,
+                           sizeof c->reason) != 0) {
         buffer_free(&location);
         return code;
     }
@@ -365,7 +408,7 @@ static const char *continue_to_grant(callback *c)
     log_end(&record);
     snprintf(c->r->org_id, sizeof c->r->org_id, "%s", c->org_id);
     c->r->outcome = "grant";
-    redirect(c->r, location.data);
+    redirect(c->r, location.data, buffer_text(&c->cookies));
     buffer_free(&location);
     return NULL;
 }
@@ -443,8 +486,14 @@ static void handle_callback(worker *w, request *r, const char *step, const char 
     c.step = step;
     c.redirect_path = redirect_path;
     const char *code = run_callback(&c);
-    if (code != NULL)
-        finish(w, r, step, code, c.org_id, c.reason);
+    if (c.other_browser) {
+        log_outcome(step, code, NULL, c.reason);
+        r->outcome = code;
+        connect_page_reply(w, r, CONNECT_PAGE_OTHER_BROWSER);
+    } else if (code != NULL) {
+        finish(w, r, step, code, c.org_id, c.reason, buffer_text(&c.cookies));
+    }
+    buffer_free(&c.cookies);
     hv_oidc_tokens_free(&c.tokens);
     hv_jwt_free(&c.identity);
     app_settings_free(&c.app);
@@ -459,4 +508,11 @@ void handle_connect_login(worker *w, request *r)
 void handle_connect_grant(worker *w, request *r)
 {
     handle_callback(w, r, "grant", GRANT_PATH);
+}
+
+void handle_connect_wrong_method(worker *w, request *r)
+{
+    /* The query may hold a code or id_token: neither read nor logged. */
+    r->outcome = "not_post";
+    connect_page_reply(w, r, CONNECT_PAGE_METHOD);
 }

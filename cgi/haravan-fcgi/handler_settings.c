@@ -3,12 +3,16 @@
  * settings page (docs/CONNECT.md, "Connector routes").
  *
  * GET shows every setting except the client secret, of which it says only
- * whether one is set, with the CRM users a default owner can be chosen
+ * whether one is set, and whether a rotation is in progress (the previous
+ * secret still accepted, "rotation":{"previous_until":...}, else null),
+ * with the CRM users a default owner can be chosen
  * from, the order sources, and the values to paste into Haravan's partner
  * dashboard. POST changes what it is given, all together in one
  * transaction or not at all: every field is checked first
  * (haravan/settings_form.h, then default_owner against crm_users), and one
- * wrong field is a 400 naming it with nothing saved. The commit carries
+ * wrong field is a 400 naming it with nothing saved. end_rotation drops
+ * the previous client secret (after a new one, if both come together), as
+ * `haravan-ctl settings unset client_secret_previous` does. The commit carries
  * `NOTIFY hv_settings`, so every worker picks up a new secret at once.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -63,6 +67,35 @@ static int add_secret_set(worker *w, cJSON *object)
     return cJSON_AddBoolToObject(object, "client_secret_set", set) != NULL ? 0 : -1;
 }
 
+/* "rotation": {"previous_until": "...Z"} while the previous client secret
+ * is still accepted (secrets.h counts its 72 hours from its updated_at),
+ * else null. */
+static int add_rotation(worker *w, cJSON *object)
+{
+    char grace[32];
+    snprintf(grace, sizeof grace, "%d", SETTINGS_ROTATION_GRACE_SECONDS);
+    const char *values[] = {grace};
+    PGresult *result =
+        db_query(&w->database, DB_IDEMPOTENT,
+                 "SELECT to_char((updated_at + make_interval(secs => $1::int)) AT TIME ZONE 'UTC',"
+                 " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"') FROM hv_settings"
+                 " WHERE name = 'client_secret_previous'"
+                 " AND updated_at + make_interval(secs => $1::int) > now()",
+                 1, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    int ok;
+    if (PQntuples(result) == 0) {
+        ok = cJSON_AddNullToObject(object, "rotation") != NULL;
+    } else {
+        cJSON *rotation = cJSON_AddObjectToObject(object, "rotation");
+        ok = rotation != NULL &&
+             cJSON_AddStringToObject(rotation, "previous_until", PQgetvalue(result, 0, 0)) != NULL;
+    }
+    PQclear(result);
+    return ok ? 0 : -1;
+}
+
 /* An array of objects, one per row, with `keys` naming the columns. */
 static int add_rows(worker *w, cJSON *object, const char *name, const char *sql,
                     const char *const keys[2])
@@ -113,7 +146,8 @@ static char *settings_json(worker *w)
     cJSON *root = cJSON_CreateObject();
     int ok =
         root != NULL && add_setting(w, root, "client_id", "client_id") == 0 &&
-        add_secret_set(w, root) == 0 && add_setting(w, root, "verify_token", "verify_token") == 0 &&
+        add_secret_set(w, root) == 0 && add_rotation(w, root) == 0 &&
+        add_setting(w, root, "verify_token", "verify_token") == 0 &&
         add_setting(w, root, "default_owner", "default_owner") == 0 &&
         add_rows(w, root, "users",
                  "SELECT email, name FROM crm_users WHERE active ORDER BY lower(email)",
@@ -238,6 +272,8 @@ static int save_all(worker *w, const settings_form *f, char *error, size_t size)
     if (f->client_secret != NULL &&
         settings_set_in(database, key, "client_secret", f->client_secret, error, size) != 0)
         return -1;
+    if (f->end_rotation && settings_unset_in(database, "client_secret_previous", error, size) < 0)
+        return -1;
     if (save_verify_token(w, f, error, size) != 0)
         return -1;
     if (f->default_owner != NULL &&
@@ -254,24 +290,30 @@ static int save_all(worker *w, const settings_form *f, char *error, size_t size)
     return run(database, "NOTIFY " SETTINGS_CHANNEL, 0, NULL);
 }
 
+typedef struct save_work {
+    worker *w;
+    const settings_form *form;
+    char error[256]; /* why a statement refused, when it says more than the database */
+} save_work;
+
+static int save_body(db *database, void *context)
+{
+    (void)database; /* the worker's own, which save_all reaches through it */
+    save_work *work = context;
+    return save_all(work->w, work->form, work->error, sizeof work->error);
+}
+
 /* Saves `f` all together. Returns 0, or -1 with nothing saved. */
 static int save(worker *w, const settings_form *f)
 {
-    char error[256] = "";
-    if (run(&w->database, "BEGIN", 0, NULL) != 0)
-        return -1;
-    int result = save_all(w, f, error, sizeof error);
-    if (result == 0)
-        result = run(&w->database, "COMMIT", 0, NULL);
-    if (result != 0) {
+    save_work work = {.w = w, .form = f};
+    int result = db_transaction(&w->database, save_body, &work);
+    if (result != 0)
         log_message("error", "settings not saved: %s",
-                    error[0] != '\0' ? error : w->database.error);
-        if (w->database.connection != NULL)
-            PQclear(PQexec(w->database.connection, "ROLLBACK"));
-    }
+                    work.error[0] != '\0' ? work.error : w->database.error);
     /* This worker's own cache, without waiting for its notification. */
     secrets_invalidate(&w->cache);
-    return result;
+    return result != 0 ? -1 : 0;
 }
 
 static int is_json(const request *r)

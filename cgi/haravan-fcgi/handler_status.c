@@ -2,6 +2,11 @@
  * GET /api/haravan/status: what the settings page shows at the top: the
  * connected shop (never its tokens), the webhook subscriptions, and how
  * many events are in each state.
+ *
+ * The subscriptions come from Haravan, at most once a minute per worker
+ * and in at most 3 s (handlers.h); when Haravan does not say in time, the
+ * rest of the status is answered anyway with "subscriptions_unavailable":
+ * true and an empty list.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -76,9 +81,12 @@ void handle_status(worker *w, request *r)
     /* Subscriptions live at Haravan (GET /api/subscribe with the shop's
      * token); no table of CONNECT.md holds them, so handler_webhooks.c
      * asks for them. */
-    int ok = root != NULL && add_shop(w, root) == 0 &&
-             cJSON_AddItemToObject(root, "subscriptions", webhooks_subscriptions(w)) &&
-             add_event_counts(w, root) == 0;
+    int unavailable = 0;
+    int ok =
+        root != NULL && add_shop(w, root) == 0 &&
+        cJSON_AddItemToObject(root, "subscriptions", webhooks_subscriptions(w, &unavailable)) &&
+        cJSON_AddBoolToObject(root, "subscriptions_unavailable", unavailable) != NULL &&
+        add_event_counts(w, root) == 0;
     char *body = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     if (body == NULL) {

@@ -6,13 +6,22 @@
  * (before reading), then the signature over the raw bytes (before looking
  * inside), then the topic, then the inbox. Only a committed row earns a
  * 200; a database that cannot commit earns a 503, so Haravan sends again.
+ *
+ * Headers are read as a hostile client may send them: repeated (nginx 1.22
+ * passes each copy as its own FastCGI parameter, and request_header() sees
+ * only the first), so any valid signature among all copies is accepted,
+ * and a topic or org that differs between copies is a 400; and with bytes
+ * that are not UTF-8, which are stored as U+FFFD and noted, because
+ * PostgreSQL refuses them and a refused delivery comes back forever.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "core/crypto.h"
 #include "core/form.h"
+#include "core/header.h"
 #include "core/log.h"
+#include "core/utf8.h"
 #include "haravan/inbox.h"
 #include "haravan/webhook.h"
 #include "handlers.h"
@@ -55,51 +64,156 @@ void handle_webhook_handshake(worker *w, request *r)
     form_free(&query);
 }
 
-/* The signature header, whichever of Haravan's spellings carries it. */
-static const char *signature_header(const request *r)
+/* The comma-separated parts of a header value, trimmed: how a joined
+ * repeated header looks (nginx after 1.22 joins them with ", "). Returns 0
+ * at the end. */
+static int next_part(const char **cursor, const char **start, size_t *length)
 {
+    const char *p = *cursor;
+    if (p == NULL)
+        return 0;
+    while (*p == ' ' || *p == '\t')
+        p++;
+    const char *end = strchr(p, ',');
+    const char *stop = end != NULL ? end : p + strlen(p);
+    *cursor = end != NULL ? end + 1 : NULL;
+    while (stop > p && (stop[-1] == ' ' || stop[-1] == '\t'))
+        stop--;
+    *start = p;
+    *length = (size_t)(stop - p);
+    return 1;
+}
+
+/* Two of Haravan's spellings differ only in case, so CGI folds them into
+ * one name: 1 when spelling `i` is read already under an earlier one. */
+static int folded_into_earlier(size_t i)
+{
+    char name[128];
+    char earlier[128];
+    if (header_cgi_name(hv_webhook_signature_headers[i], name, sizeof name) != 0)
+        return 0;
+    for (size_t e = 0; e < i; e++)
+        if (header_cgi_name(hv_webhook_signature_headers[e], earlier, sizeof earlier) == 0 &&
+            strcmp(name, earlier) == 0)
+            return 1;
+    return 0;
+}
+
+/* Every signature the delivery carries, under any of Haravan's spellings,
+ * repeated or not, copied into `copies`. Returns how many, or -1 when
+ * there are more than HV_WEBHOOK_MAX_SIGNATURES. Parts too long to be a
+ * signature are kept as "" (they cannot match). */
+static int collect_signatures(const request *r, char copies[][HV_WEBHOOK_SIGNATURE_SIZE],
+                              const char **signatures)
+{
+    size_t count = 0;
     for (size_t i = 0; hv_webhook_signature_headers[i] != NULL; i++) {
-        const char *value = request_header(r, hv_webhook_signature_headers[i]);
-        if (value != NULL && value[0] != '\0')
-            return value;
+        if (folded_into_earlier(i))
+            continue;
+        const char *values[HV_WEBHOOK_MAX_SIGNATURES + 1];
+        size_t found = request_header_values(r, hv_webhook_signature_headers[i], values,
+                                             HV_WEBHOOK_MAX_SIGNATURES + 1);
+        for (size_t v = 0; v < found && v <= HV_WEBHOOK_MAX_SIGNATURES; v++) {
+            const char *cursor = values[v];
+            const char *start = NULL;
+            size_t length = 0;
+            while (next_part(&cursor, &start, &length)) {
+                if (length == 0)
+                    continue;
+                if (count == HV_WEBHOOK_MAX_SIGNATURES)
+                    return -1;
+                if (length >= HV_WEBHOOK_SIGNATURE_SIZE)
+                    length = 0;
+                memcpy(copies[count], start, length);
+                copies[count][length] = '\0';
+                signatures[count] = copies[count];
+                count++;
+            }
+        }
+        if (found > HV_WEBHOOK_MAX_SIGNATURES)
+            return -1;
     }
-    return NULL;
+    return (int)count;
 }
 
 /* Verifies against the cached secrets, and once more against fresh ones
- * when that fails (a rotation may have just committed). Returns 1 when
- * valid, 0 when not, -1 when the settings cannot be read. */
-static int signature_valid(worker *w, request *r, const char *signature)
+ * when that fails (a rotation may have just committed), unless they were
+ * read less than a second ago (secrets.h). Returns 1 when any signature
+ * is valid, 0 when none is, -1 when the settings cannot be read. */
+static int signature_valid(worker *w, request *r, const char *const *signatures, size_t count)
 {
     char error[256];
     for (int attempt = 0; attempt < 2; attempt++) {
-        if (attempt == 1)
-            secrets_invalidate(&w->cache);
+        if (attempt == 1 && !secrets_recheck(&w->cache))
+            break; /* read less than a second ago: the same answer */
         if (secrets_ensure(&w->cache, &w->database, w->configuration->master_key, error,
                            sizeof error) != 0) {
             log_message("error", "cannot load webhook settings: %s", error);
             return -1;
         }
         const char *keys[2];
-        size_t count = secrets_signing(&w->cache, keys);
-        if (hv_webhook_verify(r->body.data, r->body.length, signature, keys, count) >= 0)
+        size_t key_count = secrets_signing(&w->cache, keys);
+        if (hv_webhook_verify_any(r->body.data, r->body.length, signatures, count, keys,
+                                  key_count) >= 0)
             return 1;
     }
     return 0;
 }
 
-static void add_header(buffer *json, const request *r, const char *name)
+/* The value of a header that may be repeated, as long as every copy says
+ * the same: 1 with *start and *length (not NUL-terminated), 0 when absent or
+ * empty, -1 when two copies differ (ambiguous). */
+static int single_value(const request *r, const char *name, const char **start, size_t *length)
+{
+    const char *values[HV_WEBHOOK_MAX_REPEATS];
+    size_t found = request_header_values(r, name, values, HV_WEBHOOK_MAX_REPEATS);
+    if (found > HV_WEBHOOK_MAX_REPEATS)
+        return -1;
+    int seen = 0;
+    for (size_t v = 0; v < found; v++) {
+        const char *cursor = values[v];
+        const char *part = NULL;
+        size_t part_length = 0;
+        while (next_part(&cursor, &part, &part_length)) {
+            if (part_length == 0)
+                continue;
+            if (seen && (part_length != *length || memcmp(part, *start, part_length) != 0))
+                return -1;
+            *start = part;
+            *length = part_length;
+            seen = 1;
+        }
+    }
+    return seen;
+}
+
+/* Adds one kept header to the JSON object, its bytes that are not UTF-8
+ * replaced (jsonb would refuse them, and Haravan would send the delivery
+ * forever); the header's name goes to `repaired` when that happened. */
+static int add_header(buffer *json, const request *r, const char *name, buffer *repaired)
 {
     const char *value = request_header(r, name);
     if (value == NULL)
-        return;
-    buffer_printf(json, "%s\"%s\":\"", json->length > 1 ? "," : "", name);
-    buffer_append_json_escaped(json, value, strlen(value));
-    buffer_append_char(json, '"');
+        return 0;
+    buffer text = BUFFER_INIT;
+    size_t replaced = 0;
+    int result = utf8_append_repaired(&text, value, strlen(value), &replaced);
+    if (result == 0)
+        result = buffer_printf(json, "%s\"%s\":\"", json->length > 1 ? "," : "", name);
+    if (result == 0)
+        result = buffer_append_json_escaped(json, buffer_text(&text), text.length);
+    if (result == 0)
+        result = buffer_append_char(json, '"');
+    if (result == 0 && replaced > 0)
+        result = buffer_printf(repaired, "%s%s", repaired->length > 0 ? ", " : "", name);
+    buffer_free(&text);
+    return result;
 }
 
-/* The headers worth keeping with the event. Never the signature itself. */
-static int headers_json(const request *r, buffer *json)
+/* The headers worth keeping with the event. Never the signature itself.
+ * When a value had to be repaired, "_not_utf8" lists which, and `note`
+ * says so for the event's notes. */
+static int headers_json(const request *r, buffer *json, buffer *note)
 {
     static const char *const kept[] = {
         "Content-Type",
@@ -110,11 +224,19 @@ static int headers_json(const request *r, buffer *json)
         "User-Agent",
         NULL,
     };
-    buffer_append_char(json, '{');
-    for (size_t i = 0; kept[i] != NULL; i++)
-        add_header(json, r, kept[i]);
-    buffer_append_char(json, '}');
-    return json->data != NULL && json->data[json->length - 1] == '}' ? 0 : -1;
+    buffer repaired = BUFFER_INIT;
+    int result = buffer_append_char(json, '{');
+    for (size_t i = 0; kept[i] != NULL && result == 0; i++)
+        result = add_header(json, r, kept[i], &repaired);
+    if (result == 0 && repaired.length > 0)
+        result = buffer_printf(json, ",\"_not_utf8\":\"%s\"", buffer_text(&repaired));
+    if (result == 0)
+        result = buffer_append_char(json, '}');
+    if (result == 0 && repaired.length > 0)
+        result = buffer_printf(note, "header %s: bytes that are not UTF-8 stored as U+FFFD",
+                               buffer_text(&repaired));
+    buffer_free(&repaired);
+    return result;
 }
 
 static int is_test_delivery(const request *r)
@@ -123,13 +245,48 @@ static int is_test_delivery(const request *r)
     return value != NULL && (strcmp(value, "true") == 0 || strcmp(value, "1") == 0);
 }
 
+/* The org header as it will be stored: its bytes that are not UTF-8
+ * replaced. Returns 0 (absent: out stays empty), 1 when present, -1 when
+ * ambiguous or too long (a 400: never an event without its org), -2 when
+ * memory ran out. */
+static int org_header(request *r, buffer *out, size_t *replaced)
+{
+    const char *start = NULL;
+    size_t length = 0;
+    *replaced = 0;
+    int present = single_value(r, HV_WEBHOOK_ORG_HEADER, &start, &length);
+    if (present < 0) {
+        r->outcome = "ambiguous org";
+        request_reply_error(r, 400, "several different X-Haravan-Org-Id headers");
+        return -1;
+    }
+    if (present == 0)
+        return 0;
+    if (utf8_append_repaired(out, start, length, replaced) != 0)
+        return -2;
+    if (out->length >= HV_WEBHOOK_MAX_ID) {
+        r->outcome = "org too long";
+        request_reply_error(r, 400, "X-Haravan-Org-Id header longer than 63 bytes");
+        return -1;
+    }
+    return 1;
+}
+
 static void store(worker *w, request *r, const char *topic)
 {
     hv_webhook webhook;
+    memset(&webhook, 0, sizeof webhook);
+    buffer org = BUFFER_INIT;
     buffer headers = BUFFER_INIT;
-    if (hv_webhook_read(&webhook, topic, request_header(r, HV_WEBHOOK_ORG_HEADER), r->body.data,
+    buffer notes = BUFFER_INIT;
+    size_t org_replaced = 0;
+    int org_present = org_header(r, &org, &org_replaced);
+    if (org_present == -1)
+        goto done;
+    if (org_present < -1 ||
+        hv_webhook_read(&webhook, topic, org_present ? buffer_text(&org) : NULL, r->body.data,
                         r->body.length) != 0 ||
-        headers_json(r, &headers) != 0) {
+        headers_json(r, &headers, &notes) != 0) {
         r->outcome = "out of memory";
         request_reply_error(r, 503, "out of memory; please retry");
         goto done;
@@ -139,6 +296,7 @@ static void store(worker *w, request *r, const char *topic)
         .topic = topic,
         .webhook = &webhook,
         .headers_json = headers.data,
+        .notes = notes.length > 0 ? buffer_text(&notes) : NULL,
         .body = r->body.data,
         .body_length = r->body.length,
         .is_test = is_test_delivery(r),
@@ -164,8 +322,71 @@ static void store(worker *w, request *r, const char *topic)
     snprintf(reply, sizeof reply, "{\"status\":\"stored\",\"event_id\":%lld}", r->event_id);
     request_reply_json(r, 200, reply);
 done:
+    buffer_free(&org);
     buffer_free(&headers);
+    buffer_free(&notes);
     hv_webhook_free(&webhook);
+}
+
+/* Checks every signature the delivery carries. Returns 1 when one is
+ * valid; otherwise the reply is written and it returns 0. */
+static int authenticated(worker *w, request *r)
+{
+    char copies[HV_WEBHOOK_MAX_SIGNATURES][HV_WEBHOOK_SIGNATURE_SIZE];
+    const char *signatures[HV_WEBHOOK_MAX_SIGNATURES];
+    int count = collect_signatures(r, copies, signatures);
+    if (count < 0) {
+        counters_add(&w->shared->webhook_rejected_signature);
+        r->outcome = "too many signatures";
+        request_reply_error(r, 400, "more signature headers than a delivery carries");
+        return 0;
+    }
+    int valid = count > 0 ? signature_valid(w, r, signatures, (size_t)count) : 0;
+    if (valid < 0) {
+        counters_add(&w->shared->webhook_unavailable);
+        r->outcome = "settings unavailable";
+        request_reply_error(r, 503, "cannot check the signature now; please retry");
+        return 0;
+    }
+    if (!valid) {
+        counters_add(&w->shared->webhook_rejected_signature);
+        r->outcome = count == 0                       ? "missing signature"
+                     : w->cache.client_secret == NULL ? "no client secret configured"
+                                                      : "bad signature";
+        request_reply_error(r, 401, "invalid signature");
+        return 0;
+    }
+    return 1;
+}
+
+/* The topic header: present, unambiguous and well-formed, copied into
+ * r->topic_text (r->topic points there for the access log). Returns 0, or
+ * -1 with the 400 written. */
+static int read_topic(request *r)
+{
+    const char *start = NULL;
+    size_t length = 0;
+    int present = single_value(r, HV_WEBHOOK_TOPIC_HEADER, &start, &length);
+    const char *refusal = NULL;
+    if (present < 0)
+        refusal = "several different X-Haravan-Topic headers";
+    else if (present == 0)
+        refusal = "missing X-Haravan-Topic header";
+    else if (length >= sizeof r->topic_text)
+        refusal = "invalid X-Haravan-Topic header";
+    if (refusal == NULL) {
+        memcpy(r->topic_text, start, length);
+        r->topic_text[length] = '\0';
+        r->topic = r->topic_text;
+        if (!hv_webhook_topic_valid(r->topic_text))
+            refusal = "invalid X-Haravan-Topic header";
+    }
+    if (refusal != NULL) {
+        r->outcome = present < 0 ? "ambiguous topic" : "bad topic";
+        request_reply_error(r, 400, refusal);
+        return -1;
+    }
+    return 0;
 }
 
 void handle_webhook_delivery(worker *w, request *r)
@@ -182,30 +403,7 @@ void handle_webhook_delivery(worker *w, request *r)
         return;
     }
     secrets_poll(&w->cache, &w->database);
-    const char *signature = signature_header(r);
-    int valid = signature != NULL ? signature_valid(w, r, signature) : 0;
-    if (valid < 0) {
-        counters_add(&w->shared->webhook_unavailable);
-        r->outcome = "settings unavailable";
-        request_reply_error(r, 503, "cannot check the signature now; please retry");
+    if (!authenticated(w, r) || read_topic(r) != 0)
         return;
-    }
-    if (!valid) {
-        counters_add(&w->shared->webhook_rejected_signature);
-        r->outcome = signature == NULL                ? "missing signature"
-                     : w->cache.client_secret == NULL ? "no client secret configured"
-                                                      : "bad signature";
-        request_reply_error(r, 401, "invalid signature");
-        return;
-    }
-    const char *topic = request_header(r, HV_WEBHOOK_TOPIC_HEADER);
-    r->topic = topic;
-    if (topic == NULL || !hv_webhook_topic_valid(topic)) {
-        r->outcome = "bad topic";
-        request_reply_error(r, 400,
-                            topic == NULL ? "missing X-Haravan-Topic header"
-                                          : "invalid X-Haravan-Topic header");
-        return;
-    }
-    store(w, r, topic);
+    store(w, r, r->topic_text);
 }

@@ -159,6 +159,8 @@ static void call_haravan(worker *w, request *r, const char *method)
         r->outcome = "refused by haravan";
         reply_haravan_refused(r, response.status, &response.body);
     } else {
+        /* What this worker shows next comes from Haravan again. */
+        subscriptions_cache_clear(&w->subscriptions);
         r->outcome = strcmp(method, "POST") == 0 ? "subscribed" : "listed";
         reply_data(r, &response.body,
                    strcmp(method, "POST") == 0 ? "subscription" : "subscriptions",
@@ -179,26 +181,46 @@ void handle_webhooks_subscribe(worker *w, request *r)
         call_haravan(w, r, "POST");
 }
 
-cJSON *webhooks_subscriptions(worker *w)
+/* Asks Haravan for `org_id`'s list, in WEBHOOKS_STATUS_TIMEOUT_MS and
+ * without refreshing the token on a 401 (a refresh may take the token
+ * endpoint's full timeout; the background refreshes ahead anyway). NULL
+ * when Haravan did not say. */
+static cJSON *ask_haravan(worker *w, const char *org_id)
 {
-    char org_id[HV_SHOP_ORG_ID_SIZE];
     char error[512] = "";
-    if (hv_shop_pick(&w->database, NULL, org_id, error, sizeof error) != 1)
-        return cJSON_CreateArray();
     hv_subscribe_context context = subscribe_context(w);
+    context.refresher = NULL;
+    context.timeout_ms = WEBHOOKS_STATUS_TIMEOUT_MS;
     hv_http_response response;
     hv_subscribe_status status =
         hv_subscribe_call(&context, org_id, "GET", &response, error, sizeof error);
     cJSON *list = NULL;
-    if (status == HV_SUBSCRIBE_ANSWERED && response.status >= 200 && response.status <= 299) {
+    if (status == HV_SUBSCRIBE_ANSWERED && response.status >= 200 && response.status <= 299)
         list = haravan_data(&response.body, 1);
-    } else {
+    else
         /* The page shows the rest of the status anyway; the log says why
-         * the list is empty. */
+         * the list is missing. */
         log_message("warning", "status: the subscriptions of shop %s are unknown: %s", org_id,
                     status == HV_SUBSCRIBE_ANSWERED ? "Haravan refused" : error);
-        list = cJSON_CreateArray();
-    }
     hv_http_response_free(&response);
+    return list;
+}
+
+cJSON *webhooks_subscriptions(worker *w, int *unavailable)
+{
+    *unavailable = 0;
+    char org_id[HV_SHOP_ORG_ID_SIZE];
+    char error[512] = "";
+    if (hv_shop_pick(&w->database, NULL, org_id, error, sizeof error) != 1)
+        return cJSON_CreateArray();
+    cJSON *list = subscriptions_cache_get(&w->subscriptions, org_id);
+    if (list != NULL)
+        return list;
+    list = ask_haravan(w, org_id);
+    if (list == NULL) {
+        *unavailable = 1;
+        return cJSON_CreateArray();
+    }
+    subscriptions_cache_put(&w->subscriptions, org_id, list);
     return list;
 }

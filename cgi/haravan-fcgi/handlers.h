@@ -31,12 +31,18 @@ void handle_event_replay(worker *w, request *r);
 void handle_connect(worker *w, request *r);
 void handle_connect_login(worker *w, request *r);
 void handle_connect_grant(worker *w, request *r);
+/* Any method but POST at either callback: 405 and a page (connect_page.h). */
+void handle_connect_wrong_method(worker *w, request *r);
 void handle_webhooks_list(worker *w, request *r);
 void handle_webhooks_subscribe(worker *w, request *r);
 
 /* The connected shop's webhook subscriptions as Haravan lists them, for
  * GET /api/haravan/status: a JSON array (caller deletes), empty when no
- * shop is connected or Haravan cannot say; NULL only when out of memory. */
-cJSON *webhooks_subscriptions(worker *w);
+ * shop is connected or Haravan cannot say (then *unavailable is 1); NULL
+ * only when out of memory. A list read less than a minute ago is reused
+ * (subscriptions_cache.h); asking Haravan takes at most
+ * WEBHOOKS_STATUS_TIMEOUT_MS. */
+#define WEBHOOKS_STATUS_TIMEOUT_MS 3000
+cJSON *webhooks_subscriptions(worker *w, int *unavailable);
 
 #endif

@@ -45,6 +45,23 @@ const char *request_header(const request *r, const char *name)
     return request_param(r, variable);
 }
 
+size_t request_header_values(const request *r, const char *name, const char **values, size_t max)
+{
+    char variable[128];
+    if (header_cgi_name(name, variable, sizeof variable) != 0)
+        return 0;
+    size_t length = strlen(variable);
+    size_t count = 0;
+    for (char **entry = r->fcgi->envp; entry != NULL && *entry != NULL; entry++) {
+        if (strncmp(*entry, variable, length) != 0 || (*entry)[length] != '=')
+            continue;
+        if (count < max)
+            values[count] = *entry + length + 1;
+        count++;
+    }
+    return count;
+}
+
 static int content_length(const request *r, size_t *length)
 {
     const char *text = request_param(r, "CONTENT_LENGTH");

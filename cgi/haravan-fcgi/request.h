@@ -28,6 +28,7 @@ typedef struct request {
     struct timespec started;
     /* For the access log; set by handlers, NULL or 0 when not applicable. */
     const char *topic;
+    char topic_text[104]; /* where a handler may keep the topic it checked */
     char org_id[64];
     long long event_id;
     const char *outcome; /* a short word: "stored", "duplicate", ... */
@@ -41,6 +42,15 @@ const char *request_param(const request *r, const char *name);
 
 /* An HTTP request header by its HTTP name (any case), or NULL. */
 const char *request_header(const request *r, const char *name);
+
+/* Every value of an HTTP request header (any case), in the order the
+ * client sent them, as pointers into the parameter block: up to `max` are
+ * written to `values`; returns how many there are (may exceed `max`).
+ * request_header() gives only the first: nginx 1.22 passes a header line
+ * that is repeated as one FastCGI parameter per line, all with the same
+ * name, and libfcgi's FCGX_GetParam returns the first. (Later nginx
+ * versions join them with ", " instead: callers split at commas.) */
+size_t request_header_values(const request *r, const char *name, const char **values, size_t max);
 
 enum request_body_result {
     REQUEST_BODY_OK = 0,

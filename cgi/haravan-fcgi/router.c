@@ -31,11 +31,12 @@ static const route routes[] = {
     {"/api/haravan/events", "GET", handle_events_list},
     {"/api/haravan/events/*/replay", "POST", handle_event_replay},
     {"/api/haravan/connect", "GET", handle_connect},
-    /* Haravan's callbacks: its form_post (POST), or a query (GET). */
-    {"/api/haravan/login", "GET", handle_connect_login},
+    /* Haravan's callbacks: its form_post (POST) only; any other method
+     * gets a page that explains (a code in a URL is refused, unread). */
     {"/api/haravan/login", "POST", handle_connect_login},
-    {"/api/haravan/grandservice", "GET", handle_connect_grant},
+    {"/api/haravan/login", "*", handle_connect_wrong_method},
     {"/api/haravan/grandservice", "POST", handle_connect_grant},
+    {"/api/haravan/grandservice", "*", handle_connect_wrong_method},
     {"/api/haravan/webhooks", "GET", handle_webhooks_list},
     {"/api/haravan/webhooks", "POST", handle_webhooks_subscribe},
 };
@@ -68,7 +69,7 @@ void router_dispatch(worker *w, request *r)
     for (size_t i = 0; i < ROUTE_COUNT; i++) {
         if (!router_path_matches(routes[i].path, r->path))
             continue;
-        if (strcmp(routes[i].method, r->method) == 0) {
+        if (strcmp(routes[i].method, r->method) == 0 || strcmp(routes[i].method, "*") == 0) {
             routes[i].handle(w, r);
             return;
         }

@@ -5,8 +5,9 @@
  * passes as DOCUMENT_URI: exactly, except that a `*` in a route stands for
  * one whole, non-empty path segment (the event id of the replay route; the
  * handler reads it from the path). A known path with another method gets
- * 405 and an Allow header listing the methods it does take; anything else
- * 404.
+ * 405 and an Allow header listing the methods it does take, unless the
+ * path has a route of method "*" (after its others), which then answers
+ * every other method itself; anything else 404.
  */
 #ifndef HARAVAN_FCGI_ROUTER_H
 #define HARAVAN_FCGI_ROUTER_H

@@ -32,6 +32,22 @@ void secrets_invalidate(secrets *cache)
     cache->loaded = 0;
 }
 
+int secrets_recheck(secrets *cache)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    /* Whole seconds of difference would understate by under a second;
+     * counting nanoseconds too keeps "at most once a second" exact. */
+    long long elapsed_ms = (long long)(now.tv_sec - cache->rechecked_at.tv_sec) * 1000 +
+                           (now.tv_nsec - cache->rechecked_at.tv_nsec) / 1000000;
+    if (cache->rechecked && elapsed_ms < SECRETS_RECHECK_SECONDS * 1000)
+        return 0;
+    cache->rechecked = 1;
+    cache->rechecked_at = now;
+    cache->loaded = 0;
+    return 1;
+}
+
 int secrets_on_connect(db *database, void *cache)
 {
     secrets_invalidate(cache);
@@ -42,8 +58,15 @@ void secrets_poll(secrets *cache, db *database)
 {
     if (database->connection == NULL)
         return;
-    if (PQconsumeInput(database->connection) == 0)
-        return; /* a broken connection shows on the next query */
+    if (PQconsumeInput(database->connection) == 0) {
+        /* The connection is gone, and with it any notification it had not
+         * delivered yet (a rotation committed just before PostgreSQL
+         * restarted): the cache can no longer be known current. Reading
+         * again reconnects, and costs nothing against the once-a-second
+         * budget of failed signatures, which a stale cache would spend. */
+        secrets_invalidate(cache);
+        return;
+    }
     for (PGnotify *notification = PQnotifies(database->connection); notification != NULL;
          notification = PQnotifies(database->connection)) {
         secrets_invalidate(cache);
@@ -72,6 +95,8 @@ int secrets_ensure(secrets *cache, db *database, const unsigned char *master_key
 {
     if (cache->loaded)
         return 0;
+    if (cache->loads != NULL)
+        atomic_fetch_add_explicit(cache->loads, 1, memory_order_relaxed);
     time_t previous_changed = 0;
     if (load(database, master_key, "client_secret", &cache->client_secret, NULL, error,
              error_size) != 0 ||

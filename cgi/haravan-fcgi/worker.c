@@ -134,6 +134,7 @@ static int setup(worker *w, const config *configuration, counters *shared)
         return -1;
     w->database.on_connect = secrets_on_connect;
     w->database.on_connect_context = &w->cache;
+    w->cache.loads = &shared->settings_loads;
     char error[256];
     if (hv_clients_init(&w->haravan, configuration, hv_refresh_log, error, sizeof error) != 0) {
         log_message("error", "worker cannot prepare its Haravan clients: %s", error);
@@ -190,6 +191,7 @@ int worker_run(const config *configuration, counters *shared, int listen_fd)
     }
     FCGX_Finish_r(&fcgi);
     secrets_free(&w.cache);
+    subscriptions_cache_clear(&w.subscriptions);
     hv_clients_free(&w.haravan);
     db_close(&w.database);
     return stop_requested ? 0 : 1;

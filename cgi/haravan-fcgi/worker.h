@@ -6,8 +6,8 @@
  * finishes the request in hand, and exits; everything else about process
  * management is the master's (master.h).
  *
- * Handlers get the worker for its configuration, database, cached secrets,
- * shared counters and its clients of Haravan's services (with the OpenID
+ * Handlers get the worker for its configuration, database, cached secrets
+ * and subscription list, shared counters and its clients of Haravan's services (with the OpenID
  * discovery document and signing keys they cache); nothing in a worker
  * outlives a request except these.
  */
@@ -20,6 +20,7 @@
 #include "crm/processor.h"
 #include "haravan/clients.h"
 #include "secrets.h"
+#include "subscriptions_cache.h"
 
 typedef struct worker {
     const config *configuration;
@@ -28,6 +29,7 @@ typedef struct worker {
     secrets cache;
     crm_processor processor;
     hv_clients haravan; /* accounts, webhooks, token refresh after a 401, staff lookups */
+    subscriptions_cache subscriptions; /* for /api/haravan/status */
 } worker;
 
 /* Serves requests until SIGTERM. Returns the process exit status. */

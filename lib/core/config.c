@@ -9,7 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <fcntl.h>
 
 #include "core/buffer.h"
 
@@ -58,16 +61,62 @@ static int read_file(const char *path, buffer *out)
     return result;
 }
 
-static int set_master_key_file(config *c, const char *path, char *error, size_t error_size)
+/* The key opens every sealed secret: a file that anyone but its owner
+ * can read (or write: a key swapped under us seals new secrets with the
+ * attacker's key) is refused, as ssh refuses a private key. fstat on the
+ * descriptor we read from, so the mode checked is the file's we read. */
+static int open_key_file(const char *path, char *error, size_t error_size)
 {
-    buffer text = BUFFER_INIT;
-    if (read_file(path, &text) != 0) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
         snprintf(error, error_size, "HARAVAN_MASTER_KEY_FILE: cannot read %s: %s", path,
                  strerror(errno));
-        buffer_free(&text);
         return -1;
     }
-    int result = crypto_parse_key(buffer_text(&text), c->master_key);
+    struct stat status;
+    if (fstat(fd, &status) != 0) {
+        snprintf(error, error_size, "HARAVAN_MASTER_KEY_FILE: cannot read %s: %s", path,
+                 strerror(errno));
+        close(fd);
+        return -1;
+    }
+    if ((status.st_mode & 077) != 0) {
+        snprintf(error, error_size,
+                 "HARAVAN_MASTER_KEY_FILE: %s is mode %04o; group and others must have no"
+                 " access to the master key (chmod 600 %s)",
+                 path, (unsigned)(status.st_mode & 07777), path);
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static int read_key_file(int fd, buffer *out)
+{
+    char chunk[256];
+    for (;;) {
+        ssize_t got = read(fd, chunk, sizeof chunk);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0)
+            return -1;
+        if (got == 0)
+            return 0;
+        if (out->length + (size_t)got > 4096 || buffer_append(out, chunk, (size_t)got) != 0)
+            return -1; /* a key is 64 digits; a large file is not a key */
+    }
+}
+
+static int set_master_key_file(config *c, const char *path, char *error, size_t error_size)
+{
+    int fd = open_key_file(path, error, error_size);
+    if (fd < 0)
+        return -1;
+    buffer text = BUFFER_INIT;
+    int result = read_key_file(fd, &text);
+    close(fd);
+    if (result == 0)
+        result = crypto_parse_key(buffer_text(&text), c->master_key);
     crypto_wipe(text.data, text.length);
     buffer_free(&text);
     if (result != 0) {
@@ -117,28 +166,16 @@ static int set_url(char **slot, const char *name, const char *value, char *error
     return 0;
 }
 
-/* An HTTP header name: a token of letters, digits and '-' (CGI turns '-'
- * into '_', so '_' in a name would make two headers one). */
-static int set_header_name(char **slot, const char *name, const char *value, char *error,
-                           size_t error_size)
+/* password (the default) or crm (docs: README "Admin sign-in"). */
+static int set_admin_auth(config *c, const char *name, const char *value, char *error,
+                          size_t error_size)
 {
-    size_t length = strlen(value);
-    int valid = length > 0 && length <= 64;
-    for (size_t i = 0; valid && i < length; i++) {
-        char c = value[i];
-        valid =
-            (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
+    if (strcmp(value, "password") == 0 || strcmp(value, "crm") == 0) {
+        c->admin_crm = strcmp(value, "crm") == 0;
+        return 0;
     }
-    if (!valid) {
-        snprintf(error, error_size,
-                 "%s must be a header name of letters, digits and '-', e.g. X-CRM-Admin", name);
-        return -1;
-    }
-    if (replace(slot, value) != 0) {
-        snprintf(error, error_size, "%s: out of memory", name);
-        return -1;
-    }
-    return 0;
+    snprintf(error, error_size, "%s must be password or crm", name);
+    return -1;
 }
 
 static int set_string(char **slot, const char *name, const char *value, char *error,
@@ -168,8 +205,17 @@ int config_set(config *c, const char *name, const char *value, char *error, size
         return set_url(&c->api_url, name, value, error, error_size);
     if (strcmp(name, "HARAVAN_WEBHOOK_URL") == 0)
         return set_url(&c->webhook_url, name, value, error, error_size);
-    if (strcmp(name, "HARAVAN_ADMIN_HEADER") == 0)
-        return set_header_name(&c->admin_header, name, value, error, error_size);
+    if (strcmp(name, "HARAVAN_ADMIN_AUTH") == 0)
+        return set_admin_auth(c, name, value, error, error_size);
+    if (strcmp(name, "HARAVAN_ADMIN_HEADER") == 0) {
+        /* Named so that a deployment still setting it stops loudly rather
+         * than silently losing (or keeping) a header anyone could send. */
+        snprintf(error, error_size,
+                 "HARAVAN_ADMIN_HEADER is no longer read: a request header can be sent by"
+                 " anyone; set HARAVAN_ADMIN_AUTH=crm and wire the CRM's sign-in check"
+                 " (README, Admin sign-in)");
+        return -1;
+    }
     if (strcmp(name, "HARAVAN_SOCKET") == 0)
         return set_string(&c->socket_path, name, value, error, error_size);
     if (strcmp(name, "HARAVAN_SOCKET_GROUP") == 0)
@@ -177,6 +223,15 @@ int config_set(config *c, const char *name, const char *value, char *error, size
     if (strcmp(name, "HARAVAN_SOCKET_MODE") == 0) {
         if (parse_int(value, 8, 0, 0777, &number) != 0) {
             snprintf(error, error_size, "HARAVAN_SOCKET_MODE must be octal, e.g. 0660");
+            return -1;
+        }
+        /* Whoever can connect speaks FastCGI to the workers and sets every
+         * parameter, the CRM's admin identity included: only nginx may. */
+        if ((number & 07) != 0) {
+            snprintf(error, error_size,
+                     "HARAVAN_SOCKET_MODE %04lo lets every local user connect; give nginx's group"
+                     " access instead (0660 with HARAVAN_SOCKET_GROUP)",
+                     number);
             return -1;
         }
         c->socket_mode = (unsigned)number;
@@ -309,6 +364,7 @@ static const char *const environment_names[] = {
     "HARAVAN_WORKERS",
     "HARAVAN_MASTER_KEY",
     "HARAVAN_MASTER_KEY_FILE",
+    "HARAVAN_ADMIN_AUTH",
     "HARAVAN_ADMIN_HEADER",
     NULL,
 };
@@ -372,7 +428,6 @@ void config_free(config *c)
     free(c->accounts_url);
     free(c->api_url);
     free(c->webhook_url);
-    free(c->admin_header);
     free(c->socket_path);
     free(c->socket_group);
     memset(c, 0, sizeof *c);

@@ -8,10 +8,13 @@
  * Unknown HARAVAN_ names in a file are an error: a typo must not silently
  * leave a default in force.
  *
- * HARAVAN_ADMIN_HEADER names the request header (e.g. X-CRM-Admin) that
- * the CRM's nginx sets for its signed-in admins with auth_request; when it
- * is set, the admin routes trust that header instead of their own sessions
- * (cgi/haravan-fcgi/admin.h).
+ * HARAVAN_ADMIN_AUTH=crm makes the admin routes trust the identity that the
+ * CRM's nginx passes from its sign-in check (auth_request) instead of their
+ * own sessions (cgi/haravan-fcgi/admin.h). HARAVAN_ADMIN_HEADER, which made
+ * them trust a request header, is refused with an explanation.
+ *
+ * Refused at load as unsafe: a HARAVAN_MASTER_KEY_FILE that group or others
+ * may access, and a HARAVAN_SOCKET_MODE with any bit for others.
  *
  * Ownership: a config owns its strings; config_free() releases them. The
  * processes treat a loaded config as read-only; SIGHUP loads a new one.
@@ -29,7 +32,7 @@ typedef struct config {
     char *accounts_url;   /* HARAVAN_ACCOUNTS_URL */
     char *api_url;        /* HARAVAN_API_URL */
     char *webhook_url;    /* HARAVAN_WEBHOOK_URL */
-    char *admin_header;   /* HARAVAN_ADMIN_HEADER: NULL, or X-CRM-Admin... */
+    int admin_crm;        /* HARAVAN_ADMIN_AUTH=crm (default password) */
     char *socket_path;    /* HARAVAN_SOCKET: the FastCGI unix socket */
     char *socket_group;   /* HARAVAN_SOCKET_GROUP: group given the socket */
     unsigned socket_mode; /* HARAVAN_SOCKET_MODE, octal, e.g. 0660 */

@@ -25,7 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define REPLACEMENT_UTF8   "\xEF\xBF\xBD"
+#include "core/utf8.h"
+
 #define REPLACEMENT_ESCAPE "\\uFFFD"
 /* 2^53, the largest integer below which every integer is a double. */
 #define EXACT_LIMIT "9007199254740992"
@@ -55,42 +56,6 @@ static void emit(scan *s, const char *bytes, size_t n, size_t from)
     if (s->out != NULL)
         memcpy(s->out + s->used, bytes, n);
     s->used += n;
-}
-
-/* Length of the well-formed UTF-8 sequence at p (Unicode table 3-7), or,
- * when there is none, minus the length of its maximal ill-formed subpart
- * (at least one byte), which becomes one U+FFFD. */
-static long utf8_sequence(const unsigned char *p, size_t available)
-{
-    unsigned char lead = p[0];
-    size_t need = 0;
-    unsigned char low = 0x80;
-    unsigned char high = 0xBF;
-    if (lead < 0x80)
-        return 1;
-    if (lead >= 0xC2 && lead <= 0xDF)
-        need = 1;
-    else if (lead >= 0xE0 && lead <= 0xEF)
-        need = 2;
-    else if (lead >= 0xF0 && lead <= 0xF4)
-        need = 3;
-    else
-        return -1;
-    if (lead == 0xE0)
-        low = 0xA0;
-    else if (lead == 0xED)
-        high = 0x9F;
-    else if (lead == 0xF0)
-        low = 0x90;
-    else if (lead == 0xF4)
-        high = 0x8F;
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= available || p[i] < low || p[i] > high)
-            return -(long)i;
-        low = 0x80;
-        high = 0xBF;
-    }
-    return (long)need + 1;
 }
 
 static int hex4(const char *p, size_t available, unsigned *value)
@@ -175,7 +140,7 @@ static void scan_string(scan *s)
                 s->at += (size_t)n;
             } else {
                 s->repairs.invalid_utf8++;
-                emit(s, REPLACEMENT_UTF8, 3, s->at);
+                emit(s, UTF8_REPLACEMENT, 3, s->at);
                 s->at += (size_t)-n;
             }
         }

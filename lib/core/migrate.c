@@ -35,17 +35,17 @@ static int is_applied(db *database, int version)
     return applied;
 }
 
-static int apply_one(db *database, const migration *m)
+/* One migration and its schema_migrations row, as a transaction's body. */
+static int apply_body(db *database, void *context)
 {
-    if (db_command(database, "BEGIN") != 0)
-        return -1;
+    const migration *m = context;
+    /* PQexec: a migration is a script of several statements. */
     PGresult *result = PQexec(database->connection, m->sql);
     ExecStatusType status = PQresultStatus(result);
     if (status != PGRES_COMMAND_OK && status != PGRES_TUPLES_OK) {
         snprintf(database->error, sizeof database->error, "%s: %s", m->name,
                  PQresultErrorMessage(result));
         PQclear(result);
-        PQclear(PQexec(database->connection, "ROLLBACK"));
         return -1;
     }
     PQclear(result);
@@ -56,12 +56,15 @@ static int apply_one(db *database, const migration *m)
     result = db_query(database, DB_ONCE,
                       "INSERT INTO schema_migrations (version, name) VALUES ($1::int, $2)", 2,
                       values, NULL, NULL);
-    if (result == NULL) {
-        PQclear(PQexec(database->connection, "ROLLBACK"));
+    if (result == NULL)
         return -1;
-    }
     PQclear(result);
-    return db_command(database, "COMMIT");
+    return 0;
+}
+
+static int apply_one(db *database, const migration *m)
+{
+    return db_transaction(database, apply_body, (void *)m) == 0 ? 0 : -1;
 }
 
 int migrate_apply(db *database, void (*report)(const migration *applied))

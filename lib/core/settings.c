@@ -71,12 +71,6 @@ static int run(db *database, const char *sql, int count, const char *const *valu
     return 0;
 }
 
-static void rollback(db *database)
-{
-    if (database->connection != NULL)
-        PQclear(PQexec(database->connection, "ROLLBACK"));
-}
-
 /* The previous secret was sealed under the label "client_secret"; it is
  * re-sealed under its own name so that labels always match names. */
 static int reseal_previous(db *database, const unsigned char *master_key, char *error,
@@ -173,22 +167,50 @@ int settings_set_in(db *database, const unsigned char *master_key, const char *n
     return result;
 }
 
+/* One change and its NOTIFY, as one transaction (db_transaction). */
+typedef struct change {
+    const unsigned char *master_key;
+    const char *name;
+    const char *value; /* NULL: unset */
+    char *error;
+    size_t error_size;
+} change;
+
+static int change_body(db *database, void *context)
+{
+    change *c = context;
+    int result = c->value != NULL ? settings_set_in(database, c->master_key, c->name, c->value,
+                                                    c->error, c->error_size)
+                                  : settings_unset_in(database, c->name, c->error, c->error_size);
+    if (result == 0)
+        result =
+            run(database, "NOTIFY " SETTINGS_CHANNEL, 0, NULL, NULL, NULL, c->error, c->error_size);
+    return result;
+}
+
+/* Runs the change, again when only a lost connection or a race stopped it. */
+static int apply_change(db *database, change *c)
+{
+    int result = -1;
+    for (int attempt = 0; attempt < 2 && result < 0; attempt++) {
+        c->error[0] = '\0';
+        result = db_transaction(database, change_body, c);
+        if (result < 0 && c->error[0] == '\0')
+            snprintf(c->error, c->error_size, "database: %s", database->error);
+        if (result < 0 && !db_retryable(database))
+            break;
+    }
+    return result == 0 ? 0 : -1;
+}
+
 int settings_set(db *database, const unsigned char *master_key, const char *name, const char *value,
                  char *error, size_t error_size)
 {
     int secret = 0;
     if (check_value(master_key, name, value, &secret, error, error_size) != 0)
         return -1;
-    if (run(database, "BEGIN", 0, NULL, NULL, NULL, error, error_size) != 0)
-        return -1;
-    int result = settings_set_in(database, master_key, name, value, error, error_size);
-    if (result == 0)
-        result = run(database, "NOTIFY " SETTINGS_CHANNEL, 0, NULL, NULL, NULL, error, error_size);
-    if (result == 0)
-        result = run(database, "COMMIT", 0, NULL, NULL, NULL, error, error_size);
-    if (result != 0)
-        rollback(database);
-    return result;
+    change c = {master_key, name, value, error, error_size};
+    return apply_change(database, &c);
 }
 
 int settings_unset_in(db *database, const char *name, char *error, size_t error_size)
@@ -208,16 +230,8 @@ int settings_unset(db *database, const char *name, char *error, size_t error_siz
         snprintf(error, error_size, "unknown setting '%s'", name);
         return -1;
     }
-    if (run(database, "BEGIN", 0, NULL, NULL, NULL, error, error_size) != 0)
-        return -1;
-    int result = settings_unset_in(database, name, error, error_size);
-    if (result == 0)
-        result = run(database, "NOTIFY " SETTINGS_CHANNEL, 0, NULL, NULL, NULL, error, error_size);
-    if (result == 0)
-        result = run(database, "COMMIT", 0, NULL, NULL, NULL, error, error_size);
-    if (result != 0)
-        rollback(database);
-    return result;
+    change c = {NULL, name, NULL, error, error_size};
+    return apply_change(database, &c);
 }
 
 int settings_get(db *database, const unsigned char *master_key, const char *name, buffer *out,

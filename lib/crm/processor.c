@@ -133,6 +133,8 @@ static int record_failure(db *database, const event *e, const char *reason, crm_
         db_query(database, DB_IDEMPOTENT,
                  "UPDATE hv_events SET attempts = attempts + 1, reason = $2,"
                  " status = CASE WHEN attempts + 1 >= $3::int THEN 'dead' ELSE 'pending' END,"
+                 " processed_at = CASE WHEN attempts + 1 >= $3::int THEN now()"
+                 "   ELSE processed_at END,"
                  " next_attempt_at = now() + least(interval '1 hour',"
                  "   interval '1 second' * power(2, attempts) * (0.75 + random() / 2))"
                  " WHERE id = $1::bigint AND status = 'pending' RETURNING status",
@@ -231,8 +233,28 @@ static int emit(db *database, const event *e, const char *type, long long entity
     return 0;
 }
 
+/* The id of the source for `key`, 0 when there is none, -1 on error. */
+static long long find_source(db *database, const char *key)
+{
+    const char *values[] = {key};
+    PGresult *result =
+        db_query(database, DB_ONCE, "SELECT id FROM order_sources WHERE haravan_channel = $1", 1,
+                 values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    long long id = PQntuples(result) > 0 ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : 0;
+    PQclear(result);
+    return id;
+}
+
 /* The order source for a channel; a channel not seen before gets a source
- * named after it, which the merchant can rename. */
+ * named after it, which the merchant can rename.
+ *
+ * When another transaction adds the same channel at the same moment, the
+ * INSERT waits for it to commit and then does nothing, and the SELECT of
+ * that same statement, whose snapshot was taken before that commit, sees
+ * no row either. A new statement has a new snapshot (READ COMMITTED): it
+ * sees the other's row. */
 static long long source_for(db *database, const char *channel)
 {
     const char *key = channel != NULL ? channel : "";
@@ -247,8 +269,15 @@ static long long source_for(db *database, const char *channel)
                                 2, values, NULL, NULL);
     if (result == NULL)
         return -1;
-    long long id = PQntuples(result) > 0 ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : -1;
+    long long id = PQntuples(result) > 0 ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : 0;
     PQclear(result);
+    if (id == 0)
+        id = find_source(database, key);
+    if (id == 0) {
+        snprintf(database->error, sizeof database->error,
+                 "the order source for channel '%.100s' was neither added nor found", key);
+        return -1;
+    }
     return id;
 }
 
@@ -305,19 +334,6 @@ static int apply_order(db *database, event *e, const hv_order_payload *work, con
 
 typedef int (*apply_function)(db *database, event *e, const void *work, const context *settled);
 
-static int is_conflict(const db *database)
-{
-    /* unique_violation, serialization_failure, deadlock_detected */
-    return strcmp(database->sqlstate, "23505") == 0 || strcmp(database->sqlstate, "40001") == 0 ||
-           strcmp(database->sqlstate, "40P01") == 0;
-}
-
-static void rollback(db *database)
-{
-    if (database->connection != NULL)
-        PQclear(PQexec(database->connection, "ROLLBACK"));
-}
-
 /* Locks the event if it is still pending and nobody else holds it. Returns
  * 1 when locked, 0 when not, -1 on error. */
 static int lock_event(db *database, const event *e)
@@ -334,34 +350,44 @@ static int lock_event(db *database, const event *e)
     return locked;
 }
 
-/* Runs `apply` and marks the event done, in one transaction. Returns 0 with
- * *outcome DONE or SKIPPED, or -1 with the error in database->error. */
+typedef struct transaction_work {
+    event *e;
+    apply_function apply;
+    const void *work;
+    const context *settled;
+} transaction_work;
+
+/* The transaction's body (db_transaction): 1, roll back, when the event is
+ * not ours to process. */
+static int transaction_body(db *database, void *argument)
+{
+    transaction_work *t = argument;
+    int locked = lock_event(database, t->e);
+    if (locked <= 0)
+        return locked == 0 ? 1 : -1;
+    if (t->apply(database, t->e, t->work, t->settled) != 0 ||
+        finish(database, t->e, "done", NULL) != 0)
+        return -1;
+    return 0;
+}
+
+/* Runs `apply` and marks the event done, in one transaction, run again
+ * whole after a conflict or a lost connection (db_retryable). Returns 0
+ * with *outcome DONE or SKIPPED, or -1 with the error in database->error. */
 static int transact(db *database, event *e, apply_function apply, const void *work,
                     const context *settled, crm_outcome *outcome)
 {
     char notes_before[sizeof e->notes];
     memcpy(notes_before, e->notes, sizeof notes_before);
+    transaction_work t = {e, apply, work, settled};
     for (int attempt = 0;; attempt++) {
         memcpy(e->notes, notes_before, sizeof notes_before);
-        if (db_command(database, "BEGIN") != 0)
-            return -1;
-        int locked = lock_event(database, e);
-        if (locked <= 0) {
-            rollback(database);
-            *outcome = CRM_OUTCOME_SKIPPED;
-            return locked;
-        }
-        if (apply(database, e, work, settled) == 0 && finish(database, e, "done", NULL) == 0 &&
-            db_command(database, "COMMIT") == 0) {
-            *outcome = CRM_OUTCOME_DONE;
+        int result = db_transaction(database, transaction_body, &t);
+        if (result >= 0) {
+            *outcome = result == 0 ? CRM_OUTCOME_DONE : CRM_OUTCOME_SKIPPED;
             return 0;
         }
-        char error[sizeof database->error];
-        memcpy(error, database->error, sizeof error);
-        int retry = is_conflict(database) && attempt + 1 < CONFLICT_RETRIES;
-        rollback(database);
-        memcpy(database->error, error, sizeof error);
-        if (!retry)
+        if (!db_retryable(database) || attempt + 1 >= CONFLICT_RETRIES)
             return -1;
     }
 }
@@ -462,6 +488,17 @@ static int dispatch(crm_processor *processor, event *e, crm_outcome *outcome, ch
     return 0;
 }
 
+/* Why the attempt failed, copied into `out` (the next query clears
+ * db->error), and never empty: a reason that says nothing cannot be acted
+ * on. */
+static const char *failure_reason(const db *database, char *out, size_t size)
+{
+    snprintf(out, size, "%s",
+             database->error[0] != '\0' ? database->error
+                                        : "processing failed without an error from the database");
+    return out;
+}
+
 int crm_process_event(crm_processor *processor, long long event_id, crm_outcome *outcome)
 {
     event e;
@@ -472,13 +509,18 @@ int crm_process_event(crm_processor *processor, long long event_id, crm_outcome 
     if (!pending)
         return 0;
     char reason[512] = "";
+    char failure[sizeof processor->database->error];
     int result = dispatch(processor, &e, outcome, reason, sizeof reason);
+    if (result == 0 && *outcome == CRM_OUTCOME_DEAD && reason[0] == '\0')
+        snprintf(reason, sizeof reason, "the event cannot be processed (no reason was given)");
     if (result == 0 && *outcome == CRM_OUTCOME_IGNORED)
         result = finish(processor->database, &e, "ignored", reason);
     else if (result == 0 && *outcome == CRM_OUTCOME_DEAD)
         result = finish(processor->database, &e, "dead", reason);
     else if (result != 0)
-        result = record_failure(processor->database, &e, processor->database->error, outcome);
+        result =
+            record_failure(processor->database, &e,
+                           failure_reason(processor->database, failure, sizeof failure), outcome);
     cJSON_Delete(e.json);
     return result;
 }

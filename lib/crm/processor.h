@@ -13,8 +13,9 @@
  * no transaction is ever held across a network call.
  *
  * Failures:
- *   - a unique violation (two events creating one person at once) or a
- *     deadlock: the transaction is retried at once, a few times;
+ *   - a unique violation (two events creating one person at once), a
+ *     deadlock or a connection lost in the middle (db_retryable): the
+ *     whole transaction is run again at once, a few times;
  *   - a payload that cannot be read (a body intake's parser refuses, a
  *     body that does not fit its topic, a field the record cannot be right
  *     without: haravan/payload.h): the event is dead at once with the
@@ -25,6 +26,8 @@
  *   - anything else (database, out of memory): the attempt is counted and
  *     the event is retried later with exponential backoff and jitter, and
  *     is dead with the last reason after CRM_PROCESSOR_MAX_ATTEMPTS.
+ * A failed attempt always records a reason, and a dead event its
+ * processed_at.
  */
 #ifndef HARAVAN_CRM_PROCESSOR_H
 #define HARAVAN_CRM_PROCESSOR_H

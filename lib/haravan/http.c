@@ -140,6 +140,12 @@ CURLcode hv_http_set_common_options(CURL *curl, long connect_timeout_ms, long ti
     return code;
 }
 
+static long exchange_timeout(const hv_http *client, const hv_http_request *request)
+{
+    long timeout = client->options.timeout_ms;
+    return request->timeout_ms > 0 && request->timeout_ms < timeout ? request->timeout_ms : timeout;
+}
+
 /* The options of one exchange. The handle is reset first, so nothing of
  * the previous exchange (a method, a body) carries over; connections and
  * TLS sessions survive a reset. */
@@ -152,7 +158,7 @@ static CURLcode set_options(hv_http *client, const hv_http_request *request,
     CURLcode code = curl_easy_setopt(curl, CURLOPT_URL, request->url);
     if (code == CURLE_OK)
         code = hv_http_set_common_options(curl, client->options.connect_timeout_ms,
-                                          client->options.timeout_ms, client->ca_file,
+                                          exchange_timeout(client, request), client->ca_file,
                                           client->curl_error);
     if (code == CURLE_OK)
         code = curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -217,7 +223,7 @@ int hv_http_send(hv_http *client, const hv_http_request *request, hv_http_respon
         return 0;
     response->status = 0;
     if (code == CURLE_OPERATION_TIMEDOUT)
-        snprintf(error, error_size, "no answer within %ld ms", client->options.timeout_ms);
+        snprintf(error, error_size, "no answer within %ld ms", exchange_timeout(client, request));
     else if (current.too_large)
         snprintf(error, error_size, "the answer is larger than %zu bytes",
                  client->options.max_body_bytes);

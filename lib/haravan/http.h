@@ -55,6 +55,7 @@ typedef struct hv_http_request {
     const char *content_type; /* of the body; NULL when there is none */
     const char *body;         /* NULL: no body */
     size_t body_length;
+    long timeout_ms; /* 0: the client's; else a shorter bound for this exchange */
 } hv_http_request;
 
 typedef struct hv_http_response {

@@ -5,12 +5,20 @@
 
 #include <stdlib.h>
 
+/* Two identities, each unique: the dedupe key (what the delivery says,
+ * under the org its header names) and the exact bytes under their topic
+ * (body_sha256, computed here from the same parameter). The org header is
+ * not covered by the signature; the bytes are, so a signed body replayed
+ * under another org is a duplicate. ON CONFLICT without a target covers
+ * both indexes. */
 static const char insert_sql[] =
     "INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at, dedupe_key,"
-    " headers, body, is_test, status, reason, next_attempt_at)"
+    " headers, body, body_sha256, is_test, status, reason, notes, next_attempt_at, processed_at)"
     " VALUES (nullif($1, ''), $2, nullif($3, ''), nullif($4, ''), $5, $6::jsonb, $7,"
-    " $8::boolean, $9, $10, now() + interval '" HV_INBOX_FIRST_CLAIM_INTERVAL "')"
-    " ON CONFLICT (dedupe_key) DO NOTHING RETURNING id";
+    " sha256($7::bytea), $8::boolean, $9::text, $10, $11,"
+    " now() + interval '" HV_INBOX_FIRST_CLAIM_INTERVAL "',"
+    " CASE WHEN $9::text = 'dead' THEN now() END)"
+    " ON CONFLICT DO NOTHING RETURNING id";
 
 int hv_inbox_store(db *database, const hv_inbox_entry *entry, long long *event_id)
 {
@@ -29,13 +37,14 @@ int hv_inbox_store(db *database, const hv_inbox_entry *entry, long long *event_i
         entry->is_test ? "true" : "false",
         unparseable ? "dead" : "pending",
         unparseable ? webhook->parse_error : NULL,
+        entry->notes,
     };
-    int lengths[10] = {0};
-    int formats[10] = {0};
+    int lengths[11] = {0};
+    int formats[11] = {0};
     lengths[6] = (int)entry->body_length;
     formats[6] = 1; /* binary: the body goes in byte for byte */
 
-    PGresult *result = db_query(database, DB_IDEMPOTENT, insert_sql, 10, values, lengths, formats);
+    PGresult *result = db_query(database, DB_IDEMPOTENT, insert_sql, 11, values, lengths, formats);
     if (result == NULL)
         return -1;
     *event_id = PQntuples(result) > 0 ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : 0;

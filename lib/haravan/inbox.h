@@ -4,8 +4,10 @@
  * The one promise of intake is that a 200 to Haravan means the delivery is
  * committed. hv_inbox_store() is a single INSERT in autocommit: when it
  * returns 0 the row (or the row of an earlier identical delivery) is on
- * disk. Because the statement is idempotent through the dedupe key, it is
- * safe to run again after a reconnect, which db_query() does.
+ * disk. Because the statement is idempotent through its two unique
+ * identities (the dedupe key, and the topic with the body's SHA-256; see
+ * docs/ARCHITECTURE.md, "Dedupe key"), it is safe to run again after a
+ * reconnect, which db_query() does.
  */
 #ifndef HARAVAN_HARAVAN_INBOX_H
 #define HARAVAN_HARAVAN_INBOX_H
@@ -26,6 +28,7 @@ typedef struct hv_inbox_entry {
     const char *topic;
     const hv_webhook *webhook;
     const char *headers_json; /* the headers worth keeping, as a JSON object */
+    const char *notes;        /* NULL, or what intake had to repair */
     const char *body;
     size_t body_length;
     int is_test;

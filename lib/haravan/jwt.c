@@ -401,7 +401,7 @@ hv_jwt_status hv_jwt_check_hash(const hv_jwt *jwt, const char *claim, const char
 {
     const cJSON *given = cJSON_GetObjectItemCaseSensitive(jwt->claims, claim);
     if (given == NULL)
-        return HV_JWT_OK;
+        return failure(HV_JWT_HASH, error, error_size, "%s is missing", claim);
     unsigned char digest[CRYPTO_SHA256_SIZE];
     unsigned int digest_length = 0;
     char expected[BASE64URL_ENCODED_SIZE(CRYPTO_SHA256_SIZE / 2)];

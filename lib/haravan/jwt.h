@@ -47,7 +47,7 @@ typedef enum hv_jwt_status {
     HV_JWT_NOT_YET_VALID, /* iat or nbf is in the future, beyond the skew */
     HV_JWT_MISSING_CLAIM, /* exp, iat or sub absent or of the wrong type */
     HV_JWT_NONCE,         /* nonce absent or not the one we sent */
-    HV_JWT_HASH,          /* c_hash or at_hash does not match the code or token */
+    HV_JWT_HASH,          /* c_hash or at_hash absent, or not matching the code or token */
     HV_JWT_INTERNAL,      /* out of memory, OpenSSL failed */
 } hv_jwt_status;
 
@@ -93,8 +93,14 @@ hv_jwt_status hv_jwt_check_claims(const hv_jwt *jwt, const hv_jwt_expect *expect
                                   size_t error_size);
 
 /* c_hash or at_hash (`claim`) against `value` (the code or access token):
- * base64url of the left half of SHA-256(value). A token without the claim
- * passes; one with a wrong value does not. */
+ * base64url of the left half of SHA-256(value). The claim is required: a
+ * token without it fails as one with a wrong value does. Call it where
+ * the hash must be there: c_hash in the id_token that comes with a code
+ * from the authorization endpoint (OpenID Connect Core 3.3.2.11: REQUIRED
+ * for response_type "code id_token"), at_hash in an id_token the token
+ * endpoint returns with an access token (Core makes that one optional;
+ * this connector requires it, as Haravan's tokens carry it, so that the
+ * token endpoint's id_token is bound to the access token it came with). */
 hv_jwt_status hv_jwt_check_hash(const hv_jwt *jwt, const char *claim, const char *value,
                                 char *error, size_t error_size);
 

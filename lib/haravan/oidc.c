@@ -465,7 +465,7 @@ static hv_oidc_status post_token(hv_oidc *oidc, const buffer *body, const char *
         return status;
     hv_http_request request = {.method = "POST",
                                .url = oidc->token_endpoint,
-                               .content_type = "application/x-www-body-urlencoded",
+                               .content_type = "application/x-www-form-urlencoded",
                                .body = body->data,
                                .body_length = body->length};
     hv_http_response response;

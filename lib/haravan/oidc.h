@@ -18,7 +18,10 @@
  *   Haravan. Keys older than HV_OIDC_JWKS_MAX_AGE_SECONDS are fetched
  *   again before use, so a key Haravan withdrew stops being trusted.
  * - The client authenticates at the token endpoint with client_id and
- *   client_secret in the form body, as HARAVAN.md and Haravan's samples do.
+ *   client_secret in the form body (client_secret_post), as HARAVAN.md and
+ *   Haravan's samples do; the body is sent as
+ *   application/x-www-form-urlencoded, the only type a conformant token
+ *   endpoint takes (RFC 6749 3.2; the simulator refuses any other).
  * - Failures are values that say what to do: HV_OIDC_INVALID_GRANT (the
  *   code or refresh token is dead: reconnect, never retry),
  *   HV_OIDC_REFUSED (another OAuth error: the app's configuration is

@@ -37,6 +37,7 @@
 #define MESSAGE_SOURCES    "Phải là danh sách các mục {\"haravan_channel\", \"name\"}"
 #define MESSAGE_TOO_MANY   "Tối đa 64 nguồn đơn mỗi lần lưu"
 #define MESSAGE_DUPLICATES "Kênh này có hai tên"
+#define MESSAGE_YES_NO     "Phải là true hoặc false"
 
 int settings_form_fail(settings_form *f, const char *field, const char *message)
 {
@@ -226,8 +227,21 @@ static int take_source(settings_form *f, const char *field, const char *channel,
     return 0;
 }
 
+/* end_rotation as a form field: "1" or "true" ends it; "", "0", "false"
+ * leave it. */
+static int take_end_rotation(settings_form *f, const char *value)
+{
+    if (strcmp(value, "1") == 0 || strcmp(value, "true") == 0)
+        f->end_rotation = 1;
+    else if (strcmp(value, "") != 0 && strcmp(value, "0") != 0 && strcmp(value, "false") != 0)
+        return settings_form_fail(f, "end_rotation", MESSAGE_YES_NO);
+    return 0;
+}
+
 static int read_form_field(settings_form *f, const form_field *field)
 {
+    if (strcmp(field->name, "end_rotation") == 0)
+        return take_end_rotation(f, field->value);
     char **slot = scalar_slot(f, field->name);
     if (slot != NULL)
         return take_scalar(f, field->name, field->value, slot);
@@ -296,6 +310,12 @@ static int read_json_member(settings_form *f, const cJSON *member)
     }
     if (strcmp(name, "sources") == 0)
         return read_json_sources(f, member);
+    if (strcmp(name, "end_rotation") == 0) {
+        if (!cJSON_IsBool(member) && !cJSON_IsNull(member))
+            return settings_form_fail(f, name, MESSAGE_YES_NO);
+        f->end_rotation = cJSON_IsTrue(member);
+        return 0;
+    }
     if (strcmp(name, "csrf") == 0)
         return 0;
     return settings_form_fail(f, name, MESSAGE_UNKNOWN);

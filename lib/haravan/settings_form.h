@@ -7,6 +7,9 @@
  *   client_id, client_secret, verify_token, default_owner   strings
  *   sources   JSON: [{"haravan_channel": "pos", "name": "Cửa hàng"}, ...]
  *             form: one field per channel, source.pos=Cửa+hàng
+ *   end_rotation   JSON true / form "1": stop accepting the previous
+ *             client secret now instead of at the end of its 72 hours
+ *             (false, null, "" or "0": leave it)
  *   csrf      the CSRF token (admin.h); ignored here
  *
  * Values are trimmed of surrounding whitespace (pasted values often carry
@@ -42,7 +45,8 @@ typedef struct settings_form {
     char *default_owner; /* NULL: unchanged */
     settings_source sources[SETTINGS_FORM_MAX_SOURCES];
     size_t source_count;
-    cJSON *errors; /* {"field": "message", ...}; NULL while there is none */
+    int end_rotation; /* 1: drop client_secret_previous */
+    cJSON *errors;    /* {"field": "message", ...}; NULL while there is none */
 } settings_form;
 
 enum settings_form_result {

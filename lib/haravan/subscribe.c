@@ -45,7 +45,10 @@ hv_subscribe_status hv_subscribe_call(const hv_subscribe_context *context, const
             break;
         }
         hv_http_response_free(response);
-        hv_http_request request = {.method = method, .url = url.data, .bearer = token.data};
+        hv_http_request request = {.method = method,
+                                   .url = url.data,
+                                   .bearer = token.data,
+                                   .timeout_ms = context->timeout_ms};
         int sent = hv_http_send(context->http, &request, response, error, error_size);
         status = sent == 0 ? HV_SUBSCRIBE_ANSWERED : HV_SUBSCRIBE_FAILED;
         if (sent != 0 || response->status != 401 || attempt > 0 || context->refresher == NULL) {

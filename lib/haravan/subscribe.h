@@ -32,6 +32,7 @@ typedef struct hv_subscribe_context {
     hv_http *http;
     hv_token_refresher *refresher; /* NULL: no refresh on 401 */
     const char *webhook_url;       /* HARAVAN_WEBHOOK_URL */
+    long timeout_ms;               /* 0: the HTTP client's; else a shorter bound */
 } hv_subscribe_context;
 
 typedef enum hv_subscribe_status {

@@ -2,12 +2,16 @@
  * hv_token_refresh: refresh under the shop's row lock. See token_refresh.h
  * for the triggers, the lock and what each outcome means.
  *
- *   BEGIN
+ *   BEGIN                                          (db_transaction)
  *   SELECT status, tokens, remaining and lifetime ... FOR UPDATE
  *   still needed? (the rejected token is still stored / still due)
  *   POST grant_type=refresh_token                  (lock held, bounded)
  *   ok: UPDATE tokens, expiry | invalid_grant: UPDATE status needs_reconnect
  *   COMMIT                    | other failure: ROLLBACK
+ *
+ * Every statement runs on the connection that holds the lock: if it is
+ * lost, the transaction fails (core/db.h) instead of going on without the
+ * lock, where a second process could spend the same refresh token.
  */
 #define _POSIX_C_SOURCE 200809L
 #include "haravan/token_refresh.h"
@@ -81,12 +85,6 @@ static int is_due(const shop_row *row)
 }
 
 /* ---- database steps ------------------------------------------------------ */
-
-static void rollback(db *database)
-{
-    if (database->connection != NULL)
-        PQclear(PQexec(database->connection, "ROLLBACK"));
-}
 
 static void wipe_buffer(buffer *value)
 {
@@ -231,10 +229,11 @@ static hv_refresh_outcome still_needed(trigger why, const shop_row *row, const b
     return HV_REFRESH_REFRESHED; /* i.e. go on */
 }
 
-/* Calls Haravan and records the answer, inside the transaction. */
+/* Calls Haravan and records the answer, inside the transaction; sets
+ * *called once the refresh token has been sent. */
 static hv_refresh_outcome call_and_record(hv_token_refresher *refresher, db *database,
-                                          const char *org_id, const buffer *refresh, char *error,
-                                          size_t error_size)
+                                          const char *org_id, const buffer *refresh, int *called,
+                                          char *error, size_t error_size)
 {
     buffer client_id = BUFFER_INIT;
     buffer client_secret = BUFFER_INIT;
@@ -247,6 +246,7 @@ static hv_refresh_outcome call_and_record(hv_token_refresher *refresher, db *dat
         outcome = HV_REFRESH_IMPOSSIBLE;
     } else if (client == 1) {
         hv_oidc_client credentials = {buffer_text(&client_id), buffer_text(&client_secret)};
+        *called = 1;
         hv_oidc_status status = hv_oidc_refresh(refresher->oidc, &credentials, buffer_text(refresh),
                                                 &tokens, error, error_size);
         if (status == HV_OIDC_OK) {
@@ -269,6 +269,50 @@ static hv_refresh_outcome call_and_record(hv_token_refresher *refresher, db *dat
     return outcome;
 }
 
+/* One refresh, as a transaction's body (db_transaction). */
+typedef struct refresh_run {
+    hv_token_refresher *refresher;
+    const char *org_id;
+    trigger why;
+    const char *rejected;
+    char *error;
+    size_t error_size;
+    hv_refresh_outcome outcome;
+    int called; /* the refresh token went to Haravan: it may be spent */
+} refresh_run;
+
+/* Commits what is recorded (new tokens, needs_reconnect); rolls back the
+ * rest: 1 when nothing failed, -1 when something did. */
+static int refresh_body(db *database, void *context)
+{
+    refresh_run *run = context;
+    buffer access = BUFFER_INIT;
+    buffer refresh = BUFFER_INIT;
+    shop_row row;
+    run->outcome = HV_REFRESH_FAILED;
+    int found = lock_row(run->refresher, database, run->org_id, &row, &access, &refresh, run->error,
+                         run->error_size);
+    if (found == 0) {
+        snprintf(run->error, run->error_size, "no shop %s", run->org_id);
+        run->outcome = HV_REFRESH_IMPOSSIBLE;
+    } else if (found == 1) {
+        run->outcome =
+            still_needed(run->why, &row, &access, run->rejected, run->error, run->error_size);
+        if (run->outcome == HV_REFRESH_REFRESHED)
+            run->outcome = call_and_record(run->refresher, database, run->org_id, &refresh,
+                                           &run->called, run->error, run->error_size);
+    }
+    wipe_buffer(&access);
+    wipe_buffer(&refresh);
+    if (run->outcome == HV_REFRESH_REFRESHED || run->outcome == HV_REFRESH_NEEDS_RECONNECT)
+        return 0;
+    return run->outcome == HV_REFRESH_FAILED ? -1 : 1;
+}
+
+/* The refresh under the shop's row lock. A transaction that lost its
+ * connection before the refresh token was sent is run again whole (the
+ * lock went with the connection, so the row is read and checked again);
+ * after it was sent, never: the token may be spent. */
 static hv_refresh_outcome refresh_locked(hv_token_refresher *refresher, db *database,
                                          const char *org_id, trigger why, const char *rejected,
                                          char *error, size_t error_size)
@@ -277,33 +321,18 @@ static hv_refresh_outcome refresh_locked(hv_token_refresher *refresher, db *data
         snprintf(error, error_size, "no HARAVAN_MASTER_KEY to open the shop's tokens");
         return HV_REFRESH_IMPOSSIBLE;
     }
-    if (db_command(database, "BEGIN") != 0) {
-        snprintf(error, error_size, "database: %s", database->error);
-        return HV_REFRESH_FAILED;
+    refresh_run run = {refresher, org_id, why, rejected, error, error_size, HV_REFRESH_FAILED, 0};
+    for (int attempt = 0; attempt < HV_TOKEN_TRANSACTION_ATTEMPTS; attempt++) {
+        error[0] = '\0';
+        int result = db_transaction(database, refresh_body, &run);
+        if (result >= 0)
+            return run.outcome;
+        if (error[0] == '\0' || run.outcome != HV_REFRESH_FAILED)
+            snprintf(error, error_size, "database: %s", database->error);
+        if (run.called || !db_retryable(database))
+            break;
     }
-    buffer access = BUFFER_INIT;
-    buffer refresh = BUFFER_INIT;
-    shop_row row;
-    hv_refresh_outcome outcome = HV_REFRESH_FAILED;
-    int found = lock_row(refresher, database, org_id, &row, &access, &refresh, error, error_size);
-    if (found == 0) {
-        snprintf(error, error_size, "no shop %s", org_id);
-        outcome = HV_REFRESH_IMPOSSIBLE;
-    } else if (found == 1) {
-        outcome = still_needed(why, &row, &access, rejected, error, error_size);
-        if (outcome == HV_REFRESH_REFRESHED)
-            outcome = call_and_record(refresher, database, org_id, &refresh, error, error_size);
-    }
-    int recorded = outcome == HV_REFRESH_REFRESHED || outcome == HV_REFRESH_NEEDS_RECONNECT;
-    if (recorded && db_command(database, "COMMIT") != 0) {
-        snprintf(error, error_size, "database: %s", database->error);
-        outcome = HV_REFRESH_FAILED;
-    } else if (!recorded) {
-        rollback(database);
-    }
-    wipe_buffer(&access);
-    wipe_buffer(&refresh);
-    return outcome;
+    return HV_REFRESH_FAILED;
 }
 
 static hv_refresh_outcome refresh_and_report(hv_token_refresher *refresher, db *database,

@@ -16,6 +16,10 @@
  * two processes refreshing with the same one at once would make the second
  * get invalid_grant and wrongly disconnect the shop. The token call is
  * made while the lock is held; its timeouts bound how long others wait.
+ * The lock goes with the connection: the procedure is one db_transaction,
+ * which fails when its connection is lost (never continues on a new one,
+ * without the lock), and is run again whole only if the refresh token had
+ * not been sent yet.
  *
  * Outcomes: new tokens are stored (the old refresh token kept when Haravan
  * sends none). invalid_grant sets the shop's status to needs_reconnect
@@ -43,6 +47,9 @@
 #define HV_TOKEN_AHEAD_LIMIT    0.5 /* ... but never before half the lifetime has passed */
 #define HV_TOKEN_RETRY_SECONDS  30  /* after a failure that is not invalid_grant */
 #define HV_TOKEN_MAX_SHOPS      32  /* shops remembered for the retry pause */
+/* Runs of the locked transaction when its connection is lost before the
+ * refresh token was sent (after, it is never run again). */
+#define HV_TOKEN_TRANSACTION_ATTEMPTS 3
 
 typedef enum hv_refresh_outcome {
     HV_REFRESH_REFRESHED = 0,   /* new tokens stored */

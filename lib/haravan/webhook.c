@@ -18,11 +18,18 @@ const char *const hv_webhook_signature_headers[] = {
     NULL,
 };
 
-int hv_webhook_verify(const void *body, size_t length, const char *signature,
-                      const char *const *secrets, size_t count)
+/* 1 when `signature` (base64) is `expected`, in constant time. */
+static int signature_matches(const unsigned char *expected, const char *signature)
 {
     unsigned char received[CRYPTO_SHA256_SIZE + 1] = {0};
     long received_length = base64_decode(signature, strlen(signature), received, sizeof received);
+    int equal = crypto_bytes_equal(expected, received, CRYPTO_SHA256_SIZE);
+    return equal && received_length == CRYPTO_SHA256_SIZE;
+}
+
+int hv_webhook_verify_any(const void *body, size_t length, const char *const *signatures,
+                          size_t signature_count, const char *const *secrets, size_t count)
+{
     int matched = -1;
     for (size_t i = 0; i < count; i++) {
         unsigned char expected[CRYPTO_SHA256_SIZE];
@@ -30,11 +37,17 @@ int hv_webhook_verify(const void *body, size_t length, const char *signature,
             continue;
         if (crypto_hmac_sha256(secrets[i], strlen(secrets[i]), body, length, expected) != 0)
             continue;
-        int equal = crypto_bytes_equal(expected, received, CRYPTO_SHA256_SIZE);
-        if (equal && received_length == CRYPTO_SHA256_SIZE && matched < 0)
-            matched = (int)i;
+        for (size_t s = 0; s < signature_count; s++)
+            if (signature_matches(expected, signatures[s]) && matched < 0)
+                matched = (int)i;
     }
     return matched;
+}
+
+int hv_webhook_verify(const void *body, size_t length, const char *signature,
+                      const char *const *secrets, size_t count)
+{
+    return hv_webhook_verify_any(body, length, &signature, 1, secrets, count);
 }
 
 int hv_webhook_topic_valid(const char *topic)

@@ -33,6 +33,13 @@
 #define HV_WEBHOOK_MAX_DEPTH 64
 #define HV_WEBHOOK_MAX_TOPIC 100
 #define HV_WEBHOOK_MAX_ID    64
+/* Signatures one delivery may carry (its headers repeated, or under
+ * several spellings); each costs a comparison, never another HMAC. */
+#define HV_WEBHOOK_MAX_SIGNATURES 8
+/* Room for one signature as text; base64 of SHA-256 is 44 characters. */
+#define HV_WEBHOOK_SIGNATURE_SIZE 96
+/* Copies of the topic or org header one delivery may repeat. */
+#define HV_WEBHOOK_MAX_REPEATS 8
 
 /* The header spellings Haravan has used for the signature, NULL-terminated. */
 extern const char *const hv_webhook_signature_headers[];
@@ -46,6 +53,14 @@ extern const char *const hv_webhook_signature_headers[];
  * matching secret, or -1. */
 int hv_webhook_verify(const void *body, size_t length, const char *signature,
                       const char *const *secrets, size_t count);
+
+/* hv_webhook_verify() for a delivery that carries several signatures:
+ * valid when any of the `signature_count` signatures matches any secret.
+ * The HMAC is computed once per secret and every signature is compared
+ * with every secret, so the time taken says neither which matched nor
+ * where. Returns the index of the matching secret, or -1. */
+int hv_webhook_verify_any(const void *body, size_t length, const char *const *signatures,
+                          size_t signature_count, const char *const *secrets, size_t count);
 
 /* 1 when `topic` looks like a Haravan topic ("orders/create"). */
 int hv_webhook_topic_valid(const char *topic);

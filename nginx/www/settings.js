@@ -194,6 +194,22 @@
         });
     }
 
+    /* The connector checks a few passwords at a time; when its checkers
+     * are busy (429 with "busy") the login is simply sent again a second
+     * later, a few times, before the merchant sees anything. */
+    function sendLogin(password, attempt) {
+        return request('POST', '/admin/login', { password: password }).then(function (result) {
+            if (result.status === 429 && result.data && result.data.busy === true && attempt < 5) {
+                return new Promise(function (resolve) {
+                    setTimeout(resolve, 1000);
+                }).then(function () {
+                    return sendLogin(password, attempt + 1);
+                });
+            }
+            return result;
+        });
+    }
+
     function onLogin(event) {
         event.preventDefault();
         var input = $('login-password');
@@ -207,7 +223,7 @@
         }
         button.disabled = true;
         show(error, false);
-        request('POST', '/admin/login', { password: input.value }).then(function (result) {
+        sendLogin(input.value, 0).then(function (result) {
             button.disabled = false;
             if (result.status === 200) {
                 input.value = '';
@@ -276,9 +292,39 @@
         $('client-secret').placeholder = data.client_secret_set
             ? 'Đã lưu; nhập để thay đổi' : 'Dán Client Secret';
         show($('connect-needs-app'), !(data.client_id && data.client_secret_set));
+        renderRotation(data.rotation);
 
         renderOwners(data.users || [], data.default_owner || '');
         renderSources(data.sources || []);
+    }
+
+    /* A secret rotation in progress: until when Haravan's deliveries signed
+     * with the previous secret are still accepted, and a button to stop
+     * accepting them now. */
+    function renderRotation(rotation) {
+        var until = rotation && rotation.previous_until;
+        show($('rotation'), !!until);
+        if (until) {
+            $('rotation-text').textContent = 'Đang đổi Client Secret: webhook ký bằng Client Secret cũ '
+                + 'vẫn được nhận đến ' + formatDate(until) + '. Khi Haravan đã dùng Client Secret mới, '
+                + 'hãy ngừng nhận Client Secret cũ.';
+        }
+    }
+
+    function onEndRotation() {
+        var button = $('end-rotation');
+        button.disabled = true;
+        return request('POST', '/settings', { end_rotation: true }).then(function (result) {
+            button.disabled = false;
+            if (result.status === 200 && result.data) {
+                renderSettings(result.data);
+                show($('app-form').querySelector('[data-saved]'), true);
+            } else if (result.status !== 401) {
+                var line = $('app-form').querySelector('[data-form-error]');
+                line.textContent = describe(result);
+                line.hidden = false;
+            }
+        });
     }
 
     function renderOwners(users, current) {
@@ -571,6 +617,7 @@
         }
         renderCounts(data.events || {});
         renderSubscriptions(data.subscriptions || []);
+        show($('subscriptions-unavailable'), data.subscriptions_unavailable === true);
     }
 
     function tokenState(shop) {
@@ -655,7 +702,10 @@
     function loadSubscriptions() {
         show($('subscribe-error'), false);
         return request('GET', '/webhooks').then(function (result) {
-            if (result.status === 200 && result.data) renderSubscriptions(result.data.subscriptions || []);
+            if (result.status === 200 && result.data) {
+                renderSubscriptions(result.data.subscriptions || []);
+                show($('subscriptions-unavailable'), false);
+            }
             else if (result.status !== 401) showSubscribeError(result);
         });
     }
@@ -786,6 +836,7 @@
         $('login-form').addEventListener('submit', onLogin);
         $('logout').addEventListener('click', onLogout);
         $('app-form').addEventListener('submit', onSaveApp);
+        $('end-rotation').addEventListener('click', onEndRotation);
         $('crm-form').addEventListener('submit', onSaveCrm);
         $('paste').addEventListener('click', onCopy);
         $('subscribe').addEventListener('click', onSubscribe);

@@ -2,12 +2,15 @@
 --
 -- The same statement haravan-fcgi runs for each webhook delivery
 -- (lib/haravan/inbox.c): the same columns, the same casts, the same
--- ON CONFLICT (dedupe_key) DO NOTHING RETURNING id, one autocommit
+-- ON CONFLICT DO NOTHING RETURNING id, one autocommit
 -- transaction per row. run.sh passes the body (the captured Haravan payload,
 -- so the same size) and the stored headers with -D, and runs pgbench with
 -- -M extended: parameters travel apart from the SQL text, as they do with
 -- libpq's PQexecParams in the worker. pgbench can only compute integers, so
--- the dedupe key is glued together in SQL; that costs microseconds.
+-- the dedupe key is glued together in SQL; that costs microseconds. The
+-- body is the same in every row, and (topic, body_sha256) is unique, so the
+-- digest here is of the body followed by the resource id: the same hashing
+-- as the C code's sha256($7) over a few more bytes, and every row is new.
 --
 -- Every transaction gets a fresh resource id, so every key is new and every
 -- row is really inserted: id_base (per pgbench run) + client_id * 10^9 + a
@@ -16,10 +19,12 @@
 \set seq :seq + 1
 \set resource :id_base + :client_id * 1000000000 + :seq
 INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at, dedupe_key,
-                       headers, body, is_test, status, reason, next_attempt_at)
+                       headers, body, body_sha256, is_test, status, reason, notes,
+                       next_attempt_at)
 VALUES (nullif(:org::text, ''), :topic::text, nullif(:resource::text, ''),
         nullif(:updated::text, ''),
         'v1:' || :org::text || ':' || :topic::text || ':' || :resource::text || ':' || :updated::text,
-        :headers::jsonb, :body::bytea, false, 'pending', NULL,
-        now() + interval '5 seconds')
-ON CONFLICT (dedupe_key) DO NOTHING RETURNING id;
+        :headers::jsonb, :body::bytea,
+        sha256(:body::bytea || convert_to(:resource::text, 'UTF8')), false, 'pending', NULL,
+        NULL, now() + interval '5 seconds')
+ON CONFLICT DO NOTHING RETURNING id;

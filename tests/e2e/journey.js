@@ -208,6 +208,23 @@ step('Client ID and Client Secret are saved; the secret is write-only', async ()
     assert.equal(await page.visible('#connect-needs-app'), false);
 });
 
+step('a secret rotation shows until when, and the page ends it', async () => {
+    // A rotation as after a new secret: the previous one is still accepted
+    // (setting the same secret again keeps it as the previous one).
+    ctl(['settings', 'set', 'client_secret', '-'], `${CLIENT_SECRET}\n`);
+    assert.match(ctl(['settings', 'get', 'client_secret_previous']), /\(set; write-only\)/);
+    await page.reload();
+    await page.waitVisible('#rotation');
+    const text = await page.text('#rotation-text');
+    assert.match(text, /Client Secret cũ vẫn được nhận đến /, `rotation: ${text}`);
+    await page.clickText('#rotation button', 'Ngừng nhận Client Secret cũ');
+    await page.waitFor(() => document.getElementById('rotation').hidden, [], 'the rotation to end');
+    assert.match(ctl(['settings', 'get', 'client_secret_previous']), /\(not set\)/);
+    await page.reload();
+    await page.waitFor(() => document.getElementById('paste-webhook').value !== '', [], 'the settings to load');
+    assert.equal(await page.visible('#rotation'), false);
+});
+
 step('the merchant copies the four values into Haravan\'s developer portal', async () => {
     state.verifyToken = await page.value('#paste-verify');
     await page.click('[data-copy="paste-verify"]');

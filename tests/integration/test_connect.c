@@ -13,8 +13,14 @@
  * (sealed tokens: the columns do not hold the plaintext; expiry, scopes,
  * name, who connected); the stored token reads /com/shop.json; a staff
  * member gets not_owner; deny gets denied; a replayed state, a login state
- * at the grant step and a forged state get expired; a code redeemed by
- * someone else first gets exchange_failed and stores nothing; a tampered id_token
+ * at the grant step and a forged state get expired; a state finished in
+ * another browser (no cookie, or another value) gets a page that says to
+ * start again, stores nothing and stays the merchant's, whose browser then
+ * connects (the cookie: HttpOnly, its callback's path, stored hashed,
+ * cleared once used); a code redeemed by
+ * someone else first gets exchange_failed and stores nothing; a GET (or
+ * any method but POST) at a callback gets 405 and a page, and its query is
+ * neither used nor logged; a tampered id_token
  * gets invalid_token; a consent without grant_service gets missing_scope;
  * a wrong client secret gets exchange_failed; no client secret gets
  * not_configured; the connect link needs an admin; a rotated signing key
@@ -37,7 +43,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cJSON.h>
 #include <cmocka.h>
@@ -45,7 +53,10 @@
 
 #include "core/base64.h"
 #include "core/config.h"
+#include "core/db.h"
 #include "core/form.h"
+#include "haravan/api.h"
+#include "haravan/clients.h"
 #include "haravan/oidc.h"
 #include "haravan/shop.h"
 #include "support.h"
@@ -66,6 +77,7 @@ typedef struct page {
     long status;
     buffer body;
     char location[4096];
+    buffer headers; /* every header line as received */
 } page;
 
 static CURL *browser;
@@ -80,6 +92,8 @@ static size_t collect_location(char *data, size_t size, size_t count, void *cont
 {
     page *p = context;
     size_t length = size * count;
+    if (buffer_append(&p->headers, data, length) != 0)
+        return 0;
     if (length > 9 && strncasecmp(data, "Location:", 9) == 0) {
         const char *value = data + 9;
         size_t value_length = length - 9;
@@ -127,6 +141,28 @@ static page browse(const char *url, const char *body, const char *header)
 static void page_free(page *p)
 {
     buffer_free(&p->body);
+    buffer_free(&p->headers);
+}
+
+/* The value of header `name` (the first, without CR LF; static), or NULL. */
+static const char *header_of(const page *p, const char *name)
+{
+    static char value[1024];
+    size_t length = strlen(name);
+    for (const char *line = p->headers.data; line != NULL && *line != '\0';) {
+        const char *end = strstr(line, "\r\n");
+        size_t line_length = end != NULL ? (size_t)(end - line) : strlen(line);
+        if (line_length > length && strncasecmp(line, name, length) == 0 && line[length] == ':') {
+            const char *start = line + length + 1;
+            while (*start == ' ')
+                start++;
+            snprintf(value, sizeof value, "%.*s", (int)(line_length - (size_t)(start - line)),
+                     start);
+            return value;
+        }
+        line = end != NULL ? end + 2 : NULL;
+    }
+    return NULL;
 }
 
 static void connector_url(const char *path, char *out, size_t size)
@@ -429,7 +465,8 @@ static int setup(void **state)
     if (browser == NULL)
         return -1;
     curl_easy_setopt(browser, CURLOPT_COOKIEFILE, ""); /* the cookie engine, in memory */
-    sim_config("{\"access_token_seconds\":3600,\"refresh_token_usage\":\"rotate\"}");
+    sim_config("{\"access_token_seconds\":3600,\"refresh_token_usage\":\"rotate\","
+               "\"c_hash\":\"include\",\"at_hash\":\"include\"}");
     sign_in();
     return 0;
 }
@@ -437,7 +474,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     (void)state;
-    sim_config("{\"access_token_seconds\":3600,\"refresh_token_usage\":\"rotate\"}");
+    sim_config("{\"access_token_seconds\":3600,\"refresh_token_usage\":\"rotate\","
+               "\"c_hash\":\"include\",\"at_hash\":\"include\"}");
     curl_easy_cleanup(browser);
     config_free(&configuration);
     return 0;
@@ -456,9 +494,72 @@ static void test_connect_needs_an_admin(void **state)
     r = it_request("POST", "/api/haravan/login", NULL, forged, strlen(forged));
     assert_int_equal(r.status, 302);
     it_response_free(&r);
-    r = it_request("GET", "/api/haravan/grandservice?state=forged", NULL, NULL, 0);
+    r = it_request("POST", "/api/haravan/grandservice", NULL, forged, strlen(forged));
     assert_int_equal(r.status, 302);
     it_response_free(&r);
+}
+
+/* A GET at either callback (Haravan answers by form_post): 405, Allow:
+ * POST, not cached, no Referer, a page that explains and links to the
+ * settings page; nothing in its query is used (the state it carries still
+ * works by POST afterwards) or logged. */
+static void expect_not_post(const char *method, const char *url, const char *body)
+{
+    curl_easy_setopt(browser, CURLOPT_CUSTOMREQUEST, method);
+    page p = browse(url, body, NULL);
+    curl_easy_setopt(browser, CURLOPT_CUSTOMREQUEST, NULL);
+    if (p.status != 405)
+        fail_msg("%s %s: %ld %s", method, url, p.status, p.body.data);
+    assert_string_equal(header_of(&p, "Allow"), "POST");
+    assert_non_null(strstr(header_of(&p, "Cache-Control"), "no-store"));
+    assert_string_equal(header_of(&p, "Referrer-Policy"), "no-referrer");
+    assert_non_null(strstr(header_of(&p, "Content-Type"), "text/html"));
+    assert_string_equal(p.location, "");
+    char link[600];
+    snprintf(link, sizeof link, "<a href=\"%s/haravan/\">", it_env("HARAVAN_PUBLIC_URL"));
+    assert_non_null(strstr(p.body.data, link));
+    assert_non_null(strstr(p.body.data, "Không thể hoàn tất kết nối"));
+    assert_non_null(strstr(p.body.data, "form post"));
+    assert_null(strstr(p.body.data, "get-query-code"));
+    page_free(&p);
+}
+
+static void test_callbacks_take_post_only(void **state)
+{
+    (void)state;
+    static const char *const paths[] = {"/api/haravan/login", "/api/haravan/grandservice"};
+    for (size_t i = 0; i < 2; i++) {
+        char url[1024];
+        connector_url(paths[i], url, sizeof url);
+        expect_not_post("GET", url, NULL);
+        expect_not_post("PUT", url, "code=get-query-code-put");
+        snprintf(url + strlen(url), sizeof url - strlen(url),
+                 "?code=get-query-code-%zu&id_token=a.b.c&state=s", i);
+        expect_not_post("GET", url, NULL);
+    }
+    /* A real form_post's fields, sent as a GET query first: refused, and
+     * not spent; the same fields by POST then go on to the grant step. */
+    char location[4096];
+    char action[1024];
+    buffer fields = BUFFER_INIT;
+    start(location, sizeof location);
+    consent(location, NULL, action, sizeof action, &fields);
+    char url[8192];
+    snprintf(url, sizeof url, "%s?%s", action, fields.data);
+    expect_not_post("GET", url, NULL);
+    char next[4096];
+    post_callback(action, fields.data, next, sizeof next);
+    assert_null(connect_code(next));
+    assert_non_null(strstr(next, "/connect/authorize?"));
+    buffer_free(&fields);
+    /* The connector's log holds no query value. */
+    char path[512];
+    snprintf(path, sizeof path, "%s/log/haravan-fcgi.log", it_env("HARAVAN_VAR"));
+    buffer log = BUFFER_INIT;
+    it_read_file(path, &log);
+    assert_null(strstr(log.data, "get-query-code"));
+    assert_non_null(strstr(log.data, "\"not_post\""));
+    buffer_free(&log);
 }
 
 static void test_authorize_request_is_the_contracts(void **state)
@@ -578,6 +679,170 @@ static void test_states_are_single_use_and_per_step(void **state)
     buffer_free(&fields);
 }
 
+/* ---- the state bound to the browser ---------------------------------------------- */
+
+/* A browser of its own (an empty cookie jar): someone else's. */
+static CURL *other_browser(const char *cookie)
+{
+    CURL *handle = curl_easy_init();
+    assert_non_null(handle);
+    curl_easy_setopt(handle, CURLOPT_COOKIEFILE, "");
+    if (cookie != NULL)
+        curl_easy_setopt(handle, CURLOPT_COOKIELIST, cookie);
+    return handle;
+}
+
+/* In `someone`'s browser: consent at `authorize_url` as the owner and post
+ * the form_post to the connector. Returns the connector's answer. */
+static page finish_elsewhere(CURL *someone, const char *authorize_url)
+{
+    CURL *merchant = browser;
+    browser = someone;
+    char action[1024];
+    buffer fields = BUFFER_INIT;
+    consent(authorize_url, NULL, action, sizeof action, &fields);
+    page answer = browse(action, fields.data, NULL);
+    browser = merchant;
+    buffer_free(&fields);
+    return answer;
+}
+
+static void expect_start_again_page(page *p)
+{
+    if (p->status != 403)
+        fail_msg("expected 403, got %ld %s", p->status, p->body.data);
+    assert_string_equal(p->location, "");
+    assert_non_null(strstr(header_of(p, "Content-Type"), "text/html"));
+    assert_string_equal(header_of(p, "Referrer-Policy"), "no-referrer");
+    assert_non_null(strstr(header_of(p, "Cache-Control"), "no-store"));
+    assert_non_null(strstr(p->body.data, "Hãy bắt đầu lại từ trang cài đặt"));
+    assert_non_null(strstr(p->body.data, "Start again from the settings page"));
+    char link[600];
+    snprintf(link, sizeof link, "<a href=\"%s/haravan/\">", it_env("HARAVAN_PUBLIC_URL"));
+    assert_non_null(strstr(p->body.data, link));
+    page_free(p);
+}
+
+/* The value of cookie `name` as a Set-Cookie header line of `p` set it
+ * (static), with the whole line in `line` when given; NULL when unset. */
+static const char *set_cookie(const page *p, const char *name, char *line, size_t size)
+{
+    static char value[256];
+    char marker[64];
+    snprintf(marker, sizeof marker, "Set-Cookie: %s=", name);
+    const char *found = p->headers.data != NULL ? strstr(p->headers.data, marker) : NULL;
+    if (found == NULL)
+        return NULL;
+    const char *end = strstr(found, "\r\n");
+    if (line != NULL)
+        snprintf(line, size, "%.*s", (int)(end - found), found);
+    const char *start = found + strlen(marker);
+    snprintf(value, sizeof value, "%.*s", (int)strcspn(start, ";\r"), start);
+    return value;
+}
+
+static long long states_like(const char *state, const char *condition)
+{
+    char sql[1024];
+    snprintf(sql, sizeof sql,
+             "SELECT count(*) FROM hv_oauth_states WHERE state_hash ="
+             " sha256(convert_to($1, 'UTF8')) AND %s",
+             condition);
+    return it_scalar(sql, state);
+}
+
+/* Someone who sees the authorize URL (of either step) cannot finish it in
+ * another browser: with no cookie or another one, a page says to start
+ * again, nothing is stored and the state stays the merchant's, who then
+ * finishes in the browser that pressed Kết nối. The cookie is HttpOnly,
+ * limited to its callback's path, stored only hashed, cleared once used. */
+static void test_state_is_bound_to_the_browser(void **state)
+{
+    (void)state;
+    it_exec("DELETE FROM hv_shops WHERE org_id = '" ORG "'");
+    char url[512];
+    connector_url("/api/haravan/connect", url, sizeof url);
+    page started = browse(url, NULL, NULL);
+    assert_int_equal(started.status, 302);
+    char line[1024] = "";
+    char secret[256] = "";
+    const char *value = set_cookie(&started, "hv_oauth_login", line, sizeof line);
+    snprintf(secret, sizeof secret, "%s", value != NULL ? value : "");
+    char login_url[4096];
+    snprintf(login_url, sizeof login_url, "%s", started.location);
+    const char *login_state = field_of(strchr(login_url, '?') + 1, "state");
+    char login_state_copy[256];
+    snprintf(login_state_copy, sizeof login_state_copy, "%s", login_state);
+    page_free(&started);
+
+    /* Another browser, then one with a made-up cookie: the login step. */
+    char forged[512];
+    snprintf(forged, sizeof forged,
+             "127.0.0.1\tFALSE\t/api/haravan/login\tFALSE\t0\t"
+             "hv_oauth_login\tnot-the-merchants");
+    CURL *strangers[] = {other_browser(NULL), other_browser(forged)};
+    for (size_t i = 0; i < 2; i++) {
+        page refused = finish_elsewhere(strangers[i], login_url);
+        assert_null(set_cookie(&refused, "hv_oauth_grant", NULL, 0));
+        expect_start_again_page(&refused);
+        assert_int_equal(states_like(login_state_copy, "consumed_at IS NULL"), 1);
+    }
+    assert_int_equal(it_scalar("SELECT count(*) FROM hv_shops WHERE org_id = $1", ORG), 0);
+
+    /* The cookie the merchant's browser got. */
+    assert_true(strlen(secret) >= 43);
+    assert_non_null(strstr(line, "; Path=/api/haravan/login;"));
+    assert_non_null(strstr(line, "; Max-Age=600;"));
+    assert_non_null(strstr(line, "; HttpOnly"));
+    /* The stack is http://127.0.0.1: same-site with the simulator, and no
+     * Secure (https deployments get SameSite=None; Secure). */
+    assert_non_null(strstr(line, "; SameSite=Lax"));
+    assert_null(strstr(line, "Secure"));
+    /* Stored with the state: the SHA-256 of the cookie's value only. */
+    assert_string_equal(it_text("SELECT count(*)::text FROM hv_oauth_states WHERE state_hash ="
+                                " sha256(convert_to($1, 'UTF8')) AND browser_hash ="
+                                " sha256(convert_to($2, 'UTF8'))",
+                                login_state_copy, secret),
+                        "1");
+
+    /* The merchant's browser: on to the grant step; the login cookie is
+     * cleared and the grant cookie set, for its own path. */
+    char action[1024];
+    buffer fields = BUFFER_INIT;
+    consent(login_url, NULL, action, sizeof action, &fields);
+    page granted = browse(action, fields.data, NULL);
+    assert_int_equal(granted.status, 302);
+    assert_string_equal(set_cookie(&granted, "hv_oauth_login", line, sizeof line), "");
+    assert_non_null(strstr(line, "Max-Age=0"));
+    assert_non_null(set_cookie(&granted, "hv_oauth_grant", line, sizeof line));
+    assert_non_null(strstr(line, "; Path=/api/haravan/grandservice;"));
+    char grant_url[4096];
+    snprintf(grant_url, sizeof grant_url, "%s", granted.location);
+    page_free(&granted);
+
+    /* The grant step's URL in another browser: refused the same way. */
+    page refused = finish_elsewhere(strangers[0], grant_url);
+    expect_start_again_page(&refused);
+    assert_int_equal(it_scalar("SELECT count(*) FROM hv_shops WHERE org_id = $1", ORG), 0);
+    for (size_t i = 0; i < 2; i++)
+        curl_easy_cleanup(strangers[i]);
+
+    /* The merchant finishes: connected, and the grant cookie cleared. */
+    consent(grant_url, NULL, action, sizeof action, &fields);
+    page done = browse(action, fields.data, NULL);
+    assert_int_equal(done.status, 302);
+    assert_string_equal(connect_code(done.location), "ok");
+    assert_string_equal(set_cookie(&done, "hv_oauth_grant", line, sizeof line), "");
+    assert_non_null(strstr(line, "Max-Age=0"));
+    page_free(&done);
+    assert_string_equal(shop_field("status"), "connected");
+    /* Posted again from the merchant's browser: used, so expired. */
+    char next[4096];
+    post_callback(action, fields.data, next, sizeof next);
+    assert_string_equal(connect_code(next), "expired");
+    buffer_free(&fields);
+}
+
 /* One letter of the payload changed: no longer JSON. */
 static void break_payload(char *token)
 {
@@ -674,6 +939,40 @@ static void test_tampered_id_token_is_invalid(void **state)
     (void)state;
     assert_string_equal(login_with_tampered_token(break_payload), "invalid_token");
     assert_string_equal(login_with_tampered_token(change_shop), "invalid_token");
+}
+
+/* c_hash is required in the id_token posted with the code, at_hash in the
+ * one the token endpoint returns (the simulator is told to leave them out
+ * or get them wrong); each failure is invalid_token and stores nothing. */
+static void test_id_token_hashes_are_required(void **state)
+{
+    (void)state;
+    static const char *const broken[] = {
+        "{\"c_hash\":\"omit\"}",
+        "{\"c_hash\":\"wrong\"}",
+        "{\"at_hash\":\"omit\"}",
+        "{\"at_hash\":\"wrong\"}",
+        NULL,
+    };
+    it_exec("DELETE FROM hv_shops WHERE org_id = '" ORG "'");
+    for (size_t i = 0; broken[i] != NULL; i++) {
+        sim_config(broken[i]);
+        const char *code = connect_as_owner();
+        sim_config("{\"c_hash\":\"include\",\"at_hash\":\"include\"}");
+        if (strcmp(code, "invalid_token") != 0)
+            fail_msg("%s: connect=%s, expected invalid_token", broken[i], code);
+        assert_int_equal(it_scalar("SELECT count(*) FROM hv_shops WHERE org_id = $1", ORG), 0);
+    }
+    char path[512];
+    snprintf(path, sizeof path, "%s/log/haravan-fcgi.log", it_env("HARAVAN_VAR"));
+    buffer log = BUFFER_INIT;
+    it_read_file(path, &log);
+    assert_non_null(strstr(log.data, "c_hash is missing"));
+    assert_non_null(strstr(log.data, "c_hash does not match"));
+    assert_non_null(strstr(log.data, "at_hash is missing"));
+    assert_non_null(strstr(log.data, "at_hash does not match"));
+    buffer_free(&log);
+    expect_connected(); /* the tests after this one start connected */
 }
 
 static void test_grant_without_webhook_scopes_is_missing_scope(void **state)
@@ -951,6 +1250,140 @@ static void test_401_is_answered_with_one_refresh(void **state)
     buffer_free(&log);
 }
 
+/* ---- two refreshers, one refresh token ---------------------------------------------- */
+
+static void pause_ms(long milliseconds)
+{
+    struct timespec pause = {milliseconds / 1000, (milliseconds % 1000) * 1000000L};
+    nanosleep(&pause, NULL);
+}
+
+/* The server pid of the session `application` has waiting on a lock (not
+ * `other`), once there is one; fails the test after 15 s. */
+static long long waiting_on_a_lock(const char *application, long long other)
+{
+    char sql[300];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce(max(pid), 0) FROM pg_stat_activity WHERE application_name = $1"
+             " AND wait_event_type = 'Lock' AND pid <> %lld",
+             other);
+    for (int i = 0; i < 1500; i++) {
+        long long pid = it_scalar(sql, application);
+        if (pid > 0)
+            return pid;
+        pause_ms(10);
+    }
+    fail_msg("%s never waited on a lock", application);
+    return 0;
+}
+
+/* A worker of its own: after the 401 to `rejected`, refresh. Exits with the
+ * outcome; never returns. */
+static pid_t start_refresher(const char *application, const char *rejected)
+{
+    pid_t child = fork();
+    assert_true(child >= 0);
+    if (child > 0)
+        return child;
+    /* Only what this process opens itself: the parent's connections are
+     * not ours to use (and _exit leaves them alone). */
+    db database;
+    hv_clients clients;
+    char error[512] = "";
+    if (hv_api_global_init() != 0 || db_init(&database, it_env("HARAVAN_DB"), application) != 0 ||
+        hv_clients_init(&clients, &configuration, NULL, error, sizeof error) != 0)
+        _exit(100);
+    hv_refresh_outcome outcome = hv_token_refresh_rejected(&clients.refresher, &database, ORG,
+                                                           rejected, error, sizeof error);
+    fprintf(stderr, "%s: %s %s\n", application, hv_refresh_outcome_name(outcome), error);
+    _exit((int)outcome);
+}
+
+static int refresher_outcome(pid_t child)
+{
+    int status = 0;
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+/* The token endpoint requests the simulator logged after `offset`. */
+static int token_requests_since(size_t offset)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/log/haravan-sim.log", it_env("HARAVAN_VAR"));
+    buffer log = BUFFER_INIT;
+    it_read_file(path, &log);
+    int count = 0;
+    for (const char *at = log.data + offset;
+         (at = strstr(at, "\"path\":\"/connect/token\"")) != NULL; at++)
+        count++;
+    buffer_free(&log);
+    return count;
+}
+
+static size_t sim_log_length(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/log/haravan-sim.log", it_env("HARAVAN_VAR"));
+    buffer log = BUFFER_INIT;
+    it_read_file(path, &log);
+    size_t length = log.length;
+    buffer_free(&log);
+    return length;
+}
+
+/* Two workers get a 401 for the same token at once and both refresh. The
+ * first holds the shop's row lock when its connection is lost (a restart,
+ * a failover); it must not carry on without the lock, where the second
+ * would spend the same single-use refresh token. Barriers: the client
+ * settings are held by the test (ACCESS EXCLUSIVE), so a refresher that
+ * has locked the row waits there, and the test waits until it does. */
+static void test_two_refreshers_spend_one_refresh_token(void **state)
+{
+    (void)state;
+    expect_connected();
+    char rejected[1024];
+    snprintf(rejected, sizeof rejected, "%s", stored_token("access_token"));
+    size_t offset = sim_log_length();
+    PGconn *holder = PQconnectdb(it_env("HARAVAN_DB"));
+    assert_int_equal(PQstatus(holder), CONNECTION_OK);
+    PQclear(PQexec(holder, "BEGIN"));
+    PGresult *locked = PQexec(holder, "LOCK TABLE hv_settings IN ACCESS EXCLUSIVE MODE");
+    assert_int_equal(PQresultStatus(locked), PGRES_COMMAND_OK);
+    PQclear(locked);
+
+    pid_t first = start_refresher("it-refresher-a", rejected);
+    long long lost = waiting_on_a_lock("it-refresher-a", 0); /* row locked, then settings */
+    char pid[32];
+    snprintf(pid, sizeof pid, "%lld", lost);
+    assert_int_equal(it_scalar("SELECT count(*) FROM pg_terminate_backend($1::int) t WHERE t", pid),
+                     1);
+    waiting_on_a_lock("it-refresher-a", lost); /* on a new connection, whatever it runs */
+    pid_t second = start_refresher("it-refresher-b", rejected);
+    waiting_on_a_lock("it-refresher-b", 0);
+    PQclear(PQexec(holder, "COMMIT"));
+    PQfinish(holder);
+
+    int outcomes[2] = {refresher_outcome(first), refresher_outcome(second)};
+    /* Haravan saw one refresh grant, and the shop is still connected. */
+    assert_int_equal(token_requests_since(offset), 1);
+    assert_string_equal(shop_field("status"), "connected");
+    int refreshed = 0;
+    for (int i = 0; i < 2; i++) {
+        if (outcomes[i] != HV_REFRESH_REFRESHED && outcomes[i] != HV_REFRESH_NOT_NEEDED)
+            fail_msg("refresher %d ended %d", i, outcomes[i]);
+        refreshed += outcomes[i] == HV_REFRESH_REFRESHED;
+    }
+    assert_int_equal(refreshed, 1);
+    /* Both read the one new token, which Haravan takes. */
+    assert_string_not_equal(stored_token("access_token"), rejected);
+    it_sim_response shop =
+        it_sim_request("GET", "/com/shop.json", stored_token("access_token"), NULL);
+    assert_int_equal(shop.status, 200);
+    it_sim_response_free(&shop);
+}
+
 static void test_revoked_refresh_token_needs_reconnect(void **state)
 {
     (void)state;
@@ -1020,19 +1453,23 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_connect_needs_an_admin),
+        cmocka_unit_test(test_callbacks_take_post_only),
         cmocka_unit_test(test_authorize_request_is_the_contracts),
         cmocka_unit_test(test_owner_connects_the_shop),
         cmocka_unit_test(test_staff_member_is_not_owner),
         cmocka_unit_test(test_deny_is_denied),
         cmocka_unit_test(test_states_are_single_use_and_per_step),
+        cmocka_unit_test(test_state_is_bound_to_the_browser),
         cmocka_unit_test(test_tampered_id_token_is_invalid),
         cmocka_unit_test(test_used_code_is_refused_and_nothing_is_stored),
+        cmocka_unit_test(test_id_token_hashes_are_required),
         cmocka_unit_test(test_grant_without_webhook_scopes_is_missing_scope),
         cmocka_unit_test(test_configuration_failures),
         cmocka_unit_test(test_rotated_signing_key),
         cmocka_unit_test(test_webhooks_subscribe_and_list),
         cmocka_unit_test(test_background_refreshes_ahead_of_expiry),
         cmocka_unit_test(test_401_is_answered_with_one_refresh),
+        cmocka_unit_test(test_two_refreshers_spend_one_refresh_token),
         cmocka_unit_test(test_revoked_refresh_token_needs_reconnect),
         cmocka_unit_test(test_log_holds_no_token_or_secret),
         /* Last: it rotates the simulator's key twice within a minute, after

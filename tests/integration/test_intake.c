@@ -9,6 +9,7 @@
  */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -185,12 +186,24 @@ static long long deliver_and_check(const char *spelling, const char *topic, cons
     return event_id;
 }
 
+/* Removes an org's events, so that their bodies can be delivered again as
+ * new events. */
+static void forget_org(const char *org)
+{
+    const char *values[] = {org};
+    PGresult *result = PQexecParams(it_db(), "DELETE FROM hv_events WHERE org_id = $1", 1, NULL,
+                                    values, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(result), PGRES_COMMAND_OK);
+    PQclear(result);
+}
+
 static void test_every_sample_lands_byte_exact_under_each_spelling(void **state)
 {
     (void)state;
     for (size_t h = 0; hv_webhook_signature_headers[h] != NULL; h++) {
-        /* One org per spelling: the same body under another spelling would
-         * otherwise be (rightly) a duplicate. */
+        /* The same signed body again, under any org, is (rightly) a
+         * duplicate: each spelling's rows go before the next spelling
+         * delivers the same samples. */
         char org[32];
         snprintf(org, sizeof org, "it-spelling-%zu", h);
         for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
@@ -205,6 +218,7 @@ static void test_every_sample_lands_byte_exact_under_each_spelling(void **state)
         assert_string_equal(topic, "app_subscriptions/update");
         deliver_and_check(hv_webhook_signature_headers[h], topic, org, &body);
         buffer_free(&body);
+        forget_org(org);
     }
 }
 
@@ -402,6 +416,354 @@ static void test_log_holds_no_secret_or_signature(void **state)
     buffer_free(&log);
 }
 
+/* ---- hostile deliveries (issue #9) ---------------------------------- */
+
+#define MAX_LINES 16
+
+/* A delivery with exactly the header lines given (NULL-terminated), plus
+ * the content type; "SIGNED" in a line is replaced by the body's valid
+ * signature, "FORGED" by a signature made with another secret. */
+static it_response deliver_lines(const char *const *lines, const char *body, size_t length)
+{
+    char good[64];
+    char forged[64];
+    it_sign(SECRET, body, length, good);
+    it_sign("not-the-secret", body, length, forged);
+    static char copies[MAX_LINES][256];
+    const char *headers[MAX_LINES + 2] = {"Content-Type: application/json"};
+    size_t count = 1;
+    for (size_t i = 0; lines[i] != NULL && i < MAX_LINES; i++) {
+        const char *mark = strstr(lines[i], "SIGNED") != NULL ? "SIGNED" : "FORGED";
+        const char *at = strstr(lines[i], mark);
+        if (at == NULL) {
+            snprintf(copies[i], sizeof copies[i], "%s", lines[i]);
+        } else {
+            snprintf(copies[i], sizeof copies[i], "%.*s%s%s", (int)(at - lines[i]), lines[i],
+                     strcmp(mark, "SIGNED") == 0 ? good : forged, at + strlen(mark));
+        }
+        headers[count++] = copies[i];
+    }
+    headers[count] = NULL;
+    return it_request("POST", "/api/haravan/webhook", headers, body, length);
+}
+
+static long long events_of_org(const char *org)
+{
+    return it_scalar("SELECT count(*) FROM hv_events WHERE org_id = $1", org);
+}
+
+typedef struct lines_case {
+    const char *why;
+    const char *lines[MAX_LINES];
+    long status;
+    const char *reply; /* a part of the reply's body */
+} lines_case;
+
+/* Several signature headers: any valid one is enough, whatever its
+ * spelling or position; none valid is a 401. nginx 1.22 passes a repeated
+ * header as repeated FastCGI parameters of one name, and libfcgi's
+ * FCGX_GetParam sees only the first, so the first-only check refused a
+ * good delivery whose first signature was stale. */
+static void test_any_valid_signature_among_several(void **state)
+{
+    (void)state;
+    static const lines_case cases[] = {
+        {"forged then valid, one spelling",
+         {"X-Haravan-Hmacsha256: FORGED", "X-Haravan-Hmacsha256: SIGNED"},
+         200,
+         "\"stored\""},
+        {"valid then forged, one spelling",
+         {"X-Haravan-Hmacsha256: SIGNED", "X-Haravan-Hmacsha256: FORGED"},
+         200,
+         "\"stored\""},
+        {"forged under one spelling, valid under another",
+         {"X-Haravan-Hmacsha256: FORGED", "X-Haravan-Hmac-Sha256: SIGNED"},
+         200,
+         "\"stored\""},
+        {"forged under the docs' spelling, valid under the case-folded one",
+         {"X-Haravan-HmacSha256: FORGED", "X-Haravan-Hmacsha256: garbage",
+          "X-Haravan-Hmacsha256: SIGNED"},
+         200,
+         "\"stored\""},
+        {"empty first (curl sends \"Name;\" as \"Name:\"), valid second",
+         {"X-Haravan-Hmac-Sha256;", "X-Haravan-Hmacsha256: SIGNED"},
+         200,
+         "\"stored\""},
+        {"three forged",
+         {"X-Haravan-Hmacsha256: FORGED", "X-Haravan-HmacSha256: FORGED",
+          "X-Haravan-Hmac-Sha256: FORGED"},
+         401,
+         "invalid signature"},
+        {"nine signatures: more than any delivery carries",
+         {"X-Haravan-Hmacsha256: FORGED", "X-Haravan-Hmacsha256: FORGED",
+          "X-Haravan-Hmacsha256: FORGED", "X-Haravan-Hmacsha256: FORGED",
+          "X-Haravan-Hmacsha256: FORGED", "X-Haravan-Hmacsha256: FORGED",
+          "X-Haravan-Hmacsha256: FORGED", "X-Haravan-Hmacsha256: FORGED",
+          "X-Haravan-Hmacsha256: SIGNED"},
+         400,
+         "signature headers"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char org[32];
+        snprintf(org, sizeof org, "it-signatures-%zu", i);
+        char body[160];
+        snprintf(body, sizeof body,
+                 "{\"id\":%zu,\"updated_at\":\"2026-11-30T00:00:00Z\",\"note\":\"signatures\"}",
+                 880000 + i);
+        const char *lines[MAX_LINES + 3] = {"X-Haravan-Topic: orders/create"};
+        char org_line[64];
+        snprintf(org_line, sizeof org_line, "X-Haravan-Org-Id: %s", org);
+        lines[1] = org_line;
+        size_t n = 2;
+        for (size_t l = 0; cases[i].lines[l] != NULL; l++)
+            lines[n++] = cases[i].lines[l];
+        lines[n] = NULL;
+        it_response response = deliver_lines(lines, body, strlen(body));
+        if (response.status != cases[i].status ||
+            strstr(response.body.data, cases[i].reply) == NULL)
+            fail_msg("%s: got %ld %s, expected %ld with %s", cases[i].why, response.status,
+                     response.body.data, cases[i].status, cases[i].reply);
+        it_response_free(&response);
+        assert_int_equal(events_of_org(org), cases[i].status == 200 ? 1 : 0);
+    }
+}
+
+/* A topic or org header repeated with different values is ambiguous:
+ * 400, nothing stored. The same value repeated is one value. */
+static void test_repeated_topic_or_org_must_agree(void **state)
+{
+    (void)state;
+    static const lines_case cases[] = {
+        {"two topics",
+         {"X-Haravan-Topic: orders/create", "X-Haravan-Topic: customers/create",
+          "X-Haravan-Org-Id: it-repeat-0"},
+         400,
+         "several different X-Haravan-Topic headers"},
+        {"two orgs",
+         {"X-Haravan-Topic: orders/create", "X-Haravan-Org-Id: it-repeat-1",
+          "X-Haravan-Org-Id: it-repeat-1b"},
+         400,
+         "several different X-Haravan-Org-Id headers"},
+        {"two orgs joined by a comma",
+         {"X-Haravan-Topic: orders/create", "X-Haravan-Org-Id: it-repeat-2, it-repeat-2b"},
+         400,
+         "several different X-Haravan-Org-Id headers"},
+        {"one topic twice, one org twice",
+         {"X-Haravan-Topic: orders/create", "X-Haravan-Topic: orders/create",
+          "X-Haravan-Org-Id: it-repeat-3", "X-Haravan-Org-Id: it-repeat-3"},
+         200,
+         "\"stored\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char body[160];
+        snprintf(body, sizeof body, "{\"id\":%zu,\"updated_at\":\"2026-11-30T00:00:00Z\"}",
+                 881000 + i);
+        const char *lines[MAX_LINES + 2] = {"X-Haravan-Hmacsha256: SIGNED"};
+        size_t n = 1;
+        for (size_t l = 0; cases[i].lines[l] != NULL; l++)
+            lines[n++] = cases[i].lines[l];
+        lines[n] = NULL;
+        long long before = count_events();
+        it_response response = deliver_lines(lines, body, strlen(body));
+        if (response.status != cases[i].status ||
+            strstr(response.body.data, cases[i].reply) == NULL)
+            fail_msg("%s: got %ld %s, expected %ld with %s", cases[i].why, response.status,
+                     response.body.data, cases[i].status, cases[i].reply);
+        it_response_free(&response);
+        assert_int_equal(count_events(), before + (cases[i].status == 200 ? 1 : 0));
+    }
+    assert_int_equal(events_of_org("it-repeat-3"), 1);
+}
+
+/* An org id of 64 bytes or more used to be dropped without a word (the
+ * event stored without its org); it is refused, 63 bytes are stored. */
+static void test_org_header_of_64_bytes_is_refused(void **state)
+{
+    (void)state;
+    char org[80];
+    memset(org, 'o', 64);
+    memcpy(org, "it-long-", 8);
+    org[64] = '\0';
+    const char body[] = "{\"id\":882001,\"updated_at\":\"2026-11-30T00:00:00Z\"}";
+    long long before = count_events();
+    it_response response =
+        it_deliver(SECRET, "X-Haravan-Hmacsha256", "orders/create", org, body, strlen(body));
+    assert_int_equal(response.status, 400);
+    assert_non_null(strstr(response.body.data, "X-Haravan-Org-Id"));
+    it_response_free(&response);
+    assert_int_equal(count_events(), before);
+    org[63] = '\0';
+    response = it_deliver(SECRET, "X-Haravan-Hmacsha256", "orders/create", org, body, strlen(body));
+    assert_int_equal(response.status, 200);
+    it_response_free(&response);
+    assert_int_equal(events_of_org(org), 1);
+}
+
+/* A byte that is not UTF-8 in a kept header made the jsonb insert fail:
+ * 503 on every retry, a delivery that could never be stored. It is stored
+ * with U+FFFD in its place, and the event says which headers. */
+static void test_header_bytes_not_utf8_are_stored_repaired(void **state)
+{
+    (void)state;
+    const char body[] = "{\"id\":883001,\"updated_at\":\"2026-11-30T00:00:00Z\"}";
+    const char *lines[] = {
+        "X-Haravan-Hmacsha256: SIGNED",
+        "X-Haravan-Topic: orders/create",
+        "X-Haravan-Org-Id: it-utf8-\xC3",
+        "X-Haravan-Subscription-Id: sub-\xFF\xFE",
+        "User-Agent: Haravan/\xE0\x80\xAF webhook",
+        NULL,
+    };
+    for (int attempt = 0; attempt < 2; attempt++) {
+        it_response response = deliver_lines(lines, body, strlen(body));
+        if (response.status != 200)
+            fail_msg("attempt %d: got %ld %s", attempt, response.status, response.body.data);
+        assert_non_null(strstr(response.body.data, attempt == 0 ? "\"stored\"" : "\"duplicate\""));
+        it_response_free(&response);
+    }
+    const char *org = "it-utf8-\xEF\xBF\xBD";
+    assert_int_equal(events_of_org(org), 1);
+    const char *value =
+        it_text("SELECT headers->>'User-Agent' FROM hv_events WHERE org_id = $1", org, NULL);
+    assert_non_null(value);
+    assert_string_equal(value, "Haravan/\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD webhook");
+    value = it_text("SELECT headers->>'X-Haravan-Subscription-Id' FROM hv_events"
+                    " WHERE org_id = $1",
+                    org, NULL);
+    assert_non_null(value);
+    assert_string_equal(value, "sub-\xEF\xBF\xBD\xEF\xBF\xBD");
+    value = it_text("SELECT headers->>'_not_utf8' FROM hv_events WHERE org_id = $1", org, NULL);
+    assert_non_null(value);
+    assert_string_equal(value, "X-Haravan-Org-Id, X-Haravan-Subscription-Id, User-Agent");
+}
+
+/* Ids beyond 2^53 sent as JSON numbers were rounded: 2^53 + 1 was taken
+ * for 2^53 and answered "duplicate", never stored. Both are stored now,
+ * each under its exact id; the same id as a string (same updated_at) is
+ * the same event. */
+static void test_ids_beyond_2_53_are_exact(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body;
+        const char *reply;
+    } deliveries[] = {
+        {"{\"id\":9007199254740992,\"updated_at\":\"2026-11-30T01:00:00Z\"}", "\"stored\""},
+        {"{\"id\":9007199254740993,\"updated_at\":\"2026-11-30T01:00:00Z\"}", "\"stored\""},
+        {"{\"id\":\"9007199254740993\",\"updated_at\":\"2026-11-30T01:00:00Z\"}", "\"duplicate\""},
+        {"{\"updated_at\":\"2026-11-30T01:00:00Z\",\"id\":9007199254740992}", "\"duplicate\""},
+    };
+    for (size_t i = 0; i < sizeof deliveries / sizeof deliveries[0]; i++) {
+        const char *body = deliveries[i].body;
+        it_response response = it_deliver(SECRET, "X-Haravan-Hmacsha256", "orders/create",
+                                          "it-big-ids", body, strlen(body));
+        if (response.status != 200 || strstr(response.body.data, deliveries[i].reply) == NULL)
+            fail_msg("%s: got %ld %s, expected %s", body, response.status, response.body.data,
+                     deliveries[i].reply);
+        it_response_free(&response);
+    }
+    assert_int_equal(events_of_org("it-big-ids"), 2);
+    assert_int_equal(it_scalar("SELECT count(*) FROM hv_events WHERE org_id = 'it-big-ids'"
+                               " AND resource_id IN ('9007199254740992', '9007199254740993')",
+                               NULL),
+                     2);
+}
+
+/* An order as a shop sends it; `note` tells two shops' bodies apart. */
+static void replay_order(char *out, size_t size, const char *id, const char *note)
+{
+    snprintf(out, size,
+             "{\"id\":%s,\"name\":\"#R%s\",\"created_at\":\"2026-11-30T08:00:00+07:00\","
+             "\"updated_at\":\"2026-11-30T09:00:00+07:00\",\"financial_status\":\"paid\","
+             "\"gateway\":\"COD\",\"source_name\":\"web\",\"total_price\":300000,"
+             "\"currency\":\"VND\","
+             "\"note\":\"%s\",\"user_id\":0,\"line_items\":[{\"id\":7%s,\"product_id\":1,"
+             "\"variant_id\":2,\"sku\":\"R\",\"title\":\"Replay\",\"quantity\":1,"
+             "\"price\":300000,\"total_discount\":0}],\"transactions\":[],\"customer\":null}",
+             id, id, note, id);
+}
+
+static long long orders_of(const char *org, const char *id)
+{
+    const char *values[] = {org, id};
+    PGresult *result = PQexecParams(it_db(),
+                                    "SELECT count(*) FROM orders WHERE haravan_org_id = $1"
+                                    " AND haravan_order_id = $2",
+                                    2, NULL, values, NULL, NULL, 0);
+    assert_int_equal(PQresultStatus(result), PGRES_TUPLES_OK);
+    long long n = strtoll(PQgetvalue(result, 0, 0), NULL, 10);
+    PQclear(result);
+    return n;
+}
+
+static long long crm_events_of_org(const char *org)
+{
+    return it_scalar("SELECT count(*) FROM crm_events WHERE payload->>'haravan_org_id' = $1", org);
+}
+
+/* X-Haravan-Org-Id is not signed. A signed delivery replayed under
+ * another org header was a new event, and so a second order and a second
+ * set of crm_events under a shop that never sent it. The bytes are
+ * signed: the same bytes under any org are one delivery. */
+static void test_signed_delivery_replayed_under_another_org(void **state)
+{
+    (void)state;
+    char body[1024];
+    replay_order(body, sizeof body, "884001", "giao buổi sáng");
+    long long event = it_deliver_event(SECRET, "orders/create", "it-replay-a", body);
+    assert_string_equal(it_wait_processed(event), "done");
+    assert_int_equal(orders_of("it-replay-a", "884001"), 1);
+    long long emitted = crm_events_of_org("it-replay-a");
+    assert_true(emitted > 0);
+
+    static const char *const others[] = {"it-replay-b", "1000114691", ""};
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        it_response response = it_deliver(SECRET, "X-Haravan-Hmacsha256", "orders/create",
+                                          others[i], body, strlen(body));
+        if (response.status != 200 || strstr(response.body.data, "\"duplicate\"") == NULL)
+            fail_msg("replay under org '%s': got %ld %s, expected 200 duplicate", others[i],
+                     response.status, response.body.data);
+        it_response_free(&response);
+    }
+    /* Processing runs right after the answer: give it time to do harm. */
+    struct timespec pause = {1, 0};
+    nanosleep(&pause, NULL);
+    for (size_t i = 0; i < sizeof others / sizeof others[0]; i++) {
+        assert_int_equal(events_of_org(others[i]), 0);
+        assert_int_equal(orders_of(others[i], "884001"), 0);
+        assert_int_equal(crm_events_of_org(others[i]), 0);
+    }
+    assert_int_equal(it_scalar("SELECT count(*) FROM hv_events WHERE resource_id = '884001'", NULL),
+                     1);
+    assert_int_equal(
+        it_scalar("SELECT count(*) FROM orders WHERE haravan_order_id = '884001'", NULL), 1);
+    assert_int_equal(crm_events_of_org("it-replay-a"), emitted);
+}
+
+/* ... while two shops' own deliveries, with the same topic, id and
+ * updated_at but their own bodies, are two events, two orders and two
+ * sets of crm_events. */
+static void test_two_shops_same_id_are_never_one(void **state)
+{
+    (void)state;
+    char body_c[1024];
+    char body_d[1024];
+    replay_order(body_c, sizeof body_c, "884002", "shop C");
+    replay_order(body_d, sizeof body_d, "884002", "shop D");
+    long long event_c = it_deliver_event(SECRET, "orders/create", "it-shop-c", body_c);
+    long long event_d = it_deliver_event(SECRET, "orders/create", "it-shop-d", body_d);
+    assert_string_equal(it_wait_processed(event_c), "done");
+    assert_string_equal(it_wait_processed(event_d), "done");
+    assert_int_equal(orders_of("it-shop-c", "884002"), 1);
+    assert_int_equal(orders_of("it-shop-d", "884002"), 1);
+    assert_true(crm_events_of_org("it-shop-c") > 0);
+    assert_true(crm_events_of_org("it-shop-d") > 0);
+    assert_int_equal(it_scalar("SELECT count(*) FROM orders WHERE haravan_order_id = '884002'"
+                               " AND note IN ('shop C', 'shop D')",
+                               NULL),
+                     2);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -419,6 +781,13 @@ int main(void)
         cmocka_unit_test(test_unknown_route_and_wrong_method),
         cmocka_unit_test(test_secrets_sealed_at_rest_and_never_shown),
         cmocka_unit_test(test_log_holds_no_secret_or_signature),
+        cmocka_unit_test(test_any_valid_signature_among_several),
+        cmocka_unit_test(test_repeated_topic_or_org_must_agree),
+        cmocka_unit_test(test_org_header_of_64_bytes_is_refused),
+        cmocka_unit_test(test_header_bytes_not_utf8_are_stored_repaired),
+        cmocka_unit_test(test_ids_beyond_2_53_are_exact),
+        cmocka_unit_test(test_signed_delivery_replayed_under_another_org),
+        cmocka_unit_test(test_two_shops_same_id_are_never_one),
     };
     return cmocka_run_group_tests(tests, setup_secrets, NULL);
 }

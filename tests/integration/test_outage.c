@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <cJSON.h>
 #include <cmocka.h>
 #include <curl/curl.h>
 
@@ -116,9 +117,12 @@ static void prepare(burst *b, int count, const char *org_prefix)
     snprintf(url, sizeof url, "%s/api/haravan/webhook", it_env("HARAVAN_BASE_URL"));
     for (int i = 0; i < count; i++) {
         delivery *d = &b->deliveries[i];
+        /* The org in the body too: each burst's bodies are its own (the
+         * same signed bytes under another org would be a duplicate). */
         snprintf(d->body, sizeof d->body,
-                 "{\"id\":%d,\"updated_at\":\"2026-11-28T08:00:00+07:00\",\"note\":\"đợt %d\"}",
-                 i + 1, i + 1);
+                 "{\"id\":%d,\"updated_at\":\"2026-11-28T08:00:00+07:00\",\"note\":\"đợt %d, "
+                 "%s\"}",
+                 i + 1, i + 1, b->org);
         char signature[64], line[128];
         it_sign(SECRET, d->body, strlen(d->body), signature);
         snprintf(line, sizeof line, "X-Haravan-Hmacsha256: %s", signature);
@@ -372,6 +376,54 @@ static void test_sigterm_drains_and_stops(void **state)
     assert_int_equal(deliver_one("8080"), 200);
 }
 
+/* ---- the log ---- */
+
+/* A sanitizer's report is many lines of its own; run-tests.sh looks for
+ * those separately. 1 when `line` starts or continues one. */
+static int sanitizer_line(const char *line, int *inside)
+{
+    if (strstr(line, "ERROR: AddressSanitizer") != NULL ||
+        strstr(line, "ERROR: LeakSanitizer") != NULL || strstr(line, "runtime error:") != NULL ||
+        strncmp(line, "=================", 17) == 0)
+        *inside = 1;
+    int was_inside = *inside;
+    if (strncmp(line, "SUMMARY:", 8) == 0 || strstr(line, "ABORTING") != NULL)
+        *inside = 0;
+    return was_inside;
+}
+
+/* After PostgreSQL was stopped and started under the workers (and killed
+ * workers, reloads and a drain): every line of the log is one JSON object.
+ * libpq's own notices (the server's FATAL on shutdown) included. */
+static void test_every_log_line_is_json(void **state)
+{
+    (void)state;
+    char path[1024];
+    snprintf(path, sizeof path, "%s/log/haravan-fcgi.log", it_env("HARAVAN_VAR"));
+    buffer log = BUFFER_INIT;
+    it_read_file(path, &log);
+    int lines = 0, inside = 0, notices = 0;
+    for (char *line = log.data; line != NULL && *line != '\0';) {
+        char *end = strchr(line, '\n');
+        if (end != NULL)
+            *end = '\0';
+        if (!sanitizer_line(line, &inside)) {
+            cJSON *parsed = cJSON_Parse(line);
+            if (!cJSON_IsObject(parsed))
+                fail_msg("log line %d is not JSON: %.200s", lines + 1, line);
+            notices += strstr(line, "\"event\":\"postgres\"") != NULL;
+            cJSON_Delete(parsed);
+        }
+        lines++;
+        line = end != NULL ? end + 1 : NULL;
+    }
+    print_message("%d log lines, %d of them from PostgreSQL\n", lines, notices);
+    assert_true(lines > 0);
+    /* The shutdown's FATAL reached workers as notices, logged as JSON. */
+    assert_true(notices > 0);
+    buffer_free(&log);
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -381,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_sigkill_during_burst_loses_nothing),
         cmocka_unit_test(test_sighup_under_load_drops_nothing),
         cmocka_unit_test(test_sigterm_drains_and_stops),
+        cmocka_unit_test(test_every_log_line_is_json),
     };
     int failures = cmocka_run_group_tests(tests, setup_secret, NULL);
     curl_global_cleanup();

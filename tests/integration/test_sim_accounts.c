@@ -12,9 +12,21 @@
  *   with code, id_token, state, scope and session_state to the
  *   redirect_uri; deny answers error=access_denied; a staff member's
  *   consent comes back without the owner-only scopes;
- * - /connect/token: code exchange, a reused code (invalid_grant), a wrong
- *   secret (invalid_client), other errors, refresh with rotation and
- *   revocation, expiry; the issued token reads /com/shop.json;
+ * - /connect/authorize's refusals go back as RFC 6749 4.1.2.1 says: a
+ *   missing openid scope or nonce, an unknown scope or response_type, a
+ *   repeated parameter by form_post to the app; an unknown or unplayed
+ *   response_mode by a redirect with the error in the fragment (code
+ *   id_token's default mode); a bad client or redirect_uri never redirects;
+ * - /connect/token as strict as RFC 6749: only form bodies (the connector's
+ *   old Content-Type typo is refused); client_secret_basic (id and secret
+ *   form-encoded before base64) and client_secret_post, wrong credentials
+ *   401 invalid_client with WWW-Authenticate, both methods at once
+ *   invalid_request; code exchange; a missing or other redirect_uri and
+ *   another client's code invalid_grant (and burnt); a reused code
+ *   invalid_grant, after which everything it issued (access tokens, and
+ *   refresh tokens through rotations) is revoked; other errors; refresh
+ *   with rotation and revocation, expiry; the issued token reads
+ *   /com/shop.json;
  * - /api/subscribe: 403 without wh_api; the verify-token handshake against
  *   the connector's real webhook route (wrong token: verify_failed; right
  *   token: subscribed and listed); /sim/fire of a sample lands in
@@ -71,6 +83,7 @@ typedef struct sim_answer {
     buffer body;
     char location[1024];
     char content_type[128];
+    char www_authenticate[256];
 } sim_answer;
 
 static size_t collect_body(char *data, size_t size, size_t count, void *context)
@@ -98,13 +111,16 @@ static size_t collect_header(char *data, size_t size, size_t count, void *contex
     copy_header(data, size * count, "Location:", answer->location, sizeof answer->location);
     copy_header(data, size * count, "Content-Type:", answer->content_type,
                 sizeof answer->content_type);
+    copy_header(data, size * count, "WWW-Authenticate:", answer->www_authenticate,
+                sizeof answer->www_authenticate);
     return size * count;
 }
 
-/* A request to the simulator. `content_type` NULL sends no body; `bearer`
- * NULL sends no Authorization. Redirects are not followed. */
-static sim_answer sim_call(const char *method, const char *path, const char *bearer,
-                           const char *content_type, const char *body)
+/* A request to the simulator with `extra` (NULL or one header line).
+ * `content_type` NULL sends no Content-Type; `bearer` NULL sends no
+ * Authorization. Redirects are not followed. */
+static sim_answer sim_call_with(const char *method, const char *path, const char *bearer,
+                                const char *content_type, const char *body, const char *extra)
 {
     sim_answer answer;
     memset(&answer, 0, sizeof answer);
@@ -121,7 +137,11 @@ static sim_answer sim_call(const char *method, const char *path, const char *bea
     if (content_type != NULL) {
         snprintf(line, sizeof line, "Content-Type: %s", content_type);
         headers = curl_slist_append(headers, line);
+    } else if (body != NULL) {
+        headers = curl_slist_append(headers, "Content-Type:"); /* curl's default left out */
     }
+    if (extra != NULL)
+        headers = curl_slist_append(headers, extra);
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
@@ -141,6 +161,12 @@ static sim_answer sim_call(const char *method, const char *path, const char *bea
     if (answer.body.data == NULL)
         assert_int_equal(buffer_append(&answer.body, "", 0), 0);
     return answer;
+}
+
+static sim_answer sim_call(const char *method, const char *path, const char *bearer,
+                           const char *content_type, const char *body)
+{
+    return sim_call_with(method, path, bearer, content_type, body, NULL);
 }
 
 static void answer_free(sim_answer *answer)
@@ -204,12 +230,13 @@ static void authorize_fields(buffer *form, const char *client_id, const char *re
     add_field(form, "nonce", nonce);
 }
 
-/* The merchant's decision as the consent form POSTs it. */
-static sim_answer decide(const char *redirect, const char *scope, const char *user_id,
-                         const char *decision, const char *state, const char *nonce)
+/* The merchant's decision as the consent form POSTs it, for `client_id`. */
+static sim_answer decide_for(const char *client_id, const char *redirect, const char *scope,
+                             const char *user_id, const char *decision, const char *state,
+                             const char *nonce)
 {
     buffer form = BUFFER_INIT;
-    authorize_fields(&form, app_id, redirect, scope, state, nonce);
+    authorize_fields(&form, client_id, redirect, scope, state, nonce);
     add_field(&form, "orgid", SEED_ORG);
     add_field(&form, "user_id", user_id);
     add_field(&form, "decision", decision);
@@ -217,6 +244,12 @@ static sim_answer decide(const char *redirect, const char *scope, const char *us
                                  "application/x-www-form-urlencoded", form.data);
     buffer_free(&form);
     return answer;
+}
+
+static sim_answer decide(const char *redirect, const char *scope, const char *user_id,
+                         const char *decision, const char *state, const char *nonce)
+{
+    return decide_for(app_id, redirect, scope, user_id, decision, state, nonce);
 }
 
 /* The value of the hidden input `name` of a page (values here need no
@@ -238,16 +271,24 @@ static char *hidden_value(const char *html, const char *name)
     return value;
 }
 
-/* Allows as `user_id` and returns the code; the page is checked on the way. */
-static char *allow_for_code(const char *redirect, const char *scope, const char *user_id)
+/* Allows as `user_id` for `client_id` and returns the code; the page is
+ * checked on the way. */
+static char *allow_for_code_of(const char *client_id, const char *redirect, const char *scope,
+                               const char *user_id)
 {
-    sim_answer page = decide(redirect, scope, user_id, "allow", "st-code", "nonce-code");
+    sim_answer page =
+        decide_for(client_id, redirect, scope, user_id, "allow", "st-code", "nonce-code");
     assert_int_equal(page.status, 200);
     char *code = hidden_value(page.body.data, "code");
     if (code == NULL)
         fail_msg("no code in: %s", page.body.data);
     answer_free(&page);
     return code;
+}
+
+static char *allow_for_code(const char *redirect, const char *scope, const char *user_id)
+{
+    return allow_for_code_of(app_id, redirect, scope, user_id);
 }
 
 static sim_answer token_call(const char *form)
@@ -280,14 +321,20 @@ static sim_answer refresh(const char *refresh_token)
     return answer;
 }
 
-static void expect_token_error(sim_answer *answer, const char *error)
+/* The token endpoint refused with `status` and OAuth error `error`. */
+static void expect_token_refusal(sim_answer *answer, long status, const char *error)
 {
-    if (answer->status != 400 || strstr(answer->body.data, error) == NULL)
-        fail_msg("expected 400 %s, got %ld %s", error, answer->status, answer->body.data);
+    if (answer->status != status || strstr(answer->body.data, error) == NULL)
+        fail_msg("expected %ld %s, got %ld %s", status, error, answer->status, answer->body.data);
     cJSON *document = parse_json(answer);
     assert_string_equal(json_text(document, "error"), error);
     cJSON_Delete(document);
     answer_free(answer);
+}
+
+static void expect_token_error(sim_answer *answer, const char *error)
+{
+    expect_token_refusal(answer, 400, error);
 }
 
 /* The whole flow for `user_id`: the token endpoint's answer (JSON). */
@@ -739,9 +786,11 @@ static void test_code_exchange(void **state)
     redirect_uri("grandservice", redirect, sizeof redirect);
     char *code = allow_for_code(redirect, INSTALL_SCOPES, OWNER_ID);
 
-    /* A wrong secret: invalid_client, and the code is not spent by it. */
+    /* A wrong secret: invalid_client (a 401 that names Basic, RFC 6749
+     * 5.2), and the code is not spent by it. */
     sim_answer answer = exchange(code, redirect, "not-the-secret");
-    expect_token_error(&answer, "invalid_client");
+    assert_non_null(strstr(answer.www_authenticate, "Basic"));
+    expect_token_refusal(&answer, 401, "invalid_client");
     answer = exchange(code, redirect, app_secret);
     assert_int_equal(answer.status, 200);
     cJSON *tokens = parse_json(&answer);
@@ -756,19 +805,6 @@ static void test_code_exchange(void **state)
     assert_true(signature_verifies(key, json_text(tokens, "id_token")));
     EVP_PKEY_free(key);
 
-    /* The same code again. */
-    answer = exchange(code, redirect, app_secret);
-    expect_token_error(&answer, "invalid_grant");
-    free(code);
-
-    /* A redirect_uri other than the authorize request's. */
-    char other[512];
-    redirect_uri("login", other, sizeof other);
-    code = allow_for_code(redirect, INSTALL_SCOPES, OWNER_ID);
-    answer = exchange(code, other, app_secret);
-    expect_token_error(&answer, "invalid_grant");
-    free(code);
-
     /* The issued token reads the REST API and userinfo. */
     assert_int_equal(shop_status(access_token), 200);
     answer = sim_call("GET", "/connect/userinfo", access_token, NULL, NULL);
@@ -778,6 +814,26 @@ static void test_code_exchange(void **state)
     assert_string_equal(json_text(user, "orgid"), SEED_ORG);
     cJSON_Delete(user);
     answer_free(&answer);
+
+    /* The same code again: refused, and (RFC 6749 4.1.2) what it issued is
+     * revoked, since one of the two redeemers stole it. */
+    answer = exchange(code, redirect, app_secret);
+    expect_token_error(&answer, "invalid_grant");
+    free(code);
+    assert_int_equal(shop_status(access_token), 401);
+    answer = sim_call("GET", "/connect/userinfo", access_token, NULL, NULL);
+    assert_int_equal(answer.status, 401);
+    answer_free(&answer);
+    answer = refresh(json_text(tokens, "refresh_token"));
+    expect_token_error(&answer, "invalid_grant");
+
+    /* A redirect_uri other than the authorize request's. */
+    char other[512];
+    redirect_uri("login", other, sizeof other);
+    code = allow_for_code(redirect, INSTALL_SCOPES, OWNER_ID);
+    answer = exchange(code, other, app_secret);
+    expect_token_error(&answer, "invalid_grant");
+    free(code);
 
     /* Other refusals of the token endpoint. */
     buffer form = BUFFER_INIT;
@@ -840,6 +896,412 @@ static void test_refresh_rotation_revocation_expiry(void **state)
     cJSON_Delete(short_lived);
     cJSON_Delete(renewed);
     cJSON_Delete(tokens);
+}
+
+/* ---- the token endpoint's refusals (RFC 6749 sections 2.3, 3.2, 4.1.3, 5.2) ---- */
+
+/* A second app whose secret needs form-encoding (RFC 6749 2.3.1), with the
+ * same redirect URLs as the test's app. */
+#define BASIC_SECRET "s3:cr+t%41&=/"
+
+static char basic_app_id[80];
+
+static void register_basic_app(void)
+{
+    char login[512];
+    char grant[512];
+    redirect_uri("login", login, sizeof login);
+    redirect_uri("grandservice", grant, sizeof grant);
+    snprintf(basic_app_id, sizeof basic_app_id, "%s:basic", app_id);
+    char json[2048];
+    snprintf(json, sizeof json,
+             "{\"client_id\":\"%s\",\"client_secret\":\"%s\",\"name\":\"Basic\","
+             "\"redirect_uris\":[\"%s\",\"%s\"]}",
+             basic_app_id, BASIC_SECRET, login, grant);
+    cJSON_Delete(sim_admin_json("/sim/apps", json));
+}
+
+/* "Authorization: Basic ..." for `id` and `secret`, each form-encoded
+ * first when `encode` (as RFC 6749 2.3.1 says), with OpenSSL's base64. */
+static void basic_header(const char *id, const char *secret, int encode, char *out, size_t size)
+{
+    buffer pair = BUFFER_INIT;
+    if (encode) {
+        char *encoded_id = curl_easy_escape(NULL, id, 0);
+        char *encoded_secret = curl_easy_escape(NULL, secret, 0);
+        assert_int_equal(buffer_printf(&pair, "%s:%s", encoded_id, encoded_secret), 0);
+        curl_free(encoded_id);
+        curl_free(encoded_secret);
+    } else {
+        assert_int_equal(buffer_printf(&pair, "%s:%s", id, secret), 0);
+    }
+    unsigned char encoded[512];
+    assert_true(pair.length * 4 / 3 + 4 < sizeof encoded);
+    EVP_EncodeBlock(encoded, (const unsigned char *)pair.data, (int)pair.length);
+    snprintf(out, size, "Authorization: Basic %s", (const char *)encoded);
+    buffer_free(&pair);
+}
+
+/* The exchange form of `code` without client authentication. */
+static void code_form(buffer *form, const char *code, const char *redirect)
+{
+    add_field(form, "grant_type", "authorization_code");
+    add_field(form, "code", code);
+    if (redirect != NULL)
+        add_field(form, "redirect_uri", redirect);
+}
+
+static sim_answer token_call_typed(const char *content_type, const char *form, const char *extra)
+{
+    return sim_call_with("POST", "/connect/token", NULL, content_type, form, extra);
+}
+
+/* The body must be application/x-www-form-urlencoded (RFC 6749 3.2), as
+ * accounts.haravan.com requires; parameters such as charset are allowed. */
+static void test_token_endpoint_takes_form_bodies_only(void **state)
+{
+    (void)state;
+    char redirect[512];
+    redirect_uri("grandservice", redirect, sizeof redirect);
+    char *code = allow_for_code(redirect, INSTALL_SCOPES, OWNER_ID);
+    buffer form = BUFFER_INIT;
+    code_form(&form, code, redirect);
+    add_field(&form, "client_id", app_id);
+    add_field(&form, "client_secret", app_secret);
+    static const char *const refused[] = {
+        "application/x-www-body-urlencoded", /* the connector's old typo */
+        "application/json",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencodedx",
+        NULL};
+    for (size_t i = 0; refused[i] != NULL; i++) {
+        sim_answer answer = token_call_typed(refused[i], form.data, NULL);
+        if (answer.status != 400 || strstr(answer.body.data, "x-www-form-urlencoded") == NULL)
+            fail_msg("%s: expected 400, got %ld %s", refused[i], answer.status, answer.body.data);
+        expect_token_error(&answer, "invalid_request");
+    }
+    sim_answer answer = token_call_typed(NULL, form.data, NULL); /* no Content-Type */
+    expect_token_error(&answer, "invalid_request");
+    /* None of that spent the code; a form with a charset is taken. */
+    answer = token_call_typed("Application/X-WWW-Form-Urlencoded ; charset=UTF-8", form.data, NULL);
+    if (answer.status != 200)
+        fail_msg("with charset: %ld %s", answer.status, answer.body.data);
+    answer_free(&answer);
+    buffer_free(&form);
+    free(code);
+}
+
+/* client_secret_basic and client_secret_post both work; wrong credentials
+ * are a 401 invalid_client with WWW-Authenticate; two methods at once are
+ * invalid_request (RFC 6749 2.3). */
+static void test_client_authentication_methods(void **state)
+{
+    (void)state;
+    register_basic_app();
+    char redirect[512];
+    redirect_uri("grandservice", redirect, sizeof redirect);
+    char header[1024];
+    buffer form = BUFFER_INIT;
+    char *code = allow_for_code_of(basic_app_id, redirect, INSTALL_SCOPES, OWNER_ID);
+    code_form(&form, code, redirect);
+
+    /* Basic with the secret not form-encoded first: "%41" decodes to "A",
+     * so that is a wrong secret. */
+    basic_header(basic_app_id, BASIC_SECRET, 0, header, sizeof header);
+    sim_answer answer = token_call_typed("application/x-www-form-urlencoded", form.data, header);
+    assert_non_null(strstr(answer.www_authenticate, "Basic"));
+    expect_token_refusal(&answer, 401, "invalid_client");
+    basic_header(basic_app_id, "wrong", 1, header, sizeof header);
+    answer = token_call_typed("application/x-www-form-urlencoded", form.data, header);
+    assert_non_null(strstr(answer.www_authenticate, "Basic"));
+    expect_token_refusal(&answer, 401, "invalid_client");
+    answer = token_call_typed("application/x-www-form-urlencoded", form.data,
+                              "Authorization: Basic !!not-base64!!");
+    expect_token_refusal(&answer, 401, "invalid_client");
+    /* No client authentication at all; an unknown client. */
+    answer = token_call(form.data);
+    expect_token_refusal(&answer, 401, "invalid_client");
+    basic_header("no-such-client", BASIC_SECRET, 1, header, sizeof header);
+    answer = token_call_typed("application/x-www-form-urlencoded", form.data, header);
+    expect_token_refusal(&answer, 401, "invalid_client");
+
+    /* Both methods at once, even both right. */
+    buffer both = BUFFER_INIT;
+    code_form(&both, code, redirect);
+    add_field(&both, "client_id", basic_app_id);
+    add_field(&both, "client_secret", BASIC_SECRET);
+    basic_header(basic_app_id, BASIC_SECRET, 1, header, sizeof header);
+    answer = token_call_typed("application/x-www-form-urlencoded", both.data, header);
+    expect_token_error(&answer, "invalid_request");
+
+    /* None of those spent the code: Basic, done right, redeems it (with a
+     * client_id in the body that agrees, which RFC 6749 4.1.3 allows). */
+    add_field(&form, "client_id", basic_app_id);
+    answer = token_call_typed("application/x-www-form-urlencoded", form.data, header);
+    if (answer.status != 200)
+        fail_msg("Basic: %ld %s", answer.status, answer.body.data);
+    answer_free(&answer);
+    free(code);
+
+    /* client_secret_post with the same secret, sent form-encoded. */
+    code = allow_for_code_of(basic_app_id, redirect, INSTALL_SCOPES, OWNER_ID);
+    buffer_clear(&form);
+    code_form(&form, code, redirect);
+    add_field(&form, "client_id", basic_app_id);
+    add_field(&form, "client_secret", BASIC_SECRET);
+    answer = token_call(form.data);
+    if (answer.status != 200)
+        fail_msg("post: %ld %s", answer.status, answer.body.data);
+    answer_free(&answer);
+    free(code);
+    buffer_free(&both);
+    buffer_free(&form);
+}
+
+/* A code is bound to its client and redirect_uri (RFC 6749 4.1.3): a
+ * missing or other redirect_uri, another client's code, are invalid_grant
+ * and burn the code; a parameter given twice is invalid_request. */
+static void test_code_is_bound_to_client_and_redirect_uri(void **state)
+{
+    (void)state;
+    register_basic_app();
+    char redirect[512];
+    redirect_uri("grandservice", redirect, sizeof redirect);
+    char header[1024];
+    basic_header(basic_app_id, BASIC_SECRET, 1, header, sizeof header);
+
+    /* No redirect_uri: invalid_grant, and the code is gone. */
+    char *code = allow_for_code(redirect, INSTALL_SCOPES, OWNER_ID);
+    buffer form = BUFFER_INIT;
+    code_form(&form, code, NULL);
+    add_field(&form, "client_id", app_id);
+    add_field(&form, "client_secret", app_secret);
+    sim_answer answer = token_call(form.data);
+    expect_token_error(&answer, "invalid_grant");
+    answer = exchange(code, redirect, app_secret);
+    expect_token_error(&answer, "invalid_grant");
+    free(code);
+
+    /* The test app's code at the Basic app, properly authenticated. */
+    code = allow_for_code(redirect, INSTALL_SCOPES, OWNER_ID);
+    buffer_clear(&form);
+    code_form(&form, code, redirect);
+    answer = token_call_typed("application/x-www-form-urlencoded", form.data, header);
+    expect_token_error(&answer, "invalid_grant");
+    answer = exchange(code, redirect, app_secret); /* burnt for its own client too */
+    expect_token_error(&answer, "invalid_grant");
+    free(code);
+
+    /* A parameter twice: which one counts would be a guess. */
+    code = allow_for_code(redirect, INSTALL_SCOPES, OWNER_ID);
+    buffer_clear(&form);
+    code_form(&form, code, redirect);
+    add_field(&form, "redirect_uri", redirect);
+    add_field(&form, "client_id", app_id);
+    add_field(&form, "client_secret", app_secret);
+    answer = token_call(form.data);
+    expect_token_error(&answer, "invalid_request");
+    free(code);
+    buffer_free(&form);
+}
+
+/* A code redeemed twice revokes everything it led to, rotated refresh
+ * tokens and their access tokens included (RFC 6749 4.1.2, 10.5). */
+static void test_reused_code_revokes_its_descendants(void **state)
+{
+    (void)state;
+    char redirect[512];
+    redirect_uri("grandservice", redirect, sizeof redirect);
+    char *code = allow_for_code(redirect, INSTALL_SCOPES, OWNER_ID);
+    sim_answer answer = exchange(code, redirect, app_secret);
+    assert_int_equal(answer.status, 200);
+    cJSON *first = parse_json(&answer);
+    answer_free(&answer);
+    answer = refresh(json_text(first, "refresh_token"));
+    assert_int_equal(answer.status, 200);
+    cJSON *second = parse_json(&answer);
+    answer_free(&answer);
+    const char *access = json_text(second, "access_token");
+    assert_int_equal(shop_status(access), 200);
+    /* An unrelated grant, which must survive. */
+    cJSON *other = tokens_for(INSTALL_SCOPES, OWNER_ID);
+
+    answer = exchange(code, redirect, app_secret);
+    expect_token_error(&answer, "invalid_grant");
+    assert_int_equal(shop_status(json_text(first, "access_token")), 401);
+    assert_int_equal(shop_status(access), 401);
+    answer = refresh(json_text(second, "refresh_token"));
+    expect_token_error(&answer, "invalid_grant");
+    assert_int_equal(shop_status(json_text(other, "access_token")), 200);
+    answer = refresh(json_text(other, "refresh_token"));
+    assert_int_equal(answer.status, 200);
+    answer_free(&answer);
+    cJSON_Delete(other);
+    cJSON_Delete(second);
+    cJSON_Delete(first);
+    free(code);
+}
+
+/* ---- authorize's refusals (RFC 6749 4.1.2.1, OpenID Connect Core 3.3.2.6) ---- */
+
+/* GET /connect/authorize with `query`. */
+static sim_answer authorize_get(const char *query)
+{
+    buffer path = BUFFER_INIT;
+    assert_int_equal(buffer_printf(&path, "/connect/authorize?%s", query), 0);
+    sim_answer answer = sim_call("GET", path.data, NULL, NULL, NULL);
+    buffer_free(&path);
+    return answer;
+}
+
+/* The error came back to the app by form_post, with the state. */
+static void expect_error_post(const char *query, const char *error, const char *state_value)
+{
+    char redirect[512];
+    redirect_uri("login", redirect, sizeof redirect);
+    sim_answer answer = authorize_get(query);
+    if (answer.status != 200)
+        fail_msg("expected the form_post page, got %ld %s", answer.status, answer.body.data);
+    char action[700];
+    snprintf(action, sizeof action, "<form method=\"post\" action=\"%s\">", redirect);
+    assert_non_null(strstr(answer.body.data, action));
+    char *given = hidden_value(answer.body.data, "error");
+    char *given_state = hidden_value(answer.body.data, "state");
+    if (given == NULL || strcmp(given, error) != 0)
+        fail_msg("expected error=%s in: %s", error, answer.body.data);
+    assert_non_null(given_state);
+    assert_string_equal(given_state, state_value);
+    assert_null(hidden_value(answer.body.data, "code"));
+    assert_null(hidden_value(answer.body.data, "id_token"));
+    free(given);
+    free(given_state);
+    answer_free(&answer);
+}
+
+/* The error came back by a redirect with the fields in the fragment. */
+static void expect_error_fragment(const char *query, const char *error, const char *state_value)
+{
+    char redirect[512];
+    redirect_uri("login", redirect, sizeof redirect);
+    sim_answer answer = authorize_get(query);
+    if (answer.status != 302)
+        fail_msg("expected a 302, got %ld %s", answer.status, answer.body.data);
+    char expected[800];
+    snprintf(expected, sizeof expected, "%s#error=%s&error_description=", redirect, error);
+    if (strncmp(answer.location, expected, strlen(expected)) != 0)
+        fail_msg("Location %s does not start %s", answer.location, expected);
+    char state_part[200];
+    snprintf(state_part, sizeof state_part, "&state=%s", state_value);
+    assert_non_null(strstr(answer.location, state_part));
+    assert_null(strstr(answer.location, "code="));
+    assert_null(strstr(answer.body.data, "<form"));
+    answer_free(&answer);
+}
+
+/* The login request's fields, with `name` left out (value NULL) or set. */
+static void authorize_query(buffer *out, const char *name, const char *value)
+{
+    char redirect[512];
+    redirect_uri("login", redirect, sizeof redirect);
+    const char *fields[][2] = {{"client_id", app_id},
+                               {"redirect_uri", redirect},
+                               {"response_type", "code id_token"},
+                               {"response_mode", "form_post"},
+                               {"scope", LOGIN_SCOPES},
+                               {"state", "st-refused"},
+                               {"nonce", "n-refused"}};
+    buffer_clear(out);
+    int replaced = 0;
+    for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++) {
+        const char *given = fields[i][1];
+        if (name != NULL && strcmp(fields[i][0], name) == 0) {
+            given = value;
+            replaced = 1;
+        }
+        if (given != NULL)
+            add_field(out, fields[i][0], given);
+    }
+    if (name != NULL && !replaced && value != NULL)
+        add_field(out, name, value);
+}
+
+static void test_authorize_refusals_go_back_as_the_standard_says(void **state)
+{
+    (void)state;
+    buffer query = BUFFER_INIT;
+    /* An OpenID request needs the openid scope. */
+    authorize_query(&query, "scope", "profile email org");
+    expect_error_post(query.data, "invalid_request", "st-refused");
+    /* code id_token needs a nonce. */
+    authorize_query(&query, "nonce", NULL);
+    expect_error_post(query.data, "invalid_request", "st-refused");
+    authorize_query(&query, "nonce", "");
+    expect_error_post(query.data, "invalid_request", "st-refused");
+    /* A scope the server does not know. */
+    authorize_query(&query, "scope", LOGIN_SCOPES " admin.everything");
+    expect_error_post(query.data, "invalid_scope", "st-refused");
+    /* A response_type it does not play. */
+    authorize_query(&query, "response_type", "code");
+    expect_error_post(query.data, "unsupported_response_type", "st-refused");
+    /* A parameter twice. */
+    authorize_query(&query, NULL, NULL);
+    add_field(&query, "state", "another");
+    expect_error_post(query.data, "invalid_request", "st-refused");
+    /* A shop that does not exist; a state beyond 2000 characters. */
+    authorize_query(&query, "orgid", "999999999");
+    expect_error_post(query.data, "invalid_request", "st-refused");
+    char long_state[2100];
+    memset(long_state, 's', sizeof long_state - 1);
+    long_state[sizeof long_state - 1] = '\0';
+    authorize_query(&query, "state", long_state);
+    sim_answer too_long = authorize_get(query.data);
+    assert_int_equal(too_long.status, 200);
+    char *refusal = hidden_value(too_long.body.data, "error");
+    assert_non_null(refusal);
+    assert_string_equal(refusal, "invalid_request");
+    free(refusal);
+    answer_free(&too_long);
+    /* An unknown or unplayed response_mode: no valid mode was asked for, so
+     * the error goes back in code id_token's default, the fragment (query
+     * is never used with a front-channel token). */
+    static const char *const modes[] = {"bogus", "query", "fragment", "FORM_POST", NULL};
+    for (size_t i = 0; modes[i] != NULL; i++) {
+        authorize_query(&query, "response_mode", modes[i]);
+        expect_error_fragment(query.data, "invalid_request", "st-refused");
+    }
+    authorize_query(&query, "response_mode", NULL);
+    expect_error_fragment(query.data, "invalid_request", "st-refused");
+    /* But a bad client or redirect_uri never gets a redirect, whatever else:
+     * an unregistered redirect_uri, none, no client, a client_id twice. */
+    static const char *const untrusted[][2] = {
+        {"redirect_uri", "http://evil.example/api/haravan/login"},
+        {"redirect_uri", NULL},
+        {"client_id", NULL},
+        {"client_id", "no-such-client"},
+    };
+    sim_answer answer;
+    for (size_t i = 0; i < 5; i++) {
+        if (i < 4) {
+            authorize_query(&query, untrusted[i][0], untrusted[i][1]);
+        } else {
+            authorize_query(&query, NULL, NULL);
+            add_field(&query, "client_id", app_id);
+        }
+        add_field(&query, "response_mode", "bogus");
+        answer = authorize_get(query.data);
+        if (answer.status != 400 || answer.location[0] != '\0')
+            fail_msg("case %zu: %ld Location %s", i, answer.status, answer.location);
+        assert_null(strstr(answer.body.data, "<form"));
+        answer_free(&answer);
+    }
+    /* The request as the connector sends it is fine. */
+    authorize_query(&query, NULL, NULL);
+    answer = authorize_get(query.data);
+    assert_int_equal(answer.status, 200);
+    assert_non_null(strstr(answer.body.data, "Đồng ý"));
+    answer_free(&answer);
+    buffer_free(&query);
 }
 
 static void test_key_rotation(void **state)
@@ -1085,6 +1547,11 @@ int main(void)
         cmocka_unit_test(test_deny_posts_back_access_denied),
         cmocka_unit_test(test_code_exchange),
         cmocka_unit_test(test_refresh_rotation_revocation_expiry),
+        cmocka_unit_test(test_token_endpoint_takes_form_bodies_only),
+        cmocka_unit_test(test_client_authentication_methods),
+        cmocka_unit_test(test_code_is_bound_to_client_and_redirect_uri),
+        cmocka_unit_test(test_reused_code_revokes_its_descendants),
+        cmocka_unit_test(test_authorize_refusals_go_back_as_the_standard_says),
         cmocka_unit_test(test_key_rotation),
         cmocka_unit_test(test_staff_gets_no_webhook_scopes),
         cmocka_unit_test(test_seeded_tokens_at_subscribe),

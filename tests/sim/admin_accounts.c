@@ -6,7 +6,9 @@
  *   GET  /sim/apps/{client_id}  show it
  *   POST /sim/keys/rotate       a new signing key with a new kid
  *   GET, POST /sim/config       {"access_token_seconds","delivery_timeout_ms",
- *                                "delivery_retries","refresh_token_usage"}
+ *                                "delivery_retries","refresh_token_usage",
+ *                                "c_hash","at_hash",
+ *                                "subscribe_delay_ms": a slow webhook service}
  *   POST /sim/tokens/expire     {"token"}: that access token answers 401
  *   POST /sim/refresh/revoke    {"refresh_token"}: it answers invalid_grant
  *   POST /sim/fire              {"topic","org_id"?,"sample"?,"body"?}
@@ -141,6 +143,7 @@ void sim_admin_keys_rotate(sim *s, request *r, const cJSON *body)
 /* ---- config ----------------------------------------------------------- */
 
 static const char *const usage_names[] = {"rotate", "reuse", "omit"};
+static const char *const hash_names[] = {"include", "omit", "wrong"};
 
 static cJSON *config_document(const sim_config *config)
 {
@@ -152,7 +155,11 @@ static cJSON *config_document(const sim_config *config)
         cJSON_AddNumberToObject(document, "delivery_retries", (double)config->delivery_retries) ==
             NULL ||
         cJSON_AddStringToObject(document, "refresh_token_usage",
-                                usage_names[config->refresh_usage]) == NULL) {
+                                usage_names[config->refresh_usage]) == NULL ||
+        cJSON_AddStringToObject(document, "c_hash", hash_names[config->c_hash]) == NULL ||
+        cJSON_AddStringToObject(document, "at_hash", hash_names[config->at_hash]) == NULL ||
+        cJSON_AddNumberToObject(document, "subscribe_delay_ms",
+                                (double)config->subscribe_delay_ms) == NULL) {
         cJSON_Delete(document);
         return NULL;
     }
@@ -178,19 +185,40 @@ static int optional_number(const cJSON *body, const char *name, long minimum, lo
     return 0;
 }
 
-static int optional_usage(const cJSON *body, sim_refresh_usage *out)
+/* Reads optional string `name`, one of `count` `names`, as its index. */
+static int optional_choice(const cJSON *body, const char *name, const char *const *names,
+                           size_t count, int *out)
 {
-    const cJSON *value = cJSON_GetObjectItemCaseSensitive(body, "refresh_token_usage");
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(body, name);
     if (value == NULL)
         return 0;
-    for (size_t i = 0; cJSON_IsString(value) && i < sizeof usage_names / sizeof usage_names[0];
-         i++) {
-        if (strcmp(value->valuestring, usage_names[i]) == 0) {
-            *out = (sim_refresh_usage)i;
+    for (size_t i = 0; cJSON_IsString(value) && i < count; i++) {
+        if (strcmp(value->valuestring, names[i]) == 0) {
+            *out = (int)i;
             return 0;
         }
     }
     return -1;
+}
+
+static int optional_usage(const cJSON *body, sim_refresh_usage *out)
+{
+    int index = (int)*out;
+    if (optional_choice(body, "refresh_token_usage", usage_names,
+                        sizeof usage_names / sizeof usage_names[0], &index) != 0)
+        return -1;
+    *out = (sim_refresh_usage)index;
+    return 0;
+}
+
+static int optional_hash(const cJSON *body, const char *name, sim_hash_mode *out)
+{
+    int index = (int)*out;
+    if (optional_choice(body, name, hash_names, sizeof hash_names / sizeof hash_names[0], &index) !=
+        0)
+        return -1;
+    *out = (sim_hash_mode)index;
+    return 0;
 }
 
 void sim_admin_config_set(sim *s, request *r, const cJSON *body)
@@ -202,11 +230,17 @@ void sim_admin_config_set(sim *s, request *r, const cJSON *body)
                         &config.delivery_timeout_ms) != 0 ||
         optional_number(body, "delivery_retries", 0, SIM_MAX_DELIVERY_RETRIES,
                         &config.delivery_retries) != 0 ||
-        optional_usage(body, &config.refresh_usage) != 0) {
+        optional_usage(body, &config.refresh_usage) != 0 ||
+        optional_hash(body, "c_hash", &config.c_hash) != 0 ||
+        optional_hash(body, "at_hash", &config.at_hash) != 0 ||
+        optional_number(body, "subscribe_delay_ms", 0, SIM_MAX_SUBSCRIBE_DELAY_MS,
+                        &config.subscribe_delay_ms) != 0) {
         sim_admin_error(r, 400,
                         "expected {\"access_token_seconds\":1..2592000,"
                         "\"delivery_timeout_ms\":100..10000,\"delivery_retries\":0..5,"
-                        "\"refresh_token_usage\":\"rotate\"|\"reuse\"|\"omit\"}");
+                        "\"refresh_token_usage\":\"rotate\"|\"reuse\"|\"omit\","
+                        "\"c_hash\"|\"at_hash\":\"include\"|\"omit\"|\"wrong\","
+                        "\"subscribe_delay_ms\":0..20000}");
         return;
     }
     s->config = config;

@@ -30,6 +30,7 @@ static void refresh_free(sim_refresh *refresh)
     free(refresh->token);
     free(refresh->client_id);
     free(refresh->scopes);
+    free(refresh->family);
 }
 
 static void drop_expired_codes(sim_grants *grants, double now)
@@ -104,6 +105,7 @@ int sim_grants_add_refresh(sim_grants *grants, const sim_grant_fields *fields)
         .token = copy_text(fields->token),
         .client_id = copy_text(fields->client_id),
         .scopes = copy_text(fields->scopes),
+        .family = copy_text(fields->family),
         .org_id = fields->org_id,
         .user_id = fields->user_id,
     };
@@ -111,7 +113,7 @@ int sim_grants_add_refresh(sim_grants *grants, const sim_grant_fields *fields)
     if (grown != NULL)
         grants->refreshes = grown;
     if (grown == NULL || record.token == NULL || record.client_id == NULL ||
-        record.scopes == NULL) {
+        record.scopes == NULL || record.family == NULL) {
         refresh_free(&record);
         return -1;
     }
@@ -142,6 +144,19 @@ int sim_grants_revoke_refresh(sim_grants *grants, const char *token)
         return 0;
     refresh->revoked = 1;
     return 1;
+}
+
+size_t sim_grants_revoke_family(sim_grants *grants, const char *family)
+{
+    size_t revoked = 0;
+    for (size_t i = 0; family != NULL && family[0] != '\0' && i < grants->refresh_count; i++) {
+        sim_refresh *refresh = &grants->refreshes[i];
+        if (strcmp(refresh->family, family) == 0 && !refresh->revoked) {
+            refresh->revoked = 1;
+            revoked++;
+        }
+    }
+    return revoked;
 }
 
 void sim_grants_free(sim_grants *grants)

@@ -4,6 +4,11 @@
  * the client, the redirect_uri, the scopes, the nonce and the user) and
  * refresh tokens (bound to the client, revocable).
  *
+ * Every refresh token remembers the code it descends from (its family,
+ * through any number of rotations), so that a code redeemed a second time
+ * can take back everything it issued (RFC 6749 section 4.1.2: the code may
+ * have been stolen, and either party may be the thief).
+ *
  * Pure bookkeeping with the clock passed in (sim_now() seconds), so that
  * the rules (a code redeemed twice, a code past its life, a code of another
  * client) are unit tested without a server. Lookups are linear: a test run
@@ -38,6 +43,7 @@ typedef struct sim_refresh {
     char *token;
     char *client_id;
     char *scopes;
+    char *family; /* the code it descends from; "" when none */
     long long org_id;
     long long user_id;
     int revoked;
@@ -57,7 +63,8 @@ typedef struct sim_grant_fields {
     const char *client_id;
     const char *redirect_uri; /* codes only */
     const char *scopes;
-    const char *nonce; /* codes only */
+    const char *nonce;  /* codes only */
+    const char *family; /* refresh tokens only: the code they descend from */
     long long org_id;
     long long user_id;
 } sim_grant_fields;
@@ -92,6 +99,10 @@ sim_refresh *sim_grants_refresh(sim_grants *grants, const char *token, const cha
 
 /* Revokes `token`. Returns 1 when it was known, else 0. */
 int sim_grants_revoke_refresh(sim_grants *grants, const char *token);
+
+/* Revokes every refresh token descending from the code `family`. Returns
+ * how many were usable until now. */
+size_t sim_grants_revoke_family(sim_grants *grants, const char *family);
 
 void sim_grants_free(sim_grants *grants);
 

@@ -11,13 +11,22 @@
  *   POST /connect/token                           codes and refresh tokens
  *   GET  /connect/userinfo                        the user's claims (Bearer)
  *
- * The rules are the ones a real provider enforces and a connector must
- * survive: an unknown client or a redirect_uri not registered for it gets
- * an error page and never a redirect (an open redirector otherwise); codes
- * are single use, live 5 minutes and are bound to client, redirect_uri,
- * scopes, nonce and user; the owner-only scopes (grant_service, wh_api) are
- * granted to the account owner only, so a staff member's consent comes
- * back without them; refresh tokens come with offline_access only.
+ * The rules are the ones a standards-conformant provider enforces (RFC
+ * 6749, OpenID Connect Core), so that a connector that works here works
+ * against accounts.haravan.com: an unknown client or a redirect_uri not
+ * registered for it gets an error page and never a redirect (an open
+ * redirector otherwise), and every other authorize fault goes back to the
+ * app in the response mode asked for when valid, else the fragment; the
+ * openid scope and a nonce are required, unknown scopes and response
+ * modes refused; the token endpoint takes form bodies only, authenticates
+ * the client by HTTP Basic or by the body (one method), and refuses a code
+ * shown with a missing or other redirect_uri or by another client; codes
+ * are single use (a second use revokes what the first issued), live 5
+ * minutes and are bound to client, redirect_uri, scopes, nonce and user;
+ * a parameter given twice is refused; the owner-only scopes
+ * (grant_service, wh_api) are granted to the account owner only, so a
+ * staff member's consent comes back without them; refresh tokens come
+ * with offline_access only.
  *
  * Access tokens go into the same token store as the seeded ones (store.h),
  * so /com/ and /api/subscribe accept them with the scopes granted.
@@ -95,6 +104,57 @@ static int scope_in(const char *scopes, const char *scope)
         cursor += word;
     }
     return 0;
+}
+
+/* The name of a parameter given more than once (RFC 6749 section 3.1 and
+ * 3.2: "MUST NOT be included more than once"), or NULL. */
+static const char *repeated_parameter(const form *f)
+{
+    for (size_t i = 0; i < f->count; i++)
+        for (size_t j = i + 1; j < f->count; j++)
+            if (strcmp(f->fields[i].name, f->fields[j].name) == 0)
+                return f->fields[i].name;
+    return NULL;
+}
+
+/* The scopes this server knows (discovery's scopes_supported). */
+static const char *const supported_scopes[] = {"openid",
+                                               "profile",
+                                               "email",
+                                               "org",
+                                               "userinfo",
+                                               "offline_access",
+                                               "grant_service",
+                                               "wh_api",
+                                               "com.read_orders",
+                                               "com.read_customers",
+                                               "com.read_shop",
+                                               "com.write_orders",
+                                               "com.write_customers"};
+#define SUPPORTED_SCOPE_COUNT (sizeof supported_scopes / sizeof supported_scopes[0])
+
+/* 1 when the scope of `length` characters at `scope` is supported. */
+static int scope_supported(const char *scope, size_t length)
+{
+    for (size_t i = 0; i < SUPPORTED_SCOPE_COUNT; i++)
+        if (strlen(supported_scopes[i]) == length &&
+            strncmp(supported_scopes[i], scope, length) == 0)
+            return 1;
+    return 0;
+}
+
+/* 1 when every space-separated scope of `scopes` is supported: a provider
+ * refuses what it does not know (invalid_scope) rather than drop it. */
+static int scopes_supported(const char *scopes)
+{
+    for (const char *cursor = scopes; *cursor != '\0';) {
+        cursor += strspn(cursor, " ");
+        size_t word = strcspn(cursor, " ");
+        if (word > 0 && !scope_supported(cursor, word))
+            return 0;
+        cursor += word;
+    }
+    return 1;
 }
 
 static int owner_only(const char *scope, size_t length)
@@ -211,6 +271,7 @@ typedef struct id_token_request {
     const char *nonce;     /* NULL: left out (refresh) */
     const char *hash_name; /* "c_hash", "at_hash" or NULL */
     const char *hashed;    /* the code or access token it covers */
+    sim_hash_mode hash_mode;
     const sim_org *org;
     const cJSON *user;
 } id_token_request;
@@ -230,9 +291,14 @@ static char *make_id_token(const sim *s, const id_token_request *request_fields)
                 cJSON_AddNumberToObject(claims, "auth_time", (double)now) != NULL;
     if (built && request_fields->nonce != NULL)
         built = cJSON_AddStringToObject(claims, "nonce", request_fields->nonce) != NULL;
-    if (built && request_fields->hash_name != NULL)
-        built = sim_hash_half(request_fields->hashed, hash) == 0 &&
+    /* A wrong hash is that of the value with one more character. */
+    buffer hashed = BUFFER_INIT;
+    if (built && request_fields->hash_name != NULL && request_fields->hash_mode != SIM_HASH_OMIT)
+        built = buffer_printf(&hashed, "%s%s", request_fields->hashed,
+                              request_fields->hash_mode == SIM_HASH_WRONG ? "x" : "") == 0 &&
+                sim_hash_half(hashed.data, hash) == 0 &&
                 cJSON_AddStringToObject(claims, request_fields->hash_name, hash) != NULL;
+    buffer_free(&hashed);
     char *token = built ? sim_jwt_sign(&s->key, claims) : NULL;
     cJSON_Delete(claims);
     return token;
@@ -263,19 +329,6 @@ static int add_url(cJSON *object, const char *name, const char *base, const char
 
 static void serve_discovery(sim *s, request *r)
 {
-    static const char *const scopes[] = {"openid",
-                                         "profile",
-                                         "email",
-                                         "org",
-                                         "userinfo",
-                                         "offline_access",
-                                         "grant_service",
-                                         "wh_api",
-                                         "com.read_orders",
-                                         "com.read_customers",
-                                         "com.read_shop",
-                                         "com.write_orders",
-                                         "com.write_customers"};
     static const char *const claims[] = {"sub",   "iss",   "aud",     "exp",    "iat",
                                          "nonce", "orgid", "orgname", "orgsub", "role",
                                          "email", "name",  "locale"};
@@ -294,7 +347,8 @@ static void serve_discovery(sim *s, request *r)
         add_url(document, "token_endpoint", base.data, "/connect/token") == 0 &&
         add_url(document, "userinfo_endpoint", base.data, "/connect/userinfo") == 0 &&
         add_url(document, "jwks_uri", base.data, JWKS_PATH) == 0 &&
-        add_strings(document, "scopes_supported", scopes, 13) == 0 &&
+        add_strings(document, "scopes_supported", supported_scopes, (int)SUPPORTED_SCOPE_COUNT) ==
+            0 &&
         add_strings(document, "claims_supported", claims, 13) == 0 &&
         add_strings(document, "response_types_supported", response_types, 1) == 0 &&
         add_strings(document, "response_modes_supported", response_modes, 1) == 0 &&
@@ -325,6 +379,13 @@ static void serve_jwks(sim *s, request *r)
 
 /* ---- authorize ----------------------------------------------------------- */
 
+/* How an authorize answer goes back to the app. */
+typedef enum response_mode {
+    MODE_FORM_POST = 0, /* the only one the simulator plays, as the connector asks */
+    MODE_FRAGMENT,      /* only for errors, when no valid mode was asked for */
+    MODE_QUERY,
+} response_mode;
+
 typedef struct authorize_request {
     const char *client_id;
     const char *redirect_uri;
@@ -334,6 +395,8 @@ typedef struct authorize_request {
     const char *state;
     const char *nonce;
     const char *orgid;
+    const char *repeated; /* a parameter given twice, or NULL */
+    response_mode mode;   /* for errors: see error_mode() */
     const cJSON *app;
     sim_org *org;
 } authorize_request;
@@ -349,13 +412,55 @@ static void read_authorize(const form *f, authorize_request *a)
     a->state = form_get(f, "state");
     a->nonce = form_get(f, "nonce");
     a->orgid = form_get(f, "orgid");
+    a->repeated = repeated_parameter(f);
 }
 
-/* Answers an error to the app by form_post (OAuth 2.0 section 4.1.2.1):
- * only once the client and its redirect_uri are known good. */
+/* The mode an error goes back in: the one asked for when it is valid
+ * (form_post), else the response type's default (OAuth 2.0 Multiple
+ * Response Type Encoding Practices, section 5: fragment for any type that
+ * issues a token in the front channel, query for "code" alone). */
+static response_mode error_mode(const authorize_request *a)
+{
+    if (a->response_mode != NULL && strcmp(a->response_mode, "form_post") == 0)
+        return MODE_FORM_POST;
+    const char *type = a->response_type != NULL ? a->response_type : "";
+    return strstr(type, "token") != NULL ? MODE_FRAGMENT : MODE_QUERY;
+}
+
+/* An error sent back by a 302 to the redirect_uri with the fields in its
+ * fragment or query. */
+static void reply_error_redirect(request *r, const authorize_request *a, const char *error,
+                                 const char *description)
+{
+    buffer headers = BUFFER_INIT;
+    char separator = a->mode == MODE_FRAGMENT ? '#' : strchr(a->redirect_uri, '?') ? '&' : '?';
+    int built =
+        buffer_printf(&headers, "Location: %s%cerror=%s&error_description=", a->redirect_uri,
+                      separator, error) == 0 &&
+        form_append_encoded(&headers, description) == 0;
+    if (built && a->state != NULL)
+        built = buffer_append_string(&headers, "&state=") == 0 &&
+                form_append_encoded(&headers, a->state) == 0;
+    if (built)
+        built = buffer_printf(&headers, "\r\n%s", no_store) == 0;
+    r->outcome = error;
+    if (built)
+        sim_reply_typed(r, 302, html_type, headers.data, "", 0);
+    else
+        sim_reply(r, 500, "", "{\"error\":\"server_error\"}");
+    buffer_free(&headers);
+}
+
+/* Answers an error to the app (OAuth 2.0 section 4.1.2.1), only once the
+ * client and its redirect_uri are known good: by form_post when that mode
+ * was asked for, else by redirect (error_mode()). */
 static void reply_error_post(request *r, const authorize_request *a, const char *error,
                              const char *description)
 {
+    if (a->mode != MODE_FORM_POST) {
+        reply_error_redirect(r, a, error, description);
+        return;
+    }
     const sim_field fields[] = {
         {"error", error},
         {"error_description", description},
@@ -375,41 +480,9 @@ static int response_type_is_hybrid(const char *type)
            (strcmp(type, "code id_token") == 0 || strcmp(type, "id_token code") == 0);
 }
 
-/* Checks an authorize request. Returns 0 when it may go on; otherwise it
- * has answered (an error page, or an error sent to the app) and returns
- * -1. */
-static int check_authorize(sim *s, request *r, authorize_request *a)
+/* The shop the request names (orgid), or the seeded one. */
+static int find_org(sim *s, request *r, authorize_request *a)
 {
-    a->app = a->client_id != NULL ? sim_apps_find(&s->apps, a->client_id) : NULL;
-    if (a->app == NULL) {
-        reply_error_page(r, "Ứng dụng không tồn tại (unknown client_id).");
-        return -1;
-    }
-    if (a->redirect_uri == NULL || !sim_app_redirect_registered(a->app, a->redirect_uri)) {
-        reply_error_page(r, "Địa chỉ chuyển hướng chưa được đăng ký cho ứng dụng này "
-                            "(redirect_uri is not registered for this client).");
-        return -1;
-    }
-    if (a->response_mode == NULL || strcmp(a->response_mode, "form_post") != 0) {
-        reply_error_page(r, "The simulator plays response_mode=form_post only.");
-        return -1;
-    }
-    if (!response_type_is_hybrid(a->response_type)) {
-        reply_error_post(r, a, "unsupported_response_type", "response_type must be code id_token");
-        return -1;
-    }
-    if (a->nonce == NULL || a->nonce[0] == '\0' || strlen(a->nonce) > MAX_NONCE) {
-        reply_error_post(r, a, "invalid_request", "nonce is required (at most 500 characters)");
-        return -1;
-    }
-    if (a->state != NULL && strlen(a->state) > MAX_STATE) {
-        reply_error_post(r, a, "invalid_request", "state is too long");
-        return -1;
-    }
-    if (a->scope == NULL || !scope_text_acceptable(a->scope) || !scope_in(a->scope, "openid")) {
-        reply_error_post(r, a, "invalid_scope", "scope must include openid");
-        return -1;
-    }
     long long org_id = 0;
     if (a->orgid != NULL && a->orgid[0] != '\0') {
         a->org = parse_id(a->orgid, &org_id) == 0 ? sim_store_org(&s->store, org_id) : NULL;
@@ -425,6 +498,72 @@ static int check_authorize(sim *s, request *r, authorize_request *a)
         return -1;
     }
     return 0;
+}
+
+/* The checks after the client and redirect_uri: each fault goes back to
+ * the app (reply_error_post). 0 to go on, else -1 (answered). */
+static int check_authorize_parameters(sim *s, request *r, authorize_request *a)
+{
+    if (a->response_mode == NULL || strcmp(a->response_mode, "form_post") != 0) {
+        reply_error_post(r, a, "invalid_request",
+                         "response_mode must be form_post (the only mode this server plays)");
+        return -1;
+    }
+    if (a->repeated != NULL) {
+        reply_error_post(r, a, "invalid_request", "a parameter is given more than once");
+        return -1;
+    }
+    if (!response_type_is_hybrid(a->response_type)) {
+        reply_error_post(r, a, "unsupported_response_type", "response_type must be code id_token");
+        return -1;
+    }
+    /* OpenID Connect Core 3.3.2.1: a response_type with id_token is an
+     * OpenID request, which needs the openid scope. */
+    if (a->scope == NULL || !scope_in(a->scope, "openid")) {
+        reply_error_post(r, a, "invalid_request", "scope must include openid");
+        return -1;
+    }
+    if (!scope_text_acceptable(a->scope) || !scopes_supported(a->scope)) {
+        reply_error_post(r, a, "invalid_scope", "a requested scope is not supported");
+        return -1;
+    }
+    /* Core 3.3.2.11: nonce is required when an id_token comes back from
+     * the authorization endpoint. */
+    if (a->nonce == NULL || a->nonce[0] == '\0' || strlen(a->nonce) > MAX_NONCE) {
+        reply_error_post(r, a, "invalid_request", "nonce is required (at most 500 characters)");
+        return -1;
+    }
+    if (a->state != NULL && strlen(a->state) > MAX_STATE) {
+        reply_error_post(r, a, "invalid_request", "state is too long");
+        return -1;
+    }
+    return find_org(s, r, a);
+}
+
+/* Checks an authorize request (RFC 6749 section 4.1.2.1): an unknown client
+ * or a redirect_uri not registered for it gets an error page and never a
+ * redirect (an open redirector otherwise); every other fault goes back to
+ * the app. Returns 0 when it may go on; otherwise it has answered and
+ * returns -1. */
+static int check_authorize(sim *s, request *r, authorize_request *a)
+{
+    a->app = a->client_id != NULL ? sim_apps_find(&s->apps, a->client_id) : NULL;
+    if (a->app == NULL) {
+        reply_error_page(r, "Ứng dụng không tồn tại (unknown client_id).");
+        return -1;
+    }
+    if (a->redirect_uri == NULL || !sim_app_redirect_registered(a->app, a->redirect_uri)) {
+        reply_error_page(r, "Địa chỉ chuyển hướng chưa được đăng ký cho ứng dụng này "
+                            "(redirect_uri is not registered for this client).");
+        return -1;
+    }
+    if (a->repeated != NULL &&
+        (strcmp(a->repeated, "client_id") == 0 || strcmp(a->repeated, "redirect_uri") == 0)) {
+        reply_error_page(r, "client_id or redirect_uri is given more than once.");
+        return -1;
+    }
+    a->mode = error_mode(a);
+    return check_authorize_parameters(s, r, a);
 }
 
 static void serve_consent(sim *s, request *r, authorize_request *a)
@@ -505,8 +644,14 @@ static void grant(sim *s, request *r, const authorize_request *a, const cJSON *u
     };
     if (sim_grants_add_code(&s->grants, &fields, sim_now()) != 0)
         goto failed;
-    id_token_request token_fields = {base.data, a->client_id, a->nonce, "c_hash",
-                                     code,      a->org,       user};
+    id_token_request token_fields = {.issuer = base.data,
+                                     .client_id = a->client_id,
+                                     .nonce = a->nonce,
+                                     .hash_name = "c_hash",
+                                     .hashed = code,
+                                     .hash_mode = s->config.c_hash,
+                                     .org = a->org,
+                                     .user = user};
     id_token = make_id_token(s, &token_fields);
     if (id_token == NULL)
         goto failed;
@@ -588,22 +733,40 @@ static void serve_authorize(sim *s, request *r)
 
 /* ---- token --------------------------------------------------------------- */
 
-static void reply_token_error(request *r, const char *error, const char *description)
+/* An OAuth error answer (RFC 6749 section 5.2) with `status` and
+ * `headers` ("" or complete lines besides the no-store ones). */
+static void reply_token_failure(request *r, int status, const char *headers, const char *error,
+                                const char *description)
 {
     cJSON *document = cJSON_CreateObject();
+    buffer all = BUFFER_INIT;
     if (cJSON_AddStringToObject(document, "error", error) == NULL ||
-        cJSON_AddStringToObject(document, "error_description", description) == NULL) {
+        cJSON_AddStringToObject(document, "error_description", description) == NULL ||
+        buffer_printf(&all, "%s%s", no_store, headers) != 0) {
         cJSON_Delete(document);
         document = NULL;
     }
     r->outcome = error;
-    reply_json(r, 400, no_store, document);
+    reply_json(r, status, buffer_text(&all), document);
+    buffer_free(&all);
+}
+
+static void reply_token_error(request *r, const char *error, const char *description)
+{
+    reply_token_failure(r, 400, "", error, description);
+}
+
+/* invalid_client is a 401, and a 401 names the scheme the client may use
+ * (RFC 6749 section 5.2, RFC 9110 section 15.5.2). */
+static void reply_invalid_client(request *r, const char *description)
+{
+    reply_token_failure(r, 401, "WWW-Authenticate: Basic realm=\"haravan-sim\"\r\n",
+                        "invalid_client", description);
 }
 
 typedef struct client_credentials {
     char id[256];
     char secret[256];
-    int given; /* 0: none; 1: form; 2: HTTP Basic */
 } client_credentials;
 
 /* Reads HTTP Basic client authentication (RFC 6749 section 2.3.1: the id
@@ -644,8 +807,12 @@ static int basic_credentials(const request *r, client_credentials *credentials)
     return result;
 }
 
-/* Authenticates the client. Returns the app, or NULL after answering
- * invalid_client / invalid_request. */
+/* Authenticates the client by client_secret_basic or client_secret_post
+ * (RFC 6749 section 2.3.1), never both at once (section 2.3: "MUST NOT use
+ * more than one authentication method in each request"). Returns the app,
+ * or NULL after answering invalid_request (two methods, or a client_id in
+ * the body that is not Basic's) or invalid_client (none, malformed, an
+ * unknown client, a wrong secret). */
 static const cJSON *authenticate_client(sim *s, request *r, const form *f)
 {
     client_credentials credentials;
@@ -653,9 +820,14 @@ static const cJSON *authenticate_client(sim *s, request *r, const form *f)
     int basic = basic_credentials(r, &credentials);
     const char *form_id = form_get(f, "client_id");
     const char *form_secret = form_get(f, "client_secret");
-    if (basic < 0 || (basic == 1 && form_secret != NULL) ||
-        (basic == 1 && form_id != NULL && strcmp(form_id, credentials.id) != 0)) {
-        reply_token_error(r, "invalid_request", "one client authentication method, well formed");
+    if (basic != 0 && form_secret != NULL) {
+        reply_token_error(r, "invalid_request",
+                          "use one client authentication method: HTTP Basic or client_secret in "
+                          "the body, not both");
+        return NULL;
+    }
+    if (basic == 1 && form_id != NULL && strcmp(form_id, credentials.id) != 0) {
+        reply_token_error(r, "invalid_request", "client_id differs from HTTP Basic's");
         return NULL;
     }
     if (basic == 0 && form_id != NULL && form_secret != NULL && strlen(form_id) < 256 &&
@@ -668,7 +840,9 @@ static const cJSON *authenticate_client(sim *s, request *r, const form *f)
                 crypto_strings_equal(credentials.secret, sim_app_text(app, "client_secret"));
     crypto_wipe(credentials.secret, sizeof credentials.secret);
     if (!valid) {
-        reply_token_error(r, "invalid_client", "unknown client or wrong client secret");
+        reply_invalid_client(r, basic < 0 ? "the HTTP Basic credentials are malformed"
+                                          : "no client authentication, an unknown client or a "
+                                            "wrong client secret");
         return NULL;
     }
     return app;
@@ -682,6 +856,7 @@ typedef struct issue_request {
     long long user_id;
     const char *refresh_token; /* to return as is; NULL: make one when offline_access */
     int omit_refresh;
+    const char *family; /* the code everything issued here descends from */
 } issue_request;
 
 /* Issues an access token (and id_token, refresh token) and answers. */
@@ -699,8 +874,12 @@ static void issue_tokens(sim *s, request *r, const issue_request *issue)
     char *id_token = NULL;
     cJSON *document = NULL;
     double now = sim_now();
-    sim_token_grant token_grant = {issue->org_id, issue->scopes, issue->client_id, issue->user_id,
-                                   now + (double)s->config.access_token_seconds};
+    sim_token_grant token_grant = {issue->org_id,
+                                   issue->scopes,
+                                   issue->client_id,
+                                   issue->user_id,
+                                   now + (double)s->config.access_token_seconds,
+                                   issue->family};
     if (sim_random_hex(access_token, TOKEN_BYTES) != 0 ||
         sim_store_issue_token(&s->store, access_token, &token_grant, now) != 0 ||
         sim_base_url(s, r, &base) != 0)
@@ -712,6 +891,7 @@ static void issue_tokens(sim *s, request *r, const issue_request *issue)
         sim_grant_fields fields = {.token = refresh_token,
                                    .client_id = issue->client_id,
                                    .scopes = issue->scopes,
+                                   .family = issue->family,
                                    .org_id = issue->org_id,
                                    .user_id = issue->user_id};
         if (sim_random_hex(refresh_token, TOKEN_BYTES) != 0 ||
@@ -719,8 +899,14 @@ static void issue_tokens(sim *s, request *r, const issue_request *issue)
             goto failed;
     }
     if (scope_in(issue->scopes, "openid")) {
-        id_token_request fields = {
-            base.data, issue->client_id, issue->nonce, "at_hash", access_token, org, user};
+        id_token_request fields = {.issuer = base.data,
+                                   .client_id = issue->client_id,
+                                   .nonce = issue->nonce,
+                                   .hash_name = "at_hash",
+                                   .hashed = access_token,
+                                   .hash_mode = s->config.at_hash,
+                                   .org = org,
+                                   .user = user};
         id_token = make_id_token(s, &fields);
         if (id_token == NULL)
             goto failed;
@@ -764,23 +950,44 @@ static const char *code_problem(enum sim_code_check check)
     }
 }
 
+/* A code and the redirect_uri of its authorize request (RFC 6749 section
+ * 4.1.3: required, and equal). A missing or different redirect_uri is
+ * invalid_grant, as is a code of another client; either burns the code. A
+ * code redeemed before is refused and what it issued is revoked: its
+ * access tokens answer 401, its refresh tokens invalid_grant (4.1.2). */
 static void grant_authorization_code(sim *s, request *r, const form *f, const cJSON *app)
 {
     const char *code = form_get(f, "code");
     const char *redirect_uri = form_get(f, "redirect_uri");
-    if (code == NULL || code[0] == '\0' || redirect_uri == NULL) {
-        reply_token_error(r, "invalid_request", "code and redirect_uri are required");
+    if (code == NULL || code[0] == '\0') {
+        reply_token_error(r, "invalid_request", "code is required");
         return;
     }
     const sim_code *record = NULL;
-    enum sim_code_check check = sim_grants_redeem_code(
-        &s->grants, code, sim_app_text(app, "client_id"), redirect_uri, sim_now(), &record);
-    if (check != SIM_CODE_OK) {
-        reply_token_error(r, "invalid_grant", code_problem(check));
+    enum sim_code_check check =
+        sim_grants_redeem_code(&s->grants, code, sim_app_text(app, "client_id"),
+                               redirect_uri != NULL ? redirect_uri : "", sim_now(), &record);
+    if (check == SIM_CODE_USED) {
+        sim_store_expire_family(&s->store, code);
+        sim_grants_revoke_family(&s->grants, code);
+        reply_token_error(r, "invalid_grant",
+                          "the code was already used; the tokens it issued are revoked");
         return;
     }
-    issue_request issue = {
-        record->client_id, record->scopes, record->nonce, record->org_id, record->user_id, NULL, 0};
+    if (check != SIM_CODE_OK) {
+        reply_token_error(r, "invalid_grant",
+                          redirect_uri == NULL ? "redirect_uri is required with this code"
+                                               : code_problem(check));
+        return;
+    }
+    issue_request issue = {record->client_id,
+                           record->scopes,
+                           record->nonce,
+                           record->org_id,
+                           record->user_id,
+                           NULL,
+                           0,
+                           code};
     issue_tokens(s, r, &issue);
 }
 
@@ -798,9 +1005,12 @@ static void grant_refresh_token(sim *s, request *r, const form *f, const cJSON *
     }
     /* Copies: issuing may add a refresh token and move the array. */
     char *scopes = strdup(refresh->scopes);
+    char *family = strdup(refresh->family);
     long long org_id = refresh->org_id;
     long long user_id = refresh->user_id;
-    if (scopes == NULL) {
+    if (scopes == NULL || family == NULL) {
+        free(scopes);
+        free(family);
         sim_reply(r, 500, no_store, "{\"error\":\"server_error\"}");
         return;
     }
@@ -813,9 +1023,27 @@ static void grant_refresh_token(sim *s, request *r, const form *f, const cJSON *
                            org_id,
                            user_id,
                            usage == SIM_REFRESH_REUSE ? token : NULL,
-                           usage == SIM_REFRESH_OMIT};
+                           usage == SIM_REFRESH_OMIT,
+                           family};
     issue_tokens(s, r, &issue);
     free(scopes);
+    free(family);
+}
+
+/* 1 when the request's media type is application/x-www-form-urlencoded
+ * (RFC 6749 section 3.2; parameters such as "; charset=UTF-8" allowed,
+ * the type itself compared without regard to case, RFC 9110 8.3.1). */
+static int is_form_body(const request *r)
+{
+    static const char form_type[] = "application/x-www-form-urlencoded";
+    const char *type = request_param(r, "CONTENT_TYPE");
+    if (type == NULL)
+        return 0;
+    type += strspn(type, " \t");
+    size_t length = strcspn(type, ";");
+    while (length > 0 && (type[length - 1] == ' ' || type[length - 1] == '\t'))
+        length--;
+    return length == strlen(form_type) && strncasecmp(type, form_type, length) == 0;
 }
 
 static void serve_token(sim *s, request *r)
@@ -824,10 +1052,24 @@ static void serve_token(sim *s, request *r)
         sim_reply(r, 405, "Allow: POST\r\n", "{\"error\":\"invalid_request\"}");
         return;
     }
+    if (!is_form_body(r)) {
+        reply_token_error(r, "invalid_request",
+                          "only application/x-www-form-urlencoded bodies are supported on POST "
+                          "/connect/token");
+        return;
+    }
     enum request_body_result read = request_read_body(r, OIDC_MAX_BODY);
     form f;
     if (read != REQUEST_BODY_OK || form_parse(&f, r->body.data, r->body.length) != 0) {
         reply_token_error(r, "invalid_request", "the body must be a form of at most 64 KiB");
+        return;
+    }
+    const char *repeated = repeated_parameter(&f);
+    if (repeated != NULL) {
+        char description[160];
+        snprintf(description, sizeof description, "%.64s is given more than once", repeated);
+        reply_token_error(r, "invalid_request", description);
+        form_free(&f);
         return;
     }
     const cJSON *app = authenticate_client(s, r, &f);

@@ -4,7 +4,8 @@
  * {"error":"..."} with 400 (bad input), 404 or 405.
  *
  *   GET  /sim/health          {"status":"ok","orgs":N,"tokens":N}
- *   GET  /sim/counters        API calls served: total, per path, per status
+ *   GET  /sim/counters        API calls served: total, per path, per status;
+ *                             and subscribe_lists, the GET /api/subscribe answered
  *   POST /sim/tokens          {"token","org_id","scopes":"a b"|["a","b"]}
  *   POST /sim/tokens/revoke   {"token"}
  *   POST /sim/users           {"org_id"?, "user":{"id",...}}      add or replace
@@ -107,7 +108,9 @@ static void admin_health(sim *s, request *r, const cJSON *body)
 static cJSON *counters_document(const sim_counters *counters)
 {
     cJSON *document = cJSON_CreateObject();
-    int complete = cJSON_AddNumberToObject(document, "total", (double)counters->total) != NULL;
+    int complete = cJSON_AddNumberToObject(document, "total", (double)counters->total) != NULL &&
+                   cJSON_AddNumberToObject(document, "subscribe_lists",
+                                           (double)counters->subscribe_lists) != NULL;
     cJSON *paths = cJSON_AddObjectToObject(document, "paths");
     cJSON *statuses = cJSON_AddObjectToObject(document, "statuses");
     complete = complete && paths != NULL && statuses != NULL;

@@ -91,6 +91,8 @@ void sim_config_defaults(sim_config *config)
     config->delivery_timeout_ms = SIM_DEFAULT_DELIVERY_TIMEOUT_MS;
     config->delivery_retries = SIM_DEFAULT_DELIVERY_RETRIES;
     config->refresh_usage = SIM_REFRESH_ROTATE;
+    config->c_hash = SIM_HASH_INCLUDE;
+    config->at_hash = SIM_HASH_INCLUDE;
 }
 
 int sim_base_url(const sim *s, const request *r, buffer *out)

@@ -57,17 +57,29 @@ typedef enum sim_refresh_usage {
     SIM_REFRESH_OMIT,   /* none is returned; the old one stays valid */
 } sim_refresh_usage;
 
+/* How id_tokens carry c_hash (front channel) or at_hash (token endpoint):
+ * as a provider must, or, for one test of a connector's checks, not. */
+typedef enum sim_hash_mode {
+    SIM_HASH_INCLUDE, /* the right value */
+    SIM_HASH_OMIT,    /* left out */
+    SIM_HASH_WRONG,   /* the hash of another value */
+} sim_hash_mode;
+
 /* What POST /sim/config changes. */
 typedef struct sim_config {
     long access_token_seconds; /* expires_in of issued access tokens; 3600 */
     long delivery_timeout_ms;  /* per delivery attempt and handshake; 5000 */
     long delivery_retries;     /* redeliveries after the first attempt; 3 */
     sim_refresh_usage refresh_usage;
+    long subscribe_delay_ms; /* every /api/subscribe answer waits this long; 0 */
+    sim_hash_mode c_hash;  /* in the id_token posted with the code */
+    sim_hash_mode at_hash; /* in the token endpoint's id_token */
 } sim_config;
 
 #define SIM_DEFAULT_ACCESS_TOKEN_SECONDS 3600
 #define SIM_MAX_ACCESS_TOKEN_SECONDS     (30L * 24 * 3600)
 #define SIM_DEFAULT_DELIVERY_TIMEOUT_MS  5000
+#define SIM_MAX_SUBSCRIBE_DELAY_MS       20000
 #define SIM_MAX_DELIVERY_TIMEOUT_MS      10000
 #define SIM_DEFAULT_DELIVERY_RETRIES     3
 #define SIM_MAX_DELIVERY_RETRIES         5
@@ -93,6 +105,7 @@ typedef struct sim_counters {
     size_t capacity;
     long long total;
     long long by_status[SIM_MAX_STATUS];
+    long long subscribe_lists; /* GET /api/subscribe answered with a list */
 } sim_counters;
 
 typedef struct sim {

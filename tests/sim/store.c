@@ -203,6 +203,7 @@ static void token_free(sim_token *token)
     free(token->token);
     free(token->scopes);
     free(token->client_id);
+    free(token->family);
 }
 
 static int put_token(sim_store *store, const char *token, const sim_token_grant *grant)
@@ -216,12 +217,14 @@ static int put_token(sim_store *store, const char *token, const sim_token_grant 
         .client_id = grant->client_id != NULL ? strdup(grant->client_id) : NULL,
         .user_id = grant->user_id,
         .expires_at = grant->expires_at,
+        .family = grant->family != NULL ? strdup(grant->family) : NULL,
     };
     sim_token *grown = realloc(store->tokens, (store->token_count + 1) * sizeof *grown);
     if (grown != NULL)
         store->tokens = grown;
     if (record.token == NULL || record.scopes == NULL ||
-        (grant->client_id != NULL && record.client_id == NULL) || grown == NULL) {
+        (grant->client_id != NULL && record.client_id == NULL) ||
+        (grant->family != NULL && record.family == NULL) || grown == NULL) {
         token_free(&record);
         return -1;
     }
@@ -270,6 +273,19 @@ int sim_store_expire_token(sim_store *store, const char *token)
         }
     }
     return 0;
+}
+
+size_t sim_store_expire_family(sim_store *store, const char *family)
+{
+    size_t expired = 0;
+    for (size_t i = 0; family != NULL && family[0] != '\0' && i < store->token_count; i++) {
+        sim_token *token = &store->tokens[i];
+        if (token->family != NULL && strcmp(token->family, family) == 0 && !token->expired) {
+            token->expired = 1;
+            expired++;
+        }
+    }
+    return expired;
 }
 
 int sim_store_revoke_token(sim_store *store, const char *token)

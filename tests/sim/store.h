@@ -50,7 +50,8 @@ typedef struct sim_token {
     char *client_id;   /* NULL when not issued to an app */
     long long user_id; /* 0 when not issued to a user */
     double expires_at; /* sim_now() seconds; 0: never */
-    int expired;       /* forced by /sim/tokens/expire */
+    int expired;       /* forced by /sim/tokens/expire, or its code was reused */
+    char *family;      /* the authorization code it descends from; NULL: none */
 } sim_token;
 
 /* What sim_store_issue_token() records beside the token itself. */
@@ -60,6 +61,7 @@ typedef struct sim_token_grant {
     const char *client_id;
     long long user_id;
     double expires_at;
+    const char *family; /* NULL, or the code it descends from (grants.h) */
 } sim_token_grant;
 
 #define SIM_MAX_TOKENS 100000
@@ -107,6 +109,10 @@ int sim_store_issue_token(sim_store *store, const char *token, const sim_token_g
 /* Makes `token` answer 401 from now on, as an expired token does.
  * Returns 1 when it was known, else 0. */
 int sim_store_expire_token(sim_store *store, const char *token);
+
+/* Makes every token descending from the code `family` answer 401 (the
+ * code was redeemed twice: RFC 6749 section 4.1.2). Returns how many. */
+size_t sim_store_expire_family(sim_store *store, const char *family);
 
 /* Forgets `token`. Returns 1 when it was known, else 0. */
 int sim_store_revoke_token(sim_store *store, const char *token);

@@ -245,6 +245,7 @@ static void subscribe(sim *s, request *r, const sim_token *token, const cJSON *a
 
 static void list(sim *s, request *r, const sim_token *token, const cJSON *app)
 {
+    s->counters.subscribe_lists++;
     cJSON *data = cJSON_CreateArray();
     const sim_subscription *found =
         sim_subscriptions_find(&s->subscriptions, token->org_id, sim_app_text(app, "client_id"));
@@ -290,6 +291,10 @@ void sim_handle_subscribe(sim *s, request *r)
         reply_refusal(r, 403, "forbidden", "no registered app for this token (/sim/apps)");
         return;
     }
+    /* A slow webhook service (POST /sim/config): the whole simulator
+     * waits, as it is one process. */
+    if (s->config.subscribe_delay_ms > 0)
+        sim_sleep_ms(s, s->config.subscribe_delay_ms);
     if (strcmp(r->method, "POST") == 0)
         subscribe(s, r, token, app);
     else if (strcmp(r->method, "GET") == 0)

@@ -10,7 +10,8 @@
  * 4648's vectors; RS256 tokens verified here with OpenSSL directly from
  * the JWK's n and e (not with the simulator's code), a tampered token
  * refused, a rotated key's kid new; codes single use, 5 minutes, bound to
- * client and redirect_uri; refresh tokens revocable; the app registry's
+ * client and redirect_uri; refresh tokens revocable, and a reused code's
+ * whole family (refresh and access tokens) revoked; the app registry's
  * validation; HTML escaping and the pages' required markup; samples
  * unwrapped (REST) or passed byte for byte (webhook) and signed as
  * tests/data/signatures.txt says (computed with the openssl command line);
@@ -592,6 +593,49 @@ static void test_refresh_tokens(void **state)
     sim_grants_free(&grants);
 }
 
+/* A code redeemed twice takes back what it issued (RFC 6749 4.1.2): the
+ * refresh tokens of its family, through rotations, and its access tokens;
+ * nothing of another family. */
+static void test_reused_code_family_is_revoked(void **state)
+{
+    (void)state;
+    sim_grants grants = {0};
+    sim_grant_fields fields = {.token = "refresh-a1",
+                               .client_id = "app-1",
+                               .scopes = "openid offline_access",
+                               .family = "code-a",
+                               .org_id = SEED_ORG,
+                               .user_id = 7};
+    assert_int_equal(sim_grants_add_refresh(&grants, &fields), 0);
+    fields.token = "refresh-a2"; /* its rotation */
+    assert_int_equal(sim_grants_add_refresh(&grants, &fields), 0);
+    fields.token = "refresh-b1";
+    fields.family = "code-b";
+    assert_int_equal(sim_grants_add_refresh(&grants, &fields), 0);
+    assert_int_equal(sim_grants_revoke_family(&grants, "code-a"), 2);
+    assert_null(sim_grants_refresh(&grants, "refresh-a1", "app-1"));
+    assert_null(sim_grants_refresh(&grants, "refresh-a2", "app-1"));
+    assert_non_null(sim_grants_refresh(&grants, "refresh-b1", "app-1"));
+    assert_int_equal(sim_grants_revoke_family(&grants, "code-a"), 0);
+    assert_int_equal(sim_grants_revoke_family(&grants, ""), 0);
+    sim_grants_free(&grants);
+
+    sim_store store;
+    memset(&store, 0, sizeof store);
+    sim_token_grant grant = {SEED_ORG, "openid", "app-1", 7, 1000.0, "code-a"};
+    assert_int_equal(sim_store_issue_token(&store, "access-a1", &grant, 10.0), 0);
+    assert_int_equal(sim_store_issue_token(&store, "access-a2", &grant, 10.0), 0);
+    grant.family = "code-b";
+    assert_int_equal(sim_store_issue_token(&store, "access-b1", &grant, 10.0), 0);
+    assert_int_equal(sim_store_put_token(&store, "seeded", SEED_ORG, "com.read_shop"), 0);
+    assert_int_equal(sim_store_expire_family(&store, "code-a"), 2);
+    assert_null(sim_store_live_token(&store, "access-a1", 11.0));
+    assert_null(sim_store_live_token(&store, "access-a2", 11.0));
+    assert_non_null(sim_store_live_token(&store, "access-b1", 11.0));
+    assert_non_null(sim_store_live_token(&store, "seeded", 11.0));
+    sim_store_free(&store);
+}
+
 /* ---- apps ------------------------------------------------------------ */
 
 static const cJSON *put_app(sim_apps *apps, const char *json, char *error, size_t size)
@@ -812,7 +856,7 @@ static void test_issued_tokens_expire(void **state)
     (void)state;
     sim_store store;
     memset(&store, 0, sizeof store);
-    sim_token_grant grant = {SEED_ORG, "openid wh_api", "app-1", 42, 100.0};
+    sim_token_grant grant = {SEED_ORG, "openid wh_api", "app-1", 42, 100.0, NULL};
     assert_int_equal(sim_store_issue_token(&store, "t-short", &grant, 10.0), 0);
     grant.expires_at = 1000.0;
     assert_int_equal(sim_store_issue_token(&store, "t-long", &grant, 10.0), 0);
@@ -848,6 +892,7 @@ int main(void)
         cmocka_unit_test(test_hash_half),
         cmocka_unit_test(test_codes_are_single_use_and_bound),
         cmocka_unit_test(test_refresh_tokens),
+        cmocka_unit_test(test_reused_code_family_is_revoked),
         cmocka_unit_test(test_apps_register_update_validate),
         cmocka_unit_test(test_html_escape),
         cmocka_unit_test(test_form_post_page),

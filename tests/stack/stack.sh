@@ -198,6 +198,9 @@ STACK_SIM_SOCKET=$sockets/sim.sock
 # The simulator's controls and seeded token, for tests and people.
 HARAVAN_SIM_URL=http://127.0.0.1:$sim_port
 HARAVAN_SIM_TOKEN=$SIM_TOKEN
+# The CRM session cookie value that the stack's stand-in for a CRM sign-in
+# check (nginx/dev-server.conf.in) takes for an admin (HARAVAN_ADMIN_AUTH=crm).
+STACK_CRM_ADMIN_COOKIE=crm-$(random_hex 16)
 # The app registered with the simulator at start (its developer portal).
 HARAVAN_SIM_CLIENT_ID=$client_id
 HARAVAN_SIM_CLIENT_SECRET=$client_secret
@@ -279,6 +282,7 @@ start_nginx() {
     sed -e "s|@DIR@|$dir|g" -e "s|@PORT@|$port|g" -e "s|@ROOT@|$ROOT|g" \
         -e "s|@SOCKET@|$sockets/fcgi.sock|g" -e "s|@USER@|$user|g" \
         -e "s|@SIM_PORT@|$sim_port|g" -e "s|@SIM_SOCKET@|$sockets/sim.sock|g" \
+        -e "s|@CRM_ADMIN_COOKIE@|$(env_value "$dir" STACK_CRM_ADMIN_COOKIE)|g" \
         "$ROOT/nginx/dev-server.conf.in" > "$dir/nginx/nginx.conf"
     # The settings page's snippet, serving the tree's nginx/www/ instead of
     # the installed copy.

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -37,7 +38,7 @@ static const char *const haravan_variables[] = {
     "HARAVAN_CONFIG",       "HARAVAN_DB",          "HARAVAN_PUBLIC_URL", "HARAVAN_ACCOUNTS_URL",
     "HARAVAN_API_URL",      "HARAVAN_WEBHOOK_URL", "HARAVAN_SOCKET",     "HARAVAN_SOCKET_GROUP",
     "HARAVAN_SOCKET_MODE",  "HARAVAN_WORKERS",     "HARAVAN_MASTER_KEY", "HARAVAN_MASTER_KEY_FILE",
-    "HARAVAN_ADMIN_HEADER",
+    "HARAVAN_ADMIN_HEADER", "HARAVAN_ADMIN_AUTH",
 };
 
 static char *saved_values[COUNT(haravan_variables)];
@@ -125,7 +126,7 @@ static void assert_defaults(const config *c)
     assert_string_or_null(c->webhook_url, "https://webhook.haravan.com", "webhook_url");
     assert_string_or_null(c->socket_path, "/run/haravan-crm/fcgi.sock", "socket_path");
     assert_string_or_null(c->socket_group, NULL, "socket_group");
-    assert_string_or_null(c->admin_header, NULL, "admin_header");
+    assert_int_equal(c->admin_crm, 0);
     assert_int_equal(c->socket_mode, 0660);
     assert_int_equal(c->workers, 0);
     assert_int_equal(c->has_master_key, 0);
@@ -255,11 +256,18 @@ typedef struct refused_setting {
     const char *error;
 } refused_setting;
 
-#define WORKERS_ERROR "HARAVAN_WORKERS must be a number from 1 to 256"
-#define MODE_ERROR    "HARAVAN_SOCKET_MODE must be octal, e.g. 0660"
-#define KEY_ERROR     "HARAVAN_MASTER_KEY must be 64 hex digits (32 bytes)"
+#define WORKERS_ERROR    "HARAVAN_WORKERS must be a number from 1 to 256"
+#define MODE_ERROR       "HARAVAN_SOCKET_MODE must be octal, e.g. 0660"
+#define KEY_ERROR        "HARAVAN_MASTER_KEY must be 64 hex digits (32 bytes)"
+#define ADMIN_AUTH_ERROR "HARAVAN_ADMIN_AUTH must be password or crm"
+/* The request header mode is gone (a client could send the header): a
+ * configuration still naming it must stop the start, saying what to do. */
 #define ADMIN_HEADER_ERROR                                                                         \
-    "HARAVAN_ADMIN_HEADER must be a header name of letters, digits and '-', e.g. X-CRM-Admin"
+    "HARAVAN_ADMIN_HEADER is no longer read: a request header can be sent by anyone; set"          \
+    " HARAVAN_ADMIN_AUTH=crm and wire the CRM's sign-in check (README, Admin sign-in)"
+#define OPEN_MODE_ERROR(mode)                                                                      \
+    "HARAVAN_SOCKET_MODE " mode " lets every local user connect; give nginx's group access"        \
+    " instead (0660 with HARAVAN_SOCKET_GROUP)"
 
 static void test_set_refuses_invalid_values(void **state)
 {
@@ -298,6 +306,16 @@ static void test_set_refuses_invalid_values(void **state)
         {"HARAVAN_ADMIN_HEADER", "X_CRM_Admin", ADMIN_HEADER_ERROR},
         {"HARAVAN_ADMIN_HEADER", "X-CRM-Admin:", ADMIN_HEADER_ERROR},
         {"HARAVAN_ADMIN_HEADER", "X CRM", ADMIN_HEADER_ERROR},
+        {"HARAVAN_ADMIN_HEADER", "X-CRM-Admin", ADMIN_HEADER_ERROR},
+        {"HARAVAN_ADMIN_AUTH", "", ADMIN_AUTH_ERROR},
+        {"HARAVAN_ADMIN_AUTH", "header", ADMIN_AUTH_ERROR},
+        {"HARAVAN_ADMIN_AUTH", "CRM", ADMIN_AUTH_ERROR},
+        {"HARAVAN_ADMIN_AUTH", "crm ", ADMIN_AUTH_ERROR},
+        {"HARAVAN_SOCKET_MODE", "0777", OPEN_MODE_ERROR("0777")},
+        {"HARAVAN_SOCKET_MODE", "0666", OPEN_MODE_ERROR("0666")},
+        {"HARAVAN_SOCKET_MODE", "0661", OPEN_MODE_ERROR("0661")},
+        {"HARAVAN_SOCKET_MODE", "0604", OPEN_MODE_ERROR("0604")},
+        {"HARAVAN_SOCKET_MODE", "2", OPEN_MODE_ERROR("0002")},
         {"HARAVAN_WORKER", "4", "unknown setting HARAVAN_WORKER"},
         {"HARAVAN_MASTERKEY", HEX_KEY, "unknown setting HARAVAN_MASTERKEY"},
     };
@@ -329,7 +347,7 @@ static void test_set_accepts_boundaries(void **state)
         {"HARAVAN_WORKERS", "1", 1},           {"HARAVAN_WORKERS", "256", 256},
         {"HARAVAN_WORKERS", "16", 16},         {"HARAVAN_SOCKET_MODE", "0660", 0660},
         {"HARAVAN_SOCKET_MODE", "600", 0600},  {"HARAVAN_SOCKET_MODE", "0", 0},
-        {"HARAVAN_SOCKET_MODE", "0777", 0777},
+        {"HARAVAN_SOCKET_MODE", "0770", 0770},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         config c;
@@ -576,18 +594,61 @@ static void test_load_errors(void **state)
     assert_int_equal(unlink(path), 0);
 }
 
-static void test_set_admin_header(void **state)
+static void test_set_admin_auth(void **state)
 {
     (void)state;
     config c;
     config_defaults(&c);
     char error[256] = "";
-    assert_int_equal(config_set(&c, "HARAVAN_ADMIN_HEADER", "X-CRM-Admin", error, sizeof error), 0);
-    assert_string_equal(c.admin_header, "X-CRM-Admin");
-    assert_int_equal(config_apply_text(&c, "HARAVAN_ADMIN_HEADER=X-Admin-2\n", error, sizeof error),
+    assert_int_equal(config_set(&c, "HARAVAN_ADMIN_AUTH", "crm", error, sizeof error), 0);
+    assert_int_equal(c.admin_crm, 1);
+    assert_int_equal(config_apply_text(&c, "HARAVAN_ADMIN_AUTH=password\n", error, sizeof error),
                      0);
-    assert_string_equal(c.admin_header, "X-Admin-2");
+    assert_int_equal(c.admin_crm, 0);
+    /* In a file, the old name stops the load at its line. */
+    assert_int_equal(
+        config_apply_text(&c, "HARAVAN_ADMIN_HEADER=X-CRM-Admin\n", error, sizeof error), -1);
+    assert_string_equal(error, "line 1: " ADMIN_HEADER_ERROR);
     config_free(&c);
+}
+
+/* A key file with any access for group or others is refused, naming the
+ * file, its mode and the fix; read-only or read-write for its owner is
+ * fine. */
+static void test_master_key_file_mode(void **state)
+{
+    (void)state;
+    static const mode_t refused[] = {0640, 0604, 0620, 0602, 0644, 0660, 0666, 0610};
+    static const mode_t accepted[] = {0600, 0400};
+    char path[512];
+    write_temp_file(path, sizeof path, HEX_KEY "\n");
+    for (size_t i = 0; i < COUNT(refused); i++) {
+        assert_int_equal(chmod(path, refused[i]), 0);
+        config c;
+        config_defaults(&c);
+        char error[600] = "";
+        assert_int_equal(config_set(&c, "HARAVAN_MASTER_KEY_FILE", path, error, sizeof error), -1);
+        char expected[1200];
+        snprintf(expected, sizeof expected,
+                 "HARAVAN_MASTER_KEY_FILE: %s is mode %04o; group and others must have no access"
+                 " to the master key (chmod 600 %s)",
+                 path, (unsigned)refused[i], path);
+        assert_string_equal(error, expected);
+        assert_int_equal(c.has_master_key, 0);
+        config_free(&c);
+    }
+    for (size_t i = 0; i < COUNT(accepted); i++) {
+        assert_int_equal(chmod(path, accepted[i]), 0);
+        config c;
+        config_defaults(&c);
+        char error[600] = "";
+        int result = config_set(&c, "HARAVAN_MASTER_KEY_FILE", path, error, sizeof error);
+        if (result != 0)
+            fail_msg("mode %04o refused: %s", (unsigned)accepted[i], error);
+        assert_test_key(&c);
+        config_free(&c);
+    }
+    assert_int_equal(unlink(path), 0);
 }
 
 int main(void)
@@ -600,7 +661,8 @@ int main(void)
         cmocka_unit_test(test_set_refuses_invalid_values),
         cmocka_unit_test(test_set_accepts_boundaries),
         cmocka_unit_test(test_set_url_strips_trailing_slashes),
-        cmocka_unit_test(test_set_admin_header),
+        cmocka_unit_test(test_set_admin_auth),
+        cmocka_unit_test_teardown(test_master_key_file_mode, remove_temp_files),
         cmocka_unit_test(test_set_refuses_url_without_host),
         cmocka_unit_test_teardown(test_master_key_file, remove_temp_files),
         cmocka_unit_test_teardown(test_master_key_file_with_bad_content, remove_temp_files),

@@ -13,7 +13,8 @@
  * single-key set), a flipped signature bit, a swapped payload, a token
  * signed by another key under our kid, an unknown kid, a small key,
  * expiry with and without the skew, a future iat, missing claims, wrong
- * aud, azp, iss, nonce, c_hash, at_hash, alg none / HS256 / RS512 and crit
+ * aud, azp, iss, nonce, c_hash and at_hash wrong or missing (each is
+ * required where it applies), alg none / HS256 / RS512 and crit
  * refused, malformed texts and size limits, the key set's filtering, role
  * as string or array.
  */
@@ -97,9 +98,15 @@ static hv_jwt_expect expectations(void)
     return expect;
 }
 
-/* What a login callback does: parse, find the key, verify, check claims.
- * Returns the first failure. */
-static hv_jwt_status verify_with(const char *name, const hv_jwt_expect *expect)
+/* Where an id_token comes from, and so which hash it must carry. */
+typedef enum channel {
+    FRONT, /* with a code from the authorization endpoint: c_hash */
+    BACK,  /* from the token endpoint with an access token: at_hash */
+} channel;
+
+/* What a login callback does: parse, find the key, verify, check claims,
+ * then the hash the channel requires. Returns the first failure. */
+static hv_jwt_status verify_on(const char *name, const hv_jwt_expect *expect, channel from)
 {
     const char *text = token(name);
     hv_jwt jwt;
@@ -112,15 +119,20 @@ static hv_jwt_status verify_with(const char *name, const hv_jwt_expect *expect)
     }
     if (status == HV_JWT_OK)
         status = hv_jwt_check_claims(&jwt, expect, error, sizeof error);
-    if (status == HV_JWT_OK)
+    if (status == HV_JWT_OK && from == FRONT)
         status = hv_jwt_check_hash(&jwt, "c_hash", fixture("code"), error, sizeof error);
-    if (status == HV_JWT_OK)
+    if (status == HV_JWT_OK && from == BACK)
         status = hv_jwt_check_hash(&jwt, "at_hash", fixture("access_token"), error, sizeof error);
     /* Every refusal says why, for the log line. */
     if (status != HV_JWT_OK && error[0] == '\0' && status != HV_JWT_UNKNOWN_KEY)
         fail_msg("%s: %s without a message", name, hv_jwt_status_name(status));
     hv_jwt_free(&jwt);
     return status;
+}
+
+static hv_jwt_status verify_with(const char *name, const hv_jwt_expect *expect)
+{
+    return verify_on(name, expect, FRONT);
 }
 
 static hv_jwt_status verify(const char *name)
@@ -146,7 +158,8 @@ static void test_valid_tokens(void **state)
     expect_status("valid_key_2", HV_JWT_OK);
     expect_status("aud_array", HV_JWT_OK);
     expect_status("expired_within_skew", HV_JWT_OK);
-    expect_status("at_hash", HV_JWT_OK);
+    hv_jwt_expect back = expectations();
+    assert_int_equal(verify_on("at_hash", &back, BACK), HV_JWT_OK);
 }
 
 static void test_claims_are_readable_after_verification(void **state)
@@ -259,6 +272,15 @@ static void test_audience_issuer_nonce_hashes(void **state)
     expect_status("wrong_nonce", HV_JWT_NONCE);
     expect_status("no_nonce", HV_JWT_NONCE);
     expect_status("wrong_c_hash", HV_JWT_HASH);
+    /* c_hash is required with a code (Core 3.3.2.11), at_hash with an
+     * access token from the token endpoint (this connector's rule). */
+    expect_status("no_c_hash", HV_JWT_HASH);
+    expect_status("c_hash_not_string", HV_JWT_HASH);
+    expect_status("at_hash", HV_JWT_HASH); /* a token endpoint's, shown with a code */
+    hv_jwt_expect back = expectations();
+    assert_int_equal(verify_on("no_at_hash", &back, BACK), HV_JWT_HASH);
+    assert_int_equal(verify_on("wrong_at_hash", &back, BACK), HV_JWT_HASH);
+    assert_int_equal(verify_on("valid", &back, BACK), HV_JWT_HASH); /* c_hash only */
     /* Another client id, another issuer (a trailing slash is another). */
     hv_jwt_expect other = expectations();
     other.audience = "another-client";

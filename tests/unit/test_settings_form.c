@@ -132,6 +132,9 @@ static void test_wrong_values_get_messages_by_name(void **state)
          1,
          {"source.a", NULL}},
         {"{\"other\":{}}", 1, {"other", NULL}},
+        {"end_rotation=yes", 0, {"end_rotation", NULL}},
+        {"{\"end_rotation\":\"true\"}", 1, {"end_rotation", NULL}},
+        {"{\"end_rotation\":1}", 1, {"end_rotation", NULL}},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         settings_form f;
@@ -144,6 +147,33 @@ static void test_wrong_values_get_messages_by_name(void **state)
         if (f.errors == NULL || cJSON_GetArraySize(f.errors) != (int)expected)
             fail_msg("case %zu: %d messages, expected %zu", i,
                      f.errors != NULL ? cJSON_GetArraySize(f.errors) : 0, expected);
+        settings_form_free(&f);
+    }
+}
+
+/* Ending a rotation: a yes/no, in either spelling; "no" leaves it. */
+static void test_end_rotation(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int is_json;
+        int expected;
+    } cases[] = {
+        {"end_rotation=1", 0, 1},          {"end_rotation=true", 0, 1},
+        {"end_rotation=0", 0, 0},          {"end_rotation=", 0, 0},
+        {"end_rotation=false", 0, 0},      {"client_id=x", 0, 0},
+        {"{\"end_rotation\":true}", 1, 1}, {"{\"end_rotation\":false}", 1, 0},
+        {"{\"end_rotation\":null}", 1, 0}, {"{}", 1, 0},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        settings_form f;
+        assert_int_equal(read_text(&f, cases[i].text, cases[i].is_json), SETTINGS_FORM_READ);
+        if (f.errors != NULL)
+            fail_msg("%s: refused", cases[i].text);
+        if (f.end_rotation != cases[i].expected)
+            fail_msg("%s: end_rotation %d, expected %d", cases[i].text, f.end_rotation,
+                     cases[i].expected);
         settings_form_free(&f);
     }
 }
@@ -182,6 +212,7 @@ int main(void)
         cmocka_unit_test(test_form_fields_are_trimmed_and_read),
         cmocka_unit_test(test_json_fields_are_read),
         cmocka_unit_test(test_wrong_values_get_messages_by_name),
+        cmocka_unit_test(test_end_rotation),
         cmocka_unit_test(test_malformed_bodies),
         cmocka_unit_test(test_fail_keeps_the_first_message),
     };

@@ -383,6 +383,56 @@ static void test_verify_with_several_secrets(void **state)
     free(body);
 }
 
+typedef struct signatures_case {
+    const char *why;
+    const char *signatures[4]; /* "RIGHT" is the fixture's signature */
+    size_t count;
+    const char *secrets[2];
+    int expected;
+} signatures_case;
+
+/* Several signatures on one delivery: any valid one, at any position,
+ * under either secret, is enough; none valid is -1. */
+static void test_verify_any_of_several_signatures(void **state)
+{
+    (void)state;
+    static const signatures_case cases[] = {
+        {"garbage then right", {"garbage", "RIGHT"}, 2, {RIGHT, NULL}, 0},
+        {"right then garbage", {"RIGHT", "garbage"}, 2, {RIGHT, NULL}, 0},
+        {"empty, truncated, right", {"", "AAAA", "RIGHT"}, 3, {RIGHT, NULL}, 0},
+        {"right under the previous secret", {"x", "RIGHT"}, 2, {"new-secret", RIGHT}, 1},
+        {"none right",
+         {"x", "y", "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="},
+         3,
+         {RIGHT, NULL},
+         -1},
+        {"count stops before right", {"x", "RIGHT"}, 1, {RIGHT, NULL}, -1},
+        {"no signatures", {NULL}, 0, {RIGHT, NULL}, -1},
+    };
+    signature_case fixtures[MAX_SIGNATURE_CASES];
+    size_t fixture_count = load_signature_cases(fixtures);
+    const signature_case *order = NULL;
+    for (size_t i = 0; i < fixture_count; i++)
+        if (strcmp(fixtures[i].sample, CAPTURED_ORDER) == 0 &&
+            strcmp(fixtures[i].secret, RIGHT) == 0)
+            order = &fixtures[i];
+    assert_non_null(order);
+    size_t length;
+    char *body = read_sample(order->sample, &length);
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        const char *signatures[4] = {NULL};
+        for (size_t s = 0; s < cases[i].count; s++)
+            signatures[s] = strcmp(cases[i].signatures[s], "RIGHT") == 0 ? order->signature
+                                                                         : cases[i].signatures[s];
+        int result =
+            hv_webhook_verify_any(body, length, signatures, cases[i].count, cases[i].secrets, 2);
+        if (result != cases[i].expected)
+            fail_msg("%s: hv_webhook_verify_any returned %d, expected %d", cases[i].why, result,
+                     cases[i].expected);
+    }
+    free(body);
+}
+
 /* ---- header spellings ---------------------------------------------------- */
 
 typedef struct header_case {
@@ -799,6 +849,57 @@ static void test_read_brackets_in_strings_do_not_count(void **state)
     }
 }
 
+typedef struct parse_case {
+    const char *body;
+    size_t length; /* 0: strlen(body) */
+    const char *reason;
+    const char *note;
+} parse_case;
+
+/* hv_webhook_parse() is where intake, processing and replay get their
+ * verdict and its wording: the same refusals, the same repairs, and the
+ * note an event carries about them. */
+static void test_parse_verdicts_and_notes(void **state)
+{
+    (void)state;
+    static const parse_case cases[] = {
+        {"{\"id\":1}", 0, "", ""},
+        {"{\"id\":1}\0", 9, "body is not valid JSON: it contains a NUL byte", ""},
+        {"{\"id\":1", 0, "body is not valid JSON (error near byte 6)", ""},
+        {"{\"id\":1} x", 0, "body is not valid JSON (unexpected data at byte 9)", ""},
+        {"{\"note\":\"a\xFF\\u0000\",\"id\":9007199254740993}", 0, "",
+         "body: 1 byte sequence(s) that are not UTF-8 read as U+FFFD; body: 1 \\u0000 "
+         "escape(s) read as U+FFFD; body: 1 integer(s) beyond 2^53 read as exact text"},
+        {"[\"\xC0\xAF\"]", 0, "", "body: 2 byte sequence(s) that are not UTF-8 read as U+FFFD"},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        size_t length = cases[i].length != 0 ? cases[i].length : strlen(cases[i].body);
+        char *body = exact_copy(cases[i].body, length);
+        cJSON *json = NULL;
+        json_repairs repairs;
+        char reason[160];
+        char note[256];
+        assert_int_equal(hv_webhook_parse(body, length, &json, &repairs, reason, sizeof reason), 0);
+        assert_int_equal(json == NULL, cases[i].reason[0] != '\0');
+        assert_string_equal(reason, cases[i].reason);
+        hv_webhook_repairs_note(&repairs, note, sizeof note);
+        assert_string_equal(note, cases[i].note);
+        cJSON_Delete(json);
+        free(body);
+    }
+    /* The depth limit and its wording. */
+    buffer deep = BUFFER_INIT;
+    for (int d = 0; d <= HV_WEBHOOK_MAX_DEPTH; d++)
+        assert_int_equal(buffer_append_char(&deep, '['), 0);
+    cJSON *json = NULL;
+    char reason[160];
+    assert_int_equal(hv_webhook_parse(deep.data, deep.length, &json, NULL, reason, sizeof reason),
+                     0);
+    assert_null(json);
+    assert_string_equal(reason, "body is not accepted: JSON nested deeper than 64 levels");
+    buffer_free(&deep);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -809,6 +910,7 @@ int main(void)
         cmocka_unit_test(test_verify_refuses_truncated_signature),
         cmocka_unit_test(test_verify_refuses_garbage_signatures),
         cmocka_unit_test(test_verify_with_several_secrets),
+        cmocka_unit_test(test_verify_any_of_several_signatures),
         cmocka_unit_test(test_signature_header_spellings),
         cmocka_unit_test(test_other_haravan_headers),
         cmocka_unit_test(test_header_cgi_name_size_limit),
@@ -820,6 +922,7 @@ int main(void)
         cmocka_unit_test(test_read_same_body_same_key),
         cmocka_unit_test(test_read_nesting_limit),
         cmocka_unit_test(test_read_brackets_in_strings_do_not_count),
+        cmocka_unit_test(test_parse_verdicts_and_notes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
