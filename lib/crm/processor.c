@@ -14,7 +14,9 @@
 #include "core/buffer.h"
 #include "crm/customer.h"
 #include "crm/order.h"
+#include "haravan/field.h"
 #include "haravan/payload.h"
+#include "haravan/webhook.h"
 
 #define CONFLICT_RETRIES 4
 
@@ -24,7 +26,8 @@ typedef struct event {
     char topic[128];
     char org_id[64];
     cJSON *json;
-    char notes[1024];
+    char parse_error[160]; /* why json is NULL */
+    char notes[2048];
 } event;
 
 /* What a transaction needs that was settled before it opened. */
@@ -34,6 +37,51 @@ typedef struct context {
 } context;
 
 /* ---- event rows ---- */
+
+/* Notes are cut at a character, never inside one: PostgreSQL refuses
+ * text that is not UTF-8, and the event would then fail for a note. */
+static void add_note(event *e, const char *note)
+{
+    if (note == NULL || note[0] == '\0')
+        return;
+    size_t used = strlen(e->notes);
+    if (used + 1 >= sizeof e->notes)
+        return;
+    if (used > 0) {
+        hv_copy_utf8(e->notes + used, sizeof e->notes - used, "; ");
+        used = strlen(e->notes);
+    }
+    hv_copy_utf8(e->notes + used, sizeof e->notes - used, note);
+}
+
+/* The body through the parser intake used (haravan/webhook.h), so that
+ * processing and replay agree with intake on what can be read: a body it
+ * refused stays refused, with the same reason. What the parser repaired
+ * (bytes that are not UTF-8, \u0000 escapes, both now U+FFFD) is mapped as
+ * repaired and said in the notes; the stored body is never changed.
+ * Returns 0, or -1 when memory ran out (no verdict: try again). */
+static int parse_body(event *e, const char *escaped)
+{
+    size_t length = 0;
+    unsigned char *body = PQunescapeBytea((const unsigned char *)escaped, &length);
+    if (body == NULL)
+        return -1;
+    json_repairs repairs;
+    int parsed = hv_webhook_parse((const char *)body, length, &e->json, &repairs, e->parse_error,
+                                  sizeof e->parse_error);
+    PQfreemem(body);
+    if (parsed != 0 || e->json == NULL)
+        return parsed;
+    char note[256];
+    hv_webhook_repairs_note(&repairs, note, sizeof note);
+    add_note(e, note);
+    if (repairs.invalid_utf8 > 0 || repairs.nul_escapes > 0) {
+        hv_report report = {.reason = "", .notes = ""};
+        hv_report_replacements(&report, e->json);
+        add_note(e, report.notes);
+    }
+    return 0;
+}
 
 static int load(db *database, long long id, event *e, int *pending)
 {
@@ -48,25 +96,16 @@ static int load(db *database, long long id, event *e, int *pending)
     if (result == NULL)
         return -1;
     *pending = PQntuples(result) > 0 && PQgetvalue(result, 0, 2)[0] == 't';
+    int parsed = 0;
     if (*pending) {
         snprintf(e->topic, sizeof e->topic, "%s", PQgetvalue(result, 0, 0));
         snprintf(e->org_id, sizeof e->org_id, "%s", PQgetvalue(result, 0, 1));
-        size_t length = 0;
-        unsigned char *body =
-            PQunescapeBytea((const unsigned char *)PQgetvalue(result, 0, 3), &length);
-        e->json = body != NULL ? cJSON_ParseWithLength((const char *)body, length) : NULL;
-        PQfreemem(body);
+        parsed = parse_body(e, PQgetvalue(result, 0, 3));
     }
     PQclear(result);
-    return 0;
-}
-
-static void add_note(event *e, const char *note)
-{
-    if (note == NULL || note[0] == '\0')
-        return;
-    size_t used = strlen(e->notes);
-    snprintf(e->notes + used, sizeof e->notes - used, "%s%s", used > 0 ? "; " : "", note);
+    if (parsed != 0)
+        snprintf(database->error, sizeof database->error, "out of memory reading event %lld", id);
+    return parsed;
 }
 
 static int finish(db *database, const event *e, const char *status, const char *reason)
@@ -273,13 +312,7 @@ static int apply_order_events(db *database, const event *e, const crm_order_inpu
     return 0;
 }
 
-typedef struct order_work {
-    crm_order_input order;
-    crm_customer_input customer;
-    int has_customer;
-} order_work;
-
-static int apply_order(db *database, event *e, const order_work *work, const context *settled)
+static int apply_order(db *database, event *e, const hv_order_payload *work, const context *settled)
 {
     long long customer_id = 0;
     if (work->has_customer &&
@@ -367,19 +400,26 @@ static int apply_customer_event(db *database, event *e, const void *work, const 
     return apply_customer(database, e, work, settled->owner_id, &customer_id);
 }
 
+/* A payload that cannot be read is dead at once: the same bytes through
+ * the same code give the same answer. What was read but left empty is in
+ * the notes either way. */
+static int refuse(event *e, const hv_report *report, crm_outcome *outcome, char *reason,
+                  size_t reason_size)
+{
+    add_note(e, report->notes);
+    snprintf(reason, reason_size, "%s", report->reason);
+    *outcome = CRM_OUTCOME_DEAD;
+    return 0;
+}
+
 static int process_customer(crm_processor *processor, event *e, crm_outcome *outcome, char *reason,
                             size_t reason_size)
 {
     crm_customer_input input;
-    if (hv_payload_customer(e->json, NULL, e->org_id, &input, reason, reason_size) != 0) {
-        *outcome = CRM_OUTCOME_DEAD;
-        return 0;
-    }
-    if (input.haravan_id[0] == '\0') {
-        snprintf(reason, reason_size, "customer without an id");
-        *outcome = CRM_OUTCOME_DEAD;
-        return 0;
-    }
+    hv_report report = {.reason = "", .notes = ""};
+    if (hv_payload_customer(e->json, e->org_id, &input, &report) != 0)
+        return refuse(e, &report, outcome, reason, reason_size);
+    add_note(e, report.notes);
     context settled = {.owner_id = default_owner(processor->database, e), .executor_id = 0};
     if (settled.owner_id < 0)
         return -1;
@@ -393,48 +433,21 @@ static int apply_order_event(db *database, event *e, const void *work, const con
     return apply_order(database, e, work, settled);
 }
 
-static int read_order(event *e, order_work *work, char *staff_id, size_t staff_id_size,
-                      char *reason, size_t reason_size)
-{
-    const cJSON *customer = NULL;
-    memset(work, 0, sizeof *work);
-    if (hv_payload_order(e->json, e->topic, e->org_id, &work->order, &customer, staff_id,
-                         staff_id_size, reason, reason_size) != 0)
-        return -1;
-    if (customer == NULL)
-        return 0; /* a POS sale without a customer stays without one */
-    const cJSON *fallback = cJSON_GetObjectItemCaseSensitive(e->json, "billing_address");
-    if (!cJSON_IsObject(fallback))
-        fallback = cJSON_GetObjectItemCaseSensitive(e->json, "shipping_address");
-    if (hv_payload_customer(customer, cJSON_IsObject(fallback) ? fallback : NULL, e->org_id,
-                            &work->customer, reason, reason_size) != 0)
-        return -1;
-    if (work->customer.email[0] == '\0' && work->customer.email_raw == NULL) {
-        const cJSON *email = cJSON_GetObjectItemCaseSensitive(e->json, "email");
-        if (cJSON_IsString(email) &&
-            !crm_customer_normalise_email(email->valuestring, work->customer.email,
-                                          sizeof work->customer.email))
-            work->customer.email_raw = email->valuestring;
-    }
-    work->has_customer = 1;
-    return 0;
-}
-
 static int process_order(crm_processor *processor, event *e, crm_outcome *outcome, char *reason,
                          size_t reason_size)
 {
-    order_work work;
-    char staff_id[32];
-    if (read_order(e, &work, staff_id, sizeof staff_id, reason, reason_size) != 0) {
-        hv_payload_order_free(&work.order);
-        *outcome = CRM_OUTCOME_DEAD;
-        return 0;
+    hv_order_payload work;
+    hv_report report = {.reason = "", .notes = ""};
+    if (hv_payload_order(e->json, e->topic, e->org_id, &work, &report) != 0) {
+        hv_payload_order_free(&work);
+        return refuse(e, &report, outcome, reason, reason_size);
     }
-    context settled = {.owner_id = 0, .executor_id = executor(processor, e, staff_id)};
+    add_note(e, report.notes);
+    context settled = {.owner_id = 0, .executor_id = executor(processor, e, work.staff_id)};
     int result = settled.executor_id < 0 ? -1
                                          : transact(processor->database, e, apply_order_event,
                                                     &work, &settled, outcome);
-    hv_payload_order_free(&work.order);
+    hv_payload_order_free(&work);
     return result;
 }
 
@@ -456,13 +469,19 @@ static int dispatch(crm_processor *processor, event *e, crm_outcome *outcome, ch
                                                "orders/cancelled", NULL};
     if (is_topic(e->topic, customer_topics) || is_topic(e->topic, order_topics)) {
         if (e->json == NULL) {
-            snprintf(reason, reason_size, "body is not valid JSON");
+            snprintf(reason, reason_size, "%s", e->parse_error);
             *outcome = CRM_OUTCOME_DEAD;
             return 0;
         }
-        return is_topic(e->topic, customer_topics)
-                   ? process_customer(processor, e, outcome, reason, reason_size)
-                   : process_order(processor, e, outcome, reason, reason_size);
+        int customer = is_topic(e->topic, customer_topics);
+        /* The topic header is not signed: a body that is not what its topic
+         * says is kept for a person to look at, and makes no CRM rows. */
+        hv_report report = {.reason = "", .notes = ""};
+        if (!hv_payload_fits(e->json, customer ? HV_PAYLOAD_CUSTOMER : HV_PAYLOAD_ORDER, e->topic,
+                             &report))
+            return refuse(e, &report, outcome, reason, reason_size);
+        return customer ? process_customer(processor, e, outcome, reason, reason_size)
+                        : process_order(processor, e, outcome, reason, reason_size);
     }
     snprintf(reason, reason_size, "topic %s is not used by the CRM", e->topic);
     *outcome = CRM_OUTCOME_IGNORED;

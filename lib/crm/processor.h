@@ -16,9 +16,13 @@
  *   - a unique violation (two events creating one person at once), a
  *     deadlock or a connection lost in the middle (db_retryable): the
  *     whole transaction is run again at once, a few times;
- *   - a payload that cannot be read (no id, line_items not an array, ...):
- *     the event is dead at once with the reason. The same bytes through the
- *     same code give the same answer; after a fix, `haravan-ctl replay`;
+ *   - a payload that cannot be read (a body intake's parser refuses, a
+ *     body that does not fit its topic, a field the record cannot be right
+ *     without: haravan/payload.h): the event is dead at once with the
+ *     reason. The same bytes through the same code give the same answer;
+ *     after a fix, `haravan-ctl replay`. Descriptive fields that cannot be
+ *     read, and text the parser repaired, are noted on an event that is
+ *     done;
  *   - anything else (database, out of memory): the attempt is counted and
  *     the event is retried later with exponential backoff and jitter, and
  *     is dead with the last reason after CRM_PROCESSOR_MAX_ATTEMPTS.

@@ -9,12 +9,49 @@
  * payment status and the payment log derived from financial_status and
  * transactions.
  *
- * A payload that cannot be read is refused with a reason a person
- * understands ("order 1238520665: line_items is not an array"), which
- * becomes the event's reason when it is marked dead.
+ * A field that cannot be read never becomes a silent default. Absent and
+ * null (and "" for text) are Haravan's way of saying "none" and are taken
+ * as such; a value that is present but unusable (a `price` of "abc", a
+ * `customer` that is a string) is one of two things, decided per field:
+ *
+ *   Fails the event (dead, with a reason naming the field's path and its
+ *   value: "order 123: line_items[2].price: \"abc\" is not an amount"):
+ *   what the CRM's record cannot be right without.
+ *     order: id, total_price, financial_status, currency, cancelled_at and
+ *       closed_at (they decide the status), line_items (an array of
+ *       objects);
+ *     line item: quantity (0 to 10^9) and price (both required),
+ *       total_discount;
+ *     transactions, when the order is paid or partially paid: the array,
+ *       each one's kind and status, and the id and amount of those that
+ *       moved money (at most CRM_ORDER_MAX_PAYMENTS);
+ *     customer: the object itself when present, and its id (a customer
+ *       linked by a wrong id would be someone else's); for customers/...
+ *       events the id is required.
+ *
+ *   Left empty and noted on the event ("customer.gender: \"x\" is not a
+ *   gender; left empty"): descriptive fields.
+ *     order: name/order_number, note, created_at, updated_at,
+ *       source_name (the order's source is then "Haravan"), gateway,
+ *       email, user_id (the executor is then the default owner), the
+ *       shipping and billing address and their parts;
+ *     line item: id, product_id, variant_id, sku, title, variant_title;
+ *     transaction: gateway, created_at (the order's time is used);
+ *     customer: first_name, last_name, phone, email, gender, birthday (a
+ *       string that does not start with a date too), note, updated_at,
+ *       default_address and its parts.
+ *   Text cut to fit a CRM column (a name, an address line) is cut at a
+ *   character and noted.
+ *
+ * Ids are read exactly (haravan/field.h): 123 and "123" are one id, and an
+ * id a double cannot hold exactly arrives from json_parse_checked as a
+ * string of its digits, so two orders never share a key by rounding.
+ *
+ * The body must fit its topic (hv_payload_fits): the header is not signed,
+ * and an order taken for a customer would make a customer out of an order.
  *
  * Ownership: the inputs point into the cJSON tree, which must outlive
- * them; items are malloc'd into `order->items` (hv_payload_order_free).
+ * them; items are malloc'd into `order.items` (hv_payload_order_free).
  */
 #ifndef HARAVAN_HARAVAN_PAYLOAD_H
 #define HARAVAN_HARAVAN_PAYLOAD_H
@@ -25,21 +62,45 @@
 
 #include "crm/customer.h"
 #include "crm/order.h"
+#include "haravan/field.h"
 
-/* Reads a customer object. `fallback_address` (may be NULL) supplies the
- * address, name and phone when the customer lacks them (an order's billing
- * or shipping address). Returns 0, or -1 with `reason` filled. */
-int hv_payload_customer(const cJSON *customer, const cJSON *fallback_address, const char *org_id,
-                        crm_customer_input *out, char *reason, size_t reason_size);
+typedef enum hv_payload_kind {
+    HV_PAYLOAD_ORDER,
+    HV_PAYLOAD_CUSTOMER,
+} hv_payload_kind;
 
-/* Reads an order object. `topic` decides what a bare field cannot (an
- * orders/cancelled without cancelled_at is cancelled). Sets *customer to
- * the order's customer object or NULL, and `staff_id` to its user_id ("" when
- * none). Returns 0, or -1 with `reason` filled. */
-int hv_payload_order(const cJSON *order, const char *topic, const char *org_id,
-                     crm_order_input *out, const cJSON **customer, char *staff_id,
-                     size_t staff_id_size, char *reason, size_t reason_size);
+/* 1 when `body` is the kind of resource its topic names, else 0 with
+ * report->reason saying what does not fit. What tells them apart (from
+ * every sample in tests/data/samples and HARAVAN.md section 4): an order
+ * has at least one of line_items, financial_status, total_price,
+ * order_number, fulfillment_status; a customer has at least one of
+ * first_name, last_name, addresses, default_address, accepts_marketing,
+ * orders_count, total_spent, verified_email, gender, birthday,
+ * last_order_id. Neither ever carries the other's fields at its top level,
+ * and a body with fields of Haravan's staff users or shop (account_owner,
+ * user_type, permissions, shop_owner, myharavan_domain) is neither. */
+int hv_payload_fits(const cJSON *body, hv_payload_kind kind, const char *topic, hv_report *report);
 
-void hv_payload_order_free(crm_order_input *order);
+/* Reads the body of a customers/... event. Returns 0, or -1 with
+ * report->reason; notes go to report->notes either way. */
+int hv_payload_customer(const cJSON *body, const char *org_id, crm_customer_input *out,
+                        hv_report *report);
+
+typedef struct hv_order_payload {
+    crm_order_input order;
+    crm_customer_input customer; /* when has_customer */
+    int has_customer;            /* a POS sale may have none */
+    char staff_id[32];           /* user_id, "" when none */
+} hv_order_payload;
+
+/* Reads the body of an orders/... event, with its customer. `topic` decides
+ * what a bare field cannot (an orders/cancelled without cancelled_at is
+ * cancelled). Returns 0, or -1 with report->reason; notes go to
+ * report->notes either way. Free with hv_payload_order_free(), also after
+ * a failure. */
+int hv_payload_order(const cJSON *body, const char *topic, const char *org_id,
+                     hv_order_payload *out, hv_report *report);
+
+void hv_payload_order_free(hv_order_payload *payload);
 
 #endif
