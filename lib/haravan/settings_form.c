@@ -217,7 +217,10 @@ static int take_source(settings_form *f, const char *field, const char *channel,
     f->source_count++;
     if (source->channel == NULL || source->name == NULL)
         return -1;
-    if (!clean_text(source->channel, MAX_CHANNEL))
+    /* "" is the source of the orders that name no channel: the processor
+     * files them under it (crm/processor.c, source_for), and the page
+     * sends it back with the others, renamed or not. */
+    if (source->channel[0] != '\0' && !clean_text(source->channel, MAX_CHANNEL))
         return settings_form_fail(f, field, MESSAGE_CHANNEL);
     if (!clean_text(source->name, MAX_SOURCE_NAME))
         return settings_form_fail(f, field, MESSAGE_NAME);

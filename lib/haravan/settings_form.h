@@ -34,7 +34,8 @@
 #define SETTINGS_FORM_JSON_DEPTH  8
 
 typedef struct settings_source {
-    char *channel; /* Haravan's source_name: "web", "pos", "shopee", ... */
+    char *channel; /* Haravan's source_name: "web", "pos", "shopee", ...;
+                      "" for the orders that name none */
     char *name;    /* the CRM's name for it */
 } settings_source;
 

@@ -364,14 +364,16 @@
         }
         sources.forEach(function (source) {
             var row = el('tr');
-            var channel = el('td', source.haravan_channel, 'channel');
+            // "" is where orders that name no channel go (the connector
+            // makes it when the first such order comes).
+            var channel = el('td', source.haravan_channel || '(đơn không ghi kênh)', 'channel');
             channel.setAttribute('data-label', 'Kênh Haravan');
             var nameCell = el('td');
             nameCell.setAttribute('data-label', 'Tên nguồn đơn trong CRM');
             var input = el('input');
             input.value = source.name;
             input.setAttribute('data-channel', source.haravan_channel);
-            input.setAttribute('aria-label', 'Tên nguồn đơn cho kênh ' + source.haravan_channel);
+            input.setAttribute('aria-label', 'Tên nguồn đơn cho kênh ' + (source.haravan_channel || '(đơn không ghi kênh)'));
             var error = el('p', null, 'field-error');
             error.setAttribute('data-error-for', 'source.' + source.haravan_channel);
             error.hidden = true;

@@ -722,6 +722,30 @@ static void test_json_post_saves(void **state)
     reply_free(&h);
 }
 
+/* An order that names no channel (no source_name) is filed under the
+ * source of channel "" (processor.c); the page sends every source back
+ * when it saves, that one included, and must still be able to save. */
+static void test_sources_save_with_the_no_channel_source(void **state)
+{
+    (void)state;
+    clear_throttle();
+    it_exec("INSERT INTO order_sources (name, haravan_channel) VALUES ('Haravan', '')"
+            " ON CONFLICT (haravan_channel) DO NOTHING");
+    session s = sign_in();
+    const char *body = "{\"sources\":[{\"haravan_channel\":\"\",\"name\":\"Không ghi kênh\"},"
+                       "{\"haravan_channel\":\"pos\",\"name\":\"Cửa hàng Q1\"}]}";
+    reply r = admin_call("POST", "/api/haravan/settings", &s, 1, "application/json", NULL, body);
+    expect_status(&r, 200, "saving the sources with the no-channel one among them");
+    reply_free(&r);
+    assert_string_equal(source_name(""), "Không ghi kênh");
+    /* The form spelling of the same: source.=Name. */
+    r = admin_call("POST", "/api/haravan/settings", &s, 1, "application/x-www-form-urlencoded",
+                   NULL, "source.=Haravan&source.pos=C%E1%BB%ADa+h%C3%A0ng+Q1");
+    expect_status(&r, 200, "the form spelling");
+    reply_free(&r);
+    assert_string_equal(source_name(""), "Haravan");
+}
+
 typedef struct invalid_case {
     const char *content_type;
     const char *body;
@@ -741,7 +765,9 @@ static void test_invalid_fields_are_named_and_nothing_is_saved(void **state)
         {NULL, "default_owner=former%40crm-admin.test&client_id=ok-id", {"default_owner", NULL}},
         {NULL, "verify_token=short&whatever=1", {"verify_token", "whatever", NULL}},
         {NULL, "client_id=a&client_id=b", {"client_id", NULL}},
-        {NULL, "source.=Nameless&source.web=%C3%28", {"source.", "source.web", NULL}},
+        /* source. (no channel) is a name like any other: only web's is wrong,
+         * and nothing is saved, the no-channel name neither. */
+        {NULL, "source.=Nameless&source.web=%C3%28", {"source.web", NULL}},
         {"application/json",
          "{\"client_id\":42,\"sources\":[{\"haravan_channel\":\"web\"},"
          "{\"haravan_channel\":\"pos\",\"name\":\" \"}],\"client_secret\":\"never-saved-2\"}",
@@ -1351,6 +1377,7 @@ int main(void)
         cmocka_unit_test(test_settings_post_needs_csrf_and_same_origin),
         cmocka_unit_test(test_form_post_saves_everything_together),
         cmocka_unit_test(test_json_post_saves),
+        cmocka_unit_test(test_sources_save_with_the_no_channel_source),
         cmocka_unit_test(test_invalid_fields_are_named_and_nothing_is_saved),
         cmocka_unit_test(test_client_secret_is_never_shown),
         cmocka_unit_test(test_settings_page_ends_a_secret_rotation),

@@ -119,7 +119,9 @@ static void test_wrong_values_get_messages_by_name(void **state)
         {"default_owner=no-at-sign", 0, {"default_owner", NULL}},
         {"client_id=a&client_id=b", 0, {"client_id", NULL}},
         {"surprise=1&csrf=2", 0, {"surprise", NULL}},
-        {"source.pos=&source.=x", 0, {"source.pos", "source.", NULL}},
+        /* An empty name is refused; an empty channel is the source of the
+         * orders that name none (test_no_channel_source). */
+        {"source.pos=&source.=x", 0, {"source.pos", NULL}},
         {"source.web=%C3%28", 0, {"source.web", NULL}},    /* bad UTF-8 */
         {"source.web=%ED%A0%80", 0, {"source.web", NULL}}, /* a surrogate */
         {"source.web=%C0%AF", 0, {"source.web", NULL}},    /* overlong */
@@ -147,6 +149,32 @@ static void test_wrong_values_get_messages_by_name(void **state)
         if (f.errors == NULL || cJSON_GetArraySize(f.errors) != (int)expected)
             fail_msg("case %zu: %d messages, expected %zu", i,
                      f.errors != NULL ? cJSON_GetArraySize(f.errors) : 0, expected);
+        settings_form_free(&f);
+    }
+}
+
+/* The connector files orders without a source_name under channel "" and
+ * the page sends that source back with the others: in both spellings it
+ * is read, trimmed, and named like any other. */
+static void test_no_channel_source(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *text;
+        int is_json;
+    } cases[] = {
+        {"source.=+Haravan+&source.pos=POS", 0},
+        {"{\"sources\":[{\"haravan_channel\":\" \",\"name\":\"Haravan\"},"
+         "{\"haravan_channel\":\"pos\",\"name\":\"POS\"}]}",
+         1},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        settings_form f;
+        assert_int_equal(read_text(&f, cases[i].text, cases[i].is_json), SETTINGS_FORM_READ);
+        assert_null(f.errors);
+        assert_int_equal(f.source_count, 2);
+        assert_string_equal(f.sources[0].channel, "");
+        assert_string_equal(f.sources[0].name, "Haravan");
         settings_form_free(&f);
     }
 }
@@ -212,6 +240,7 @@ int main(void)
         cmocka_unit_test(test_form_fields_are_trimmed_and_read),
         cmocka_unit_test(test_json_fields_are_read),
         cmocka_unit_test(test_wrong_values_get_messages_by_name),
+        cmocka_unit_test(test_no_channel_source),
         cmocka_unit_test(test_end_rotation),
         cmocka_unit_test(test_malformed_bodies),
         cmocka_unit_test(test_fail_keeps_the_first_message),
