@@ -229,12 +229,15 @@ static int headers_json(const request *r, buffer *json, buffer *note)
     for (size_t i = 0; kept[i] != NULL && result == 0; i++)
         result = add_header(json, r, kept[i], &repaired);
     if (result == 0 && repaired.length > 0)
-        result = buffer_printf(json, ",\"_not_utf8\":\"%s\"", buffer_text(&repaired));
+        result =
+            buffer_printf(json, ",\"" HV_WEBHOOK_NOT_UTF8_KEY "\":\"%s\"", buffer_text(&repaired));
     if (result == 0)
         result = buffer_append_char(json, '}');
-    if (result == 0 && repaired.length > 0)
-        result = buffer_printf(note, "header %s: bytes that are not UTF-8 stored as U+FFFD",
-                               buffer_text(&repaired));
+    if (result == 0 && repaired.length > 0) {
+        char text[512];
+        hv_webhook_header_note(buffer_text(&repaired), text, sizeof text);
+        result = buffer_printf(note, "%s", text);
+    }
     buffer_free(&repaired);
     return result;
 }

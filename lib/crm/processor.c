@@ -90,7 +90,8 @@ static int load(db *database, long long id, event *e, int *pending)
     snprintf(e->id_text, sizeof e->id_text, "%lld", id);
     const char *values[] = {e->id_text};
     PGresult *result = db_query(database, DB_IDEMPOTENT,
-                                "SELECT topic, coalesce(org_id, ''), status = 'pending', body"
+                                "SELECT topic, coalesce(org_id, ''), status = 'pending', body,"
+                                " headers->>'" HV_WEBHOOK_NOT_UTF8_KEY "'"
                                 " FROM hv_events WHERE id = $1::bigint",
                                 1, values, NULL, NULL);
     if (result == NULL)
@@ -100,6 +101,11 @@ static int load(db *database, long long id, event *e, int *pending)
     if (*pending) {
         snprintf(e->topic, sizeof e->topic, "%s", PQgetvalue(result, 0, 0));
         snprintf(e->org_id, sizeof e->org_id, "%s", PQgetvalue(result, 0, 1));
+        /* Intake's note on repaired headers, again: the notes written at
+         * the end of processing replace what intake wrote. */
+        char note[512];
+        hv_webhook_header_note(PQgetvalue(result, 0, 4), note, sizeof note);
+        add_note(e, note);
         parsed = parse_body(e, PQgetvalue(result, 0, 3));
     }
     PQclear(result);

@@ -116,6 +116,15 @@ void hv_webhook_repairs_note(const json_repairs *repairs, char *out, size_t size
     }
 }
 
+void hv_webhook_header_note(const char *names, char *out, size_t size)
+{
+    if (names == NULL || names[0] == '\0') {
+        out[0] = '\0';
+        return;
+    }
+    snprintf(out, size, "header %s: bytes that are not UTF-8 stored as U+FFFD", names);
+}
+
 /* 2^53: above it a double is not the integer that was written; the
  * checked parser turns such integer literals into strings. */
 #define HV_EXACT_INTEGER 9007199254740992.0

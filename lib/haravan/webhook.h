@@ -79,6 +79,17 @@ int hv_webhook_parse(const char *body, size_t length, cJSON **json, json_repairs
  * U+FFFD"), "" when nothing was. */
 void hv_webhook_repairs_note(const json_repairs *repairs, char *out, size_t size);
 
+/* The key under which intake lists, in the stored headers, the headers
+ * whose bytes that are not UTF-8 it stored as U+FFFD. */
+#define HV_WEBHOOK_NOT_UTF8_KEY "_not_utf8"
+
+/* A note for the event naming those headers (`names`, the list stored
+ * under HV_WEBHOOK_NOT_UTF8_KEY: "User-Agent, X-Haravan-Org-Id"); "" when
+ * `names` is NULL or empty. Intake writes it, and processing writes it
+ * again, so that the note outlives the processing that rewrites the notes
+ * and a replay says it once. */
+void hv_webhook_header_note(const char *names, char *out, size_t size);
+
 typedef struct hv_webhook {
     char org_id[HV_WEBHOOK_MAX_ID];      /* "" when unknown */
     char resource_id[HV_WEBHOOK_MAX_ID]; /* "" when the body has none */

@@ -635,6 +635,16 @@ static void test_header_bytes_not_utf8_are_stored_repaired(void **state)
     value = it_text("SELECT headers->>'_not_utf8' FROM hv_events WHERE org_id = $1", org, NULL);
     assert_non_null(value);
     assert_string_equal(value, "X-Haravan-Org-Id, X-Haravan-Subscription-Id, User-Agent");
+    /* The note says so at intake and still after processing, which writes
+     * the event's notes anew. */
+    const char *id = it_text("SELECT id::text FROM hv_events WHERE org_id = $1", org, NULL);
+    assert_non_null(id);
+    it_wait_processed(strtoll(id, NULL, 10));
+    value = it_text("SELECT notes FROM hv_events WHERE org_id = $1", org, NULL);
+    assert_non_null(value);
+    if (strstr(value, "header X-Haravan-Org-Id, X-Haravan-Subscription-Id, User-Agent: bytes that"
+                      " are not UTF-8 stored as U+FFFD") == NULL)
+        fail_msg("the processed event's notes lost the header note: %s", value);
 }
 
 /* Ids beyond 2^53 sent as JSON numbers were rounded: 2^53 + 1 was taken
