@@ -24,25 +24,8 @@ const char *json_string(const cJSON *object, const char *key);
 /* Like json_string, but NULL also for "" and strings of only spaces. */
 const char *json_text(const cJSON *object, const char *key);
 
-/* The object under `key`, or NULL when absent or not an object. */
-const cJSON *json_object(const cJSON *object, const char *key);
-
 /* The array under `key`, or NULL when absent or not an array. */
 const cJSON *json_array(const cJSON *object, const char *key);
-
-/* Writes an id (a whole number up to 2^53, or a string of at most size-1
- * chars) as text. Returns 1 when written, 0 when absent, null, zero or
- * unusable. A number and the string of its digits give the same text;
- * json_parse_checked() turns larger integers into such strings. */
-int json_id(const cJSON *object, const char *key, char *out, size_t size);
-
-/* Writes a decimal amount (number, or a string holding one) as text with
- * at most two decimals. Returns 1 when written, 0 otherwise. */
-int json_amount(const cJSON *object, const char *key, char *out, size_t size);
-
-/* Reads an integer (number, or a string holding one). Returns 1 when
- * read, 0 otherwise. */
-int json_integer(const cJSON *object, const char *key, long long *out);
 
 /* Why json_parse_checked() refused a text. */
 typedef enum json_refusal {
@@ -75,7 +58,7 @@ typedef struct json_repairs {
  * escape (\uD800 without its pair) becomes U+FFFD and counts as
  * invalid_utf8 (its UTF-8 form would be); a plain integer literal,
  * -?[1-9][0-9]*, beyond 2^53 in magnitude becomes a string of exactly its
- * characters (sign included), so that json_id() reads it exactly.
+ * characters (sign included), so that an id reader (haravan/field.h) reads it exactly.
  * Fractions and exponent forms stay numbers. `repairs` (may be NULL) is
  * zeroed and then counts what was repaired.
  *
