@@ -294,6 +294,15 @@ static void store(worker *w, request *r, const char *topic)
         request_reply_error(r, 503, "out of memory; please retry");
         goto done;
     }
+    if (webhook.org_unreadable) {
+        /* Never an event without its org, silently: the shop would be
+         * unknown to everything that reads it. */
+        r->outcome = "org too long";
+        request_reply_error(r, 400,
+                            "no X-Haravan-Org-Id header, and the body's org_id is longer than"
+                            " 63 bytes");
+        goto done;
+    }
     snprintf(r->org_id, sizeof r->org_id, "%s", webhook.org_id);
     hv_inbox_entry entry = {
         .topic = topic,

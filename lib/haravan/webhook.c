@@ -179,6 +179,11 @@ int hv_webhook_read(hv_webhook *webhook, const char *topic, const char *org_head
      * fallback for when a proxy dropped the header. */
     if (org_header != NULL && org_header[0] != '\0' && strlen(org_header) < HV_WEBHOOK_MAX_ID)
         snprintf(webhook->org_id, sizeof webhook->org_id, "%s", org_header);
+    else if (webhook->org_id[0] == '\0' && cJSON_IsObject(webhook->json)) {
+        /* copy_id left it out: a string too long to keep. */
+        const cJSON *body_org = cJSON_GetObjectItemCaseSensitive(webhook->json, "org_id");
+        webhook->org_unreadable = cJSON_IsString(body_org) && body_org->valuestring[0] != '\0';
+    }
     return make_key(webhook, topic, body, length);
 }
 

@@ -97,6 +97,7 @@ typedef struct hv_webhook {
     cJSON *json;                         /* NULL when the body is not JSON */
     json_repairs repairs;                /* what the parser repaired in json */
     char parse_error[160];               /* why json is NULL */
+    int org_unreadable; /* no org header, and the body's org_id is too long to keep */
     buffer dedupe_key;
 } hv_webhook;
 

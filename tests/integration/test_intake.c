@@ -599,6 +599,35 @@ static void test_org_header_of_64_bytes_is_refused(void **state)
     assert_int_equal(events_of_org(org), 1);
 }
 
+/* Without the header, the body's org_id names the shop; one too long to
+ * keep is refused the same way, never stored as an event of no shop. */
+static void test_body_org_of_64_bytes_is_refused(void **state)
+{
+    (void)state;
+    char org[80];
+    memset(org, 'b', 64);
+    memcpy(org, "it-body-", 8);
+    org[64] = '\0';
+    char body[256];
+    snprintf(body, sizeof body,
+             "{\"id\":882101,\"org_id\":\"%s\",\"updated_at\":\"2026-11-30T00:00:00Z\"}", org);
+    long long before = count_events();
+    it_response response =
+        it_deliver(SECRET, "X-Haravan-Hmacsha256", "orders/create", NULL, body, strlen(body));
+    assert_int_equal(response.status, 400);
+    assert_non_null(strstr(response.body.data, "org_id"));
+    it_response_free(&response);
+    assert_int_equal(count_events(), before);
+    org[63] = '\0';
+    snprintf(body, sizeof body,
+             "{\"id\":882101,\"org_id\":\"%s\",\"updated_at\":\"2026-11-30T00:00:00Z\"}", org);
+    response =
+        it_deliver(SECRET, "X-Haravan-Hmacsha256", "orders/create", NULL, body, strlen(body));
+    assert_int_equal(response.status, 200);
+    it_response_free(&response);
+    assert_int_equal(events_of_org(org), 1);
+}
+
 /* A byte that is not UTF-8 in a kept header made the jsonb insert fail:
  * 503 on every retry, a delivery that could never be stored. It is stored
  * with U+FFFD in its place, and the event says which headers. */
@@ -794,6 +823,7 @@ int main(void)
         cmocka_unit_test(test_any_valid_signature_among_several),
         cmocka_unit_test(test_repeated_topic_or_org_must_agree),
         cmocka_unit_test(test_org_header_of_64_bytes_is_refused),
+        cmocka_unit_test(test_body_org_of_64_bytes_is_refused),
         cmocka_unit_test(test_header_bytes_not_utf8_are_stored_repaired),
         cmocka_unit_test(test_ids_beyond_2_53_are_exact),
         cmocka_unit_test(test_signed_delivery_replayed_under_another_org),
