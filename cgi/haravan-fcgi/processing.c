@@ -20,9 +20,10 @@
 #include "haravan/inbox.h"
 #include "haravan/refresh_log.h"
 
-#define BATCH                 100
-#define REFRESH_DUTY_LOCK     "SELECT pg_try_advisory_lock(" CRM_PROCESSOR_LOCK_CLASS ", 0)"
-#define REFRESH_EVERY_SECONDS 1
+#define BATCH                           100
+#define REFRESH_DUTY_LOCK               "SELECT pg_try_advisory_lock(" CRM_PROCESSOR_LOCK_CLASS ", 0)"
+#define REFRESH_EVERY_SECONDS           1
+#define PROCESSING_BUSY_RECHECK_SECONDS "1"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -108,15 +109,19 @@ static int take_notifications(PGconn *connection)
     return count;
 }
 
-/* Seconds until the next pending event comes due (a retry, a replay's
- * lease), at most the sweep period. */
-static double seconds_to_next_due(db *database)
+/* Seconds until the next look: soon (PROCESSING_BUSY_RECHECK_SECONDS) when
+ * something due was left because its resource was busy (its holder loops
+ * on when done, but a holder that died, or a session on another host, does
+ * not tell us), else when the next pending event comes due (a retry, a
+ * replay's lease), at most the sweep period. */
+static double seconds_to_next_look(db *database)
 {
     PGresult *result =
         db_query(database, DB_IDEMPOTENT,
-                 "SELECT extract(epoch FROM min(next_attempt_at) - now()) FROM hv_events"
-                 " WHERE status = 'pending' AND next_attempt_at > now()",
-                 0, NULL, NULL, NULL);
+                 "SELECT CASE WHEN min(next_attempt_at) <= now() THEN $1::float8"
+                 " ELSE extract(epoch FROM min(next_attempt_at) - now()) END"
+                 " FROM hv_events WHERE status = 'pending'",
+                 1, (const char *const[]){PROCESSING_BUSY_RECHECK_SECONDS}, NULL, NULL);
     double seconds = PROCESSING_SWEEP_SECONDS;
     if (result == NULL)
         return 1; /* the database is away: try again soon */
@@ -134,7 +139,7 @@ static void wait_for_work(processing *p, const sigset_t *waiting)
     PGconn *connection = p->database.connection;
     if (connection != NULL && take_notifications(connection) > 0)
         return;
-    double seconds = connection != NULL ? seconds_to_next_due(&p->database) : 1;
+    double seconds = connection != NULL ? seconds_to_next_look(&p->database) : 1;
     connection = p->database.connection;
     if (connection != NULL && take_notifications(connection) > 0)
         return;

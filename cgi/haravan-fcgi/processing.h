@@ -15,6 +15,9 @@
  *   - when idle, sleeps until the next retry comes due, at most
  *     PROCESSING_SWEEP_SECONDS: the sweep is only a safety net, for events
  *     stored while nobody listened (a new session also sweeps at once);
+ *     while an event is due but was left because another session held its
+ *     resource, it looks again every second (that session's processor goes
+ *     on by itself when done, but one that died does not say so);
  *   - keeps the shops' tokens alive ahead of expiry, if it holds the
  *     refresh duty: a session advisory lock in the database that one
  *     processor at a time holds, across every host on the database; when
