@@ -20,8 +20,9 @@
 #include "haravan/inbox.h"
 #include "haravan/refresh_log.h"
 
-#define BATCH                           100
-#define REFRESH_DUTY_LOCK               "SELECT pg_try_advisory_lock(" CRM_PROCESSOR_LOCK_CLASS ", 0)"
+#define BATCH 100
+/* Its own class: no resource's hash can ever be mistaken for it. */
+#define REFRESH_DUTY_LOCK               "SELECT pg_try_advisory_lock(" CRM_PROCESSOR_DUTY_CLASS ", 0)"
 #define REFRESH_EVERY_SECONDS           1
 #define PROCESSING_BUSY_RECHECK_SECONDS "1"
 

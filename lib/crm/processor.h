@@ -49,6 +49,9 @@
 /* The class (first key) of the advisory locks on resources; the second key
  * is hashtext() of the resource's name. */
 #define CRM_PROCESSOR_LOCK_CLASS "26742"
+/* The class of the processors' duty locks (cgi/haravan-fcgi/processing.c:
+ * the token refresh duty is (26743, 0)). */
+#define CRM_PROCESSOR_DUTY_CLASS "26743"
 
 /* Resolves a Haravan staff id to an email, outside any transaction.
  * Returns 1 with `email` set, 0 when there is no usable answer (with a
