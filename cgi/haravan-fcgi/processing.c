@@ -34,6 +34,7 @@ typedef struct processing {
     crm_processor processor;
     int fresh_session;    /* set by every (re)connection: sweep at once */
     PGconn *duty_session; /* the session holding the refresh duty, or NULL */
+    int duty_backend;     /* and its backend's pid (a new PGconn may reuse the address) */
     time_t refreshed_at;
 } processing;
 
@@ -83,14 +84,17 @@ static void refresh_tokens_if_on_duty(processing *p)
     if (now - p->refreshed_at < REFRESH_EVERY_SECONDS)
         return;
     p->refreshed_at = now;
-    if (p->duty_session != NULL && p->duty_session != p->database.connection)
+    if (p->duty_session != NULL && (p->duty_session != p->database.connection ||
+                                    PQbackendPID(p->database.connection) != p->duty_backend))
         p->duty_session = NULL; /* the session, and its lock, are gone */
     if (p->duty_session == NULL) {
         PGresult *result = db_query(&p->database, DB_ONCE, REFRESH_DUTY_LOCK, 0, NULL, NULL, NULL);
         if (result == NULL)
             return;
-        if (PQgetvalue(result, 0, 0)[0] == 't')
+        if (PQgetvalue(result, 0, 0)[0] == 't') {
             p->duty_session = p->database.connection;
+            p->duty_backend = PQbackendPID(p->database.connection);
+        }
         PQclear(result);
     }
     if (p->duty_session != NULL)

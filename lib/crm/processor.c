@@ -595,8 +595,13 @@ static int claim_and_process(crm_processor *processor, const char *id, const cha
     int first = still_first(database, id);
     int result = first;
     if (first == 1) {
-        crm_outcome outcome;
-        result = crm_process_event(processor, strtoll(id, NULL, 10), &outcome) == 0 ? 1 : -1;
+        /* Skipped (another process had the row, or finished it): not work
+         * done, so the caller does not take it as a reason to look again. */
+        crm_outcome outcome = CRM_OUTCOME_SKIPPED;
+        if (crm_process_event(processor, strtoll(id, NULL, 10), &outcome) != 0)
+            result = -1;
+        else
+            result = outcome != CRM_OUTCOME_SKIPPED;
     }
     release_resource(database, &c);
     return result;
