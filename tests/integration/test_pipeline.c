@@ -9,7 +9,9 @@
  * shuffled while the processors were stopped, applied one at a time in
  * updated_at order while another order proceeds beside it; a processor
  * killed with SIGKILL in the middle of an event's transaction losing
- * nothing.
+ * nothing; HARAVAN_PROCESSORS=0 (intake only): deliveries and replays from
+ * the settings page stored and left pending, processed once processors
+ * run.
  *
  * What was processed when is recorded by this test's own trigger on
  * hv_events (pipeline_log): each event's processing transaction, from its
@@ -403,6 +405,100 @@ static void test_processor_killed_mid_event_loses_nothing(void **state)
                      1);
 }
 
+/* ---- intake only: HARAVAN_PROCESSORS=0 ---- */
+
+static long health_status(void)
+{
+    it_response r = it_request("GET", "/api/haravan/health", NULL, NULL, 0);
+    long status = r.status;
+    it_response_free(&r);
+    return status;
+}
+
+/* Restarts haravan-fcgi; with `intake_only`, with no processors and the
+ * CRM's sign-in for the admin routes (the stack's stand-in takes a cookie:
+ * README, "Admin sign-in"). The stack script starts it with its stack.env
+ * and our environment, which wins. */
+static void restart_fcgi(int intake_only)
+{
+    assert_int_equal(it_stack("fcgi-stop"), 0);
+    if (intake_only) {
+        setenv("HARAVAN_PROCESSORS", "0", 1);
+        setenv("HARAVAN_ADMIN_AUTH", "crm", 1);
+    }
+    int started = it_stack("fcgi-start");
+    unsetenv("HARAVAN_PROCESSORS");
+    unsetenv("HARAVAN_ADMIN_AUTH");
+    assert_int_equal(started, 0);
+    for (int i = 0; i < 100 && health_status() != 200; i++)
+        pause_ms(100);
+    assert_int_equal(health_status(), 200);
+}
+
+static int restart_with_processors(void **state)
+{
+    (void)state;
+    pid_t pids[64];
+    if (processor_pids(pids, 64) == 0)
+        restart_fcgi(0);
+    return 0;
+}
+
+/* The admin's CSRF token, through the CRM sign-in's cookie. */
+static void crm_admin_csrf(const char *cookie, char *out, size_t size)
+{
+    const char *headers[] = {cookie, NULL};
+    it_response r = it_request("GET", "/api/haravan/admin/session", headers, NULL, 0);
+    assert_int_equal(r.status, 200);
+    const char *csrf = strstr(r.body.data, "\"csrf\":\"");
+    assert_non_null(csrf);
+    csrf += strlen("\"csrf\":\"");
+    snprintf(out, size, "%.*s", (int)strcspn(csrf, "\""), csrf);
+    it_response_free(&r);
+}
+
+/* (a) again, as configured: HARAVAN_PROCESSORS=0 runs no processor; a
+ * delivery is stored and stays pending, and so does an event replayed from
+ * the settings page (the worker re-queues it, it does not process it);
+ * processors started later process both. */
+static void test_intake_only_host_processes_nothing(void **state)
+{
+    (void)state;
+    long long earlier = deliver_order("7500001", 0, "7500001001");
+    assert_string_equal(it_wait_processed(earlier), "done");
+    restart_fcgi(1);
+    pid_t pids[64];
+    assert_int_equal(processor_pids(pids, 64), 0);
+
+    long long stored = deliver_order("7500002", 0, "7500002001");
+    char cookie[256], csrf[128], csrf_line[160], path[96], expected[96];
+    snprintf(cookie, sizeof cookie, "Cookie: crm_session=%s", it_env("STACK_CRM_ADMIN_COOKIE"));
+    crm_admin_csrf(cookie, csrf, sizeof csrf);
+    snprintf(csrf_line, sizeof csrf_line, "X-CSRF-Token: %s", csrf);
+    snprintf(path, sizeof path, "/api/haravan/events/%lld/replay", earlier);
+    const char *headers[] = {cookie, csrf_line, NULL};
+    it_response r = it_request("POST", path, headers, NULL, 0);
+    assert_int_equal(r.status, 200);
+    snprintf(expected, sizeof expected, "{\"id\":%lld,\"status\":\"pending\"}", earlier);
+    assert_string_equal(r.body.data, expected);
+    it_response_free(&r);
+
+    char stored_id[32], earlier_id[32];
+    snprintf(stored_id, sizeof stored_id, "%lld", stored);
+    snprintf(earlier_id, sizeof earlier_id, "%lld", earlier);
+    static const char untouched[] = "SELECT count(*) FROM hv_events WHERE id = $1::bigint"
+                                    " AND status = 'pending' AND attempts = 0";
+    assert_int_equal(it_scalar(untouched, stored_id), 1);
+    assert_int_equal(it_scalar(untouched, earlier_id), 1);
+    assert_int_equal(
+        it_scalar("SELECT count(*) FROM orders WHERE haravan_order_id = $1", "7500002"), 0);
+
+    restart_fcgi(0);
+    assert_string_equal(it_wait_processed(stored), "done");
+    assert_string_equal(it_wait_processed(earlier), "done");
+    assert_int_equal(order_total("7500002"), 100000);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -412,6 +508,7 @@ int main(void)
         cmocka_unit_test_teardown(test_versions_of_one_order_in_order_others_in_parallel,
                                   resume_processors),
         cmocka_unit_test_teardown(test_processor_killed_mid_event_loses_nothing, resume_processors),
+        cmocka_unit_test_teardown(test_intake_only_host_processes_nothing, restart_with_processors),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
