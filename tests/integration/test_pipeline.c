@@ -11,7 +11,7 @@
  * killed with SIGKILL in the middle of an event's transaction losing
  * nothing; HARAVAN_PROCESSORS=0 (intake only): deliveries and replays from
  * the settings page stored and left pending, processed once processors
- * run.
+ * run; the token refresh duty held by one processor at a time.
  *
  * What was processed when is recorded by this test's own trigger on
  * hv_events (pipeline_log): each event's processing transaction, from its
@@ -421,14 +421,24 @@ static long health_status(void)
  * and our environment, which wins. */
 static void restart_fcgi(int intake_only)
 {
+    static const char *const names[] = {"HARAVAN_PROCESSORS", "HARAVAN_ADMIN_AUTH"};
+    static const char *const intake_only_values[] = {"0", "crm"};
+    char *saved[2];
     assert_int_equal(it_stack("fcgi-stop"), 0);
-    if (intake_only) {
-        setenv("HARAVAN_PROCESSORS", "0", 1);
-        setenv("HARAVAN_ADMIN_AUTH", "crm", 1);
+    for (int i = 0; i < 2; i++) {
+        const char *value = getenv(names[i]);
+        saved[i] = value != NULL ? strdup(value) : NULL;
+        if (intake_only)
+            setenv(names[i], intake_only_values[i], 1);
     }
     int started = it_stack("fcgi-start");
-    unsetenv("HARAVAN_PROCESSORS");
-    unsetenv("HARAVAN_ADMIN_AUTH");
+    for (int i = 0; i < 2; i++) {
+        if (saved[i] != NULL)
+            setenv(names[i], saved[i], 1);
+        else
+            unsetenv(names[i]);
+        free(saved[i]);
+    }
     assert_int_equal(started, 0);
     for (int i = 0; i < 100 && health_status() != 200; i++)
         pause_ms(100);
@@ -499,6 +509,47 @@ static void test_intake_only_host_processes_nothing(void **state)
     assert_int_equal(order_total("7500002"), 100000);
 }
 
+/* ---- the token refresh duty ---- */
+
+static long long duty_holders(void)
+{
+    return it_scalar("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                     " WHERE l.locktype = 'advisory' AND l.classid = 26743 AND l.objid = 0"
+                     " AND l.objsubid = 2 AND l.granted"
+                     " AND a.application_name = 'haravan-fcgi processor'",
+                     NULL);
+}
+
+static long long duty_backend(void)
+{
+    return it_scalar("SELECT coalesce(min(pid), 0) FROM pg_locks WHERE locktype = 'advisory'"
+                     " AND classid = 26743 AND objid = 0 AND objsubid = 2 AND granted",
+                     NULL);
+}
+
+/* Token refresh ahead of expiry is one processor's duty, however many run
+ * (processing.h): exactly one holds its lock; when the processors die,
+ * one of their replacements takes it over within a few seconds. */
+static void test_one_processor_holds_the_refresh_duty(void **state)
+{
+    (void)state;
+    assert_true(configured_processors() >= 2);
+    for (int i = 0; i < 150 && duty_holders() == 0; i++)
+        pause_ms(20);
+    assert_int_equal(duty_holders(), 1);
+    long long before = duty_backend();
+    signal_processors(SIGKILL);
+    long long after = 0;
+    for (int i = 0; i < 250; i++) {
+        after = duty_backend();
+        if (after != 0 && after != before)
+            break;
+        pause_ms(20);
+    }
+    assert_true(after != 0 && after != before);
+    assert_int_equal(duty_holders(), 1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -509,6 +560,7 @@ int main(void)
                                   resume_processors),
         cmocka_unit_test_teardown(test_processor_killed_mid_event_loses_nothing, resume_processors),
         cmocka_unit_test_teardown(test_intake_only_host_processes_nothing, restart_with_processors),
+        cmocka_unit_test(test_one_processor_holds_the_refresh_duty),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
