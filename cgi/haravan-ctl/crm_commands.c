@@ -101,10 +101,13 @@ static int replay_one(ctl_context *context, crm_processor *processor, const char
     case CRM_REPLAY_UNAVAILABLE:
         return query_failed(context);
     case CRM_REPLAY_DEFERRED:
+    case CRM_REPLAY_QUEUED:
         fprintf(stderr,
                 "haravan-ctl: event %s is pending again but could not be processed now (%s);"
-                " background processing will take it\n",
-                id, context->database.error);
+                " the processors will take it\n",
+                id,
+                context->database.error[0] != '\0' ? context->database.error
+                                                   : "a processor kept its resource busy");
         return 1;
     }
     printf("event %s: %s\n", id, crm_outcome_name(outcome));

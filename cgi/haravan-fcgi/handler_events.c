@@ -3,27 +3,35 @@
  * settings page's sync log.
  *
  * The list is newest first, optionally of one status, at most
- * EVENTS_MAX_LIMIT rows (a page, not an export). A replay is what
- * `haravan-ctl replay ID` does: the event goes back to pending with its
- * attempts reset and is processed at once by this worker's processor;
- * nothing happens twice, since processing only ever fills in what is
+ * EVENTS_MAX_LIMIT rows (a page, not an export). A replay puts the event
+ * back to pending with its attempts reset, due at once, and notifies the
+ * processors (crm_replay_queue); a worker never processes. It then reads
+ * the event's status until it is no longer pending, for at most
+ * REPLAY_WAIT_MS (one cheap SELECT every 25 ms), so that the page shows
+ * the outcome; an event still pending then is answered as "pending".
+ * Nothing happens twice, since processing only ever fills in what is
  * missing (docs/ARCHITECTURE.md, "Processing").
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cJSON.h>
 
 #include "admin.h"
 #include "core/form.h"
 #include "core/log.h"
+#include "crm/processor.h"
 #include "handlers.h"
 
 #define EVENTS_DEFAULT_LIMIT 50
 #define EVENTS_MAX_LIMIT     200
 #define EVENTS_PREFIX        "/api/haravan/events/"
 #define REPLAY_SUFFIX        "/replay"
+#define REPLAY_WAIT_MS       5000
+#define REPLAY_POLL_MS       25
 
 static int known_status(const char *status)
 {
@@ -147,23 +155,34 @@ static long long path_event_id(const char *path)
     return strtoll(digits, NULL, 10);
 }
 
+/* Answers {"id","status"} once the processors have finished the event,
+ * or with "pending" after REPLAY_WAIT_MS. */
 static void reply_replayed(worker *w, request *r, const char *id)
 {
     const char *values[] = {id};
-    PGresult *result =
-        db_query(&w->database, DB_IDEMPOTENT, "SELECT status FROM hv_events WHERE id = $1::bigint",
-                 1, values, NULL, NULL);
-    if (result == NULL || PQntuples(result) == 0) {
+    for (int waited = 0;; waited += REPLAY_POLL_MS) {
+        PGresult *result =
+            db_query(&w->database, DB_IDEMPOTENT,
+                     "SELECT status FROM hv_events WHERE id = $1::bigint", 1, values, NULL, NULL);
+        if (result == NULL || PQntuples(result) == 0) {
+            PQclear(result);
+            r->outcome = "database unavailable";
+            request_reply_error(r, 503, "the event was replayed; its status cannot be read now");
+            return;
+        }
+        const char *status = PQgetvalue(result, 0, 0);
+        if (strcmp(status, "pending") != 0 || waited >= REPLAY_WAIT_MS) {
+            char body[128];
+            snprintf(body, sizeof body, "{\"id\":%s,\"status\":\"%s\"}", id, status);
+            r->outcome = strcmp(status, "pending") != 0 ? "replayed" : "queued";
+            PQclear(result);
+            request_reply_json(r, 200, body);
+            return;
+        }
         PQclear(result);
-        r->outcome = "database unavailable";
-        request_reply_error(r, 503, "the event was replayed; its status cannot be read now");
-        return;
+        struct timespec pause = {0, REPLAY_POLL_MS * 1000 * 1000};
+        nanosleep(&pause, NULL);
     }
-    char body[128];
-    snprintf(body, sizeof body, "{\"id\":%lld,\"status\":\"%s\"}", r->event_id,
-             PQgetvalue(result, 0, 0));
-    PQclear(result);
-    request_reply_json(r, 200, body);
 }
 
 void handle_event_replay(worker *w, request *r)
@@ -178,11 +197,10 @@ void handle_event_replay(worker *w, request *r)
     }
     char id[32];
     snprintf(id, sizeof id, "%lld", r->event_id);
-    crm_outcome outcome = CRM_OUTCOME_SKIPPED;
-    crm_replay_result replayed = crm_replay_event(&w->processor, r->event_id, &outcome);
-    switch (replayed) {
+    switch (crm_replay_queue(&w->database, r->event_id)) {
+    case CRM_REPLAY_QUEUED:
     case CRM_REPLAY_PROCESSED:
-        r->outcome = crm_outcome_name(outcome);
+    case CRM_REPLAY_DEFERRED:
         break;
     case CRM_REPLAY_NO_SUCH_EVENT:
         r->outcome = "no such event";
@@ -196,12 +214,6 @@ void handle_event_replay(worker *w, request *r)
         r->outcome = "unavailable";
         request_reply_error(r, 503, "cannot replay the event now; please retry");
         return;
-    case CRM_REPLAY_DEFERRED:
-        /* It is pending again: background processing takes it. */
-        log_message("error", "replay of event %lld not recorded: %s", r->event_id,
-                    w->database.error);
-        r->outcome = "unrecorded";
-        break;
     }
     reply_replayed(w, r, id);
 }

@@ -183,7 +183,7 @@ void handle_webhooks_subscribe(worker *w, request *r)
 
 /* Asks Haravan for `org_id`'s list, in WEBHOOKS_STATUS_TIMEOUT_MS and
  * without refreshing the token on a 401 (a refresh may take the token
- * endpoint's full timeout; the background refreshes ahead anyway). NULL
+ * endpoint's full timeout; the refresh duty refreshes ahead anyway). NULL
  * when Haravan did not say. */
 static cJSON *ask_haravan(worker *w, const char *org_id)
 {

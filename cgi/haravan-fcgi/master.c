@@ -25,13 +25,13 @@
 #include "core/log.h"
 #include "haravan/api.h"
 #include "counters.h"
-#include "background.h"
+#include "processing.h"
 #include "worker.h"
 
 #define MAX_CHILDREN        512
 #define RESPAWNS_PER_WORKER 2
 
-typedef enum child_role { ROLE_WORKER, ROLE_BACKGROUND } child_role;
+typedef enum child_role { ROLE_WORKER, ROLE_PROCESSOR } child_role;
 
 typedef struct child {
     pid_t pid;
@@ -166,9 +166,9 @@ static int spawn(master *m, child_role role)
         sigset_t none;
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
-        if (role == ROLE_BACKGROUND) {
-            close(m->listen_fd);
-            _exit(background_run(&m->configuration, m->shared));
+        if (role == ROLE_PROCESSOR) {
+            close(m->listen_fd); /* a processor never answers HTTP */
+            _exit(processing_run(&m->configuration, m->shared));
         }
         _exit(worker_run(&m->configuration, m->shared, m->listen_fd));
     }
@@ -189,13 +189,13 @@ static int count_current(const master *m, child_role role)
 }
 
 /* The role of the next child the current generation lacks; -1 when whole:
- * HARAVAN_WORKERS workers and one background processor. */
+ * HARAVAN_WORKERS workers and HARAVAN_PROCESSORS processors. */
 static int missing_role(const master *m)
 {
     if (count_current(m, ROLE_WORKER) < m->configuration.workers)
         return ROLE_WORKER;
-    if (count_current(m, ROLE_BACKGROUND) < 1)
-        return ROLE_BACKGROUND;
+    if (count_current(m, ROLE_PROCESSOR) < m->configuration.processors)
+        return ROLE_PROCESSOR;
     return -1;
 }
 
@@ -220,7 +220,8 @@ static void fill(master *m, int is_replacement)
     }
     for (int role = missing_role(m); role >= 0; role = missing_role(m)) {
         if (is_replacement &&
-            m->respawns_in_window >= RESPAWNS_PER_WORKER * m->configuration.workers) {
+            m->respawns_in_window >=
+                RESPAWNS_PER_WORKER * (m->configuration.workers + m->configuration.processors)) {
             if (!m->respawn_delayed)
                 log_message("error", "workers are dying fast; next restart in one second");
             m->respawn_delayed = 1;
@@ -310,7 +311,8 @@ static void reload(master *m)
     m->generation++;
     fill(m, 0);
     signal_generation(m, m->generation, SIGTERM);
-    log_message("info", "reloaded: %d new workers, old ones finishing", m->configuration.workers);
+    log_message("info", "reloaded: %d new workers and %d processors, old ones finishing",
+                m->configuration.workers, m->configuration.processors);
 }
 
 static void drain(master *m, const sigset_t *wait_mask)
@@ -408,8 +410,8 @@ int master_run(const char *config_path, const char *pid_file)
     }
     if (pid_file != NULL && write_pid_file(pid_file) != 0)
         log_message("warning", "cannot write pid file %s: %s", pid_file, strerror(errno));
-    log_message("info", "listening on %s with %d workers", m.configuration.socket_path,
-                m.configuration.workers);
+    log_message("info", "listening on %s with %d workers and %d processors",
+                m.configuration.socket_path, m.configuration.workers, m.configuration.processors);
     m.generation = 1;
     fill(&m, 0);
     supervise(&m, &wait_mask);

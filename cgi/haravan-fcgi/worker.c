@@ -8,6 +8,11 @@
  * that was about to start fails at once instead of waiting for one more
  * connection. (close() is async-signal-safe; the master and the other
  * workers keep their copies open.)
+ *
+ * A worker only checks, stores and answers: no CRM processing and no call
+ * to Haravan's API follows a delivery in this process (the admin routes
+ * that connect a shop or register webhooks call Haravan because that is
+ * what the admin asked for).
  */
 #define _POSIX_C_SOURCE 200809L
 #include "worker.h"
@@ -90,9 +95,10 @@ static void log_request(const request *r)
     log_end(&record);
 }
 
-/* Handles one request. Returns the id of an event it stored for
- * processing, or 0. */
-static long long serve(worker *w, FCGX_Request *fcgi)
+/* Handles one request. Nothing else happens in a worker: an event it
+ * stored is processed by the processors (processing.h), woken by the
+ * INSERT's notification, never here. */
+static void serve(worker *w, FCGX_Request *fcgi)
 {
     request r;
     request_begin(&r, fcgi);
@@ -101,28 +107,7 @@ static long long serve(worker *w, FCGX_Request *fcgi)
     if (r.status == 0)
         request_reply_error(&r, 500, "internal error");
     log_request(&r);
-    long long stored =
-        r.status == 200 && r.outcome != NULL && strcmp(r.outcome, "stored") == 0 ? r.event_id : 0;
     request_end(&r);
-    return stored;
-}
-
-/* Processes what this worker just stored, after Haravan has its answer;
- * whatever fails here stays pending for the background processor. */
-static void process_stored(worker *w, long long event_id)
-{
-    struct timespec started;
-    clock_gettime(CLOCK_MONOTONIC, &started);
-    crm_outcome outcome = CRM_OUTCOME_SKIPPED;
-    int result = crm_process_event(&w->processor, event_id, &outcome);
-    log_record record;
-    log_begin(&record, result == 0 ? "info" : "error", "process");
-    log_number(&record, "event_id", event_id);
-    log_string(&record, "outcome", result == 0 ? crm_outcome_name(outcome) : "unrecorded");
-    log_decimal(&record, "duration_ms", elapsed_ms(&started));
-    if (result != 0 || outcome == CRM_OUTCOME_RETRY)
-        log_string(&record, "error", w->database.error);
-    log_end(&record);
 }
 
 static int setup(worker *w, const config *configuration, counters *shared)
@@ -140,9 +125,6 @@ static int setup(worker *w, const config *configuration, counters *shared)
         log_message("error", "worker cannot prepare its Haravan clients: %s", error);
         return -1;
     }
-    w->processor.database = &w->database;
-    w->processor.staff_lookup = hv_staff_lookup;
-    w->processor.staff_context = &w->haravan.staff;
     /* Connecting now is an optimisation; a database that is down is fine,
      * requests will reconnect. */
     if (db_connect(&w->database) != 0)
@@ -184,10 +166,8 @@ int worker_run(const config *configuration, counters *shared, int listen_fd)
             continue;
         }
         failures_in_a_row = 0;
-        long long stored = serve(&w, &fcgi);
+        serve(&w, &fcgi);
         FCGX_Finish_r(&fcgi);
-        if (stored > 0)
-            process_stored(&w, stored);
     }
     FCGX_Finish_r(&fcgi);
     secrets_free(&w.cache);

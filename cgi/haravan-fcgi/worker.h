@@ -4,7 +4,8 @@
  * A worker accepts requests on the socket its master bound, one at a time,
  * with one PostgreSQL connection of its own. It stops accepting on SIGTERM,
  * finishes the request in hand, and exits; everything else about process
- * management is the master's (master.h).
+ * management is the master's (master.h). A delivery is checked, stored and
+ * answered, nothing more: processing is the processors' (processing.h).
  *
  * Handlers get the worker for its configuration, database, cached secrets
  * and subscription list, shared counters and its clients of Haravan's services (with the OpenID
@@ -17,7 +18,6 @@
 #include "core/config.h"
 #include "core/db.h"
 #include "counters.h"
-#include "crm/processor.h"
 #include "haravan/clients.h"
 #include "secrets.h"
 #include "subscriptions_cache.h"
@@ -27,8 +27,7 @@ typedef struct worker {
     counters *shared;
     db database;
     secrets cache;
-    crm_processor processor;
-    hv_clients haravan; /* accounts, webhooks, token refresh after a 401, staff lookups */
+    hv_clients haravan; /* accounts and webhooks for the admin routes, token refresh after a 401 */
     subscriptions_cache subscriptions; /* for /api/haravan/status */
 } worker;
 

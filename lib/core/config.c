@@ -16,7 +16,8 @@
 
 #include "core/buffer.h"
 
-#define MAX_WORKERS 256
+#define MAX_WORKERS    256
+#define MAX_PROCESSORS 256
 
 static int replace(char **slot, const char *value)
 {
@@ -32,6 +33,7 @@ void config_defaults(config *c)
 {
     memset(c, 0, sizeof *c);
     c->socket_mode = 0660;
+    c->processors = -1; /* 0 is a choice (intake only); -1 is "not set" */
     /* Allocation failures here leave NULLs that config_load reports. */
     (void)replace(&c->accounts_url, "https://accounts.haravan.com");
     (void)replace(&c->api_url, "https://apis.haravan.com");
@@ -246,6 +248,17 @@ int config_set(config *c, const char *name, const char *value, char *error, size
         c->workers = (int)number;
         return 0;
     }
+    if (strcmp(name, "HARAVAN_PROCESSORS") == 0) {
+        /* 0 is allowed: a host that only takes deliveries, while other
+         * hosts on the same database process them. */
+        if (parse_int(value, 10, 0, MAX_PROCESSORS, &number) != 0) {
+            snprintf(error, error_size, "HARAVAN_PROCESSORS must be a number from 0 to %d",
+                     MAX_PROCESSORS);
+            return -1;
+        }
+        c->processors = (int)number;
+        return 0;
+    }
     if (strcmp(name, "HARAVAN_MASTER_KEY") == 0) {
         if (crypto_parse_key(value, c->master_key) != 0) {
             snprintf(error, error_size, "HARAVAN_MASTER_KEY must be 64 hex digits (32 bytes)");
@@ -353,20 +366,11 @@ int config_apply_text(config *c, const char *text, char *error, size_t error_siz
 }
 
 static const char *const environment_names[] = {
-    "HARAVAN_DB",
-    "HARAVAN_PUBLIC_URL",
-    "HARAVAN_ACCOUNTS_URL",
-    "HARAVAN_API_URL",
-    "HARAVAN_WEBHOOK_URL",
-    "HARAVAN_SOCKET",
-    "HARAVAN_SOCKET_GROUP",
-    "HARAVAN_SOCKET_MODE",
-    "HARAVAN_WORKERS",
-    "HARAVAN_MASTER_KEY",
-    "HARAVAN_MASTER_KEY_FILE",
-    "HARAVAN_ADMIN_AUTH",
-    "HARAVAN_ADMIN_HEADER",
-    NULL,
+    "HARAVAN_DB",           "HARAVAN_PUBLIC_URL",   "HARAVAN_ACCOUNTS_URL",
+    "HARAVAN_API_URL",      "HARAVAN_WEBHOOK_URL",  "HARAVAN_SOCKET",
+    "HARAVAN_SOCKET_GROUP", "HARAVAN_SOCKET_MODE",  "HARAVAN_WORKERS",
+    "HARAVAN_PROCESSORS",   "HARAVAN_MASTER_KEY",   "HARAVAN_MASTER_KEY_FILE",
+    "HARAVAN_ADMIN_AUTH",   "HARAVAN_ADMIN_HEADER", NULL,
 };
 
 static int apply_environment(config *c, char *error, size_t error_size)
@@ -417,6 +421,10 @@ int config_load(config *c, const char *path, char *error, size_t error_size)
     if (c->workers == 0) {
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         c->workers = cores > 0 ? (int)(cores * 2 > MAX_WORKERS ? MAX_WORKERS : cores * 2) : 2;
+    }
+    if (c->processors < 0) {
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        c->processors = cores > 0 ? (int)(cores > MAX_PROCESSORS ? MAX_PROCESSORS : cores) : 1;
     }
     return 0;
 }

@@ -37,6 +37,7 @@ typedef struct config {
     char *socket_group;   /* HARAVAN_SOCKET_GROUP: group given the socket */
     unsigned socket_mode; /* HARAVAN_SOCKET_MODE, octal, e.g. 0660 */
     int workers;          /* HARAVAN_WORKERS; 0 until loaded = 2 x cores */
+    int processors;       /* HARAVAN_PROCESSORS; 0 = intake only; -1 until loaded = cores */
     int has_master_key;   /* HARAVAN_MASTER_KEY or HARAVAN_MASTER_KEY_FILE */
     unsigned char master_key[CRYPTO_KEY_SIZE];
 } config;

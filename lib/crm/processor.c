@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cJSON.h>
 
@@ -15,6 +16,7 @@
 #include "crm/customer.h"
 #include "crm/order.h"
 #include "haravan/field.h"
+#include "haravan/inbox.h"
 #include "haravan/payload.h"
 #include "haravan/webhook.h"
 
@@ -531,31 +533,103 @@ int crm_process_event(crm_processor *processor, long long event_id, crm_outcome 
     return result;
 }
 
-crm_replay_result crm_replay_event(crm_processor *processor, long long event_id,
-                                   crm_outcome *outcome)
+/* ---- claiming: one version of a resource at a time, oldest first ---- */
+
+/* An event may be taken when no older version of its resource is pending
+ * (an unreadable updated_at counts as oldest; equal versions go by
+ * arrival). Events without a resource are their own. */
+#define NO_OLDER_VERSION_PENDING                                                                   \
+    " NOT EXISTS (SELECT 1 FROM hv_events o WHERE o.status = 'pending'"                            \
+    " AND o.resource = e.resource AND (coalesce(o.resource_version, '-infinity'), o.id)"           \
+    " < (coalesce(e.resource_version, '-infinity'), e.id))"
+
+/* The session lock a processor holds on a resource while it processes one
+ * of its events: (class, hashtext(resource)). Two resources that share a
+ * hash only wait for each other. The lock belongs to the session, so a
+ * processor that dies (kill -9, a lost connection) releases it at once. */
+#define RESOURCE_LOCK "(" CRM_PROCESSOR_LOCK_CLASS ", hashtext($1))"
+
+typedef struct claim {
+    const char *resource; /* "" when the event has none */
+    PGconn *connection;   /* the session that holds the lock */
+    int backend;
+} claim;
+
+static int lock_call(db *database, const char *sql, const char *resource)
 {
-    char id[32], lease[16];
-    snprintf(id, sizeof id, "%lld", event_id);
-    snprintf(lease, sizeof lease, "%d", CRM_REPLAY_LEASE_SECONDS);
-    const char *values[] = {id, lease};
-    PGresult *result =
-        db_query(processor->database, DB_ONCE,
-                 "WITH reset AS (UPDATE hv_events SET status = 'pending', attempts = 0,"
-                 " next_attempt_at = now() + make_interval(secs => $2::int), reason = NULL"
-                 " WHERE id = $1::bigint AND status IN ('dead', 'ignored', 'done') RETURNING id)"
-                 " SELECT (SELECT count(*) FROM reset),"
-                 " (SELECT count(*) FROM hv_events WHERE id = $1::bigint)",
-                 2, values, NULL, NULL);
+    const char *values[] = {resource};
+    PGresult *result = db_query(database, DB_ONCE, sql, 1, values, NULL, NULL);
     if (result == NULL)
-        return CRM_REPLAY_UNAVAILABLE;
-    int reset = strcmp(PQgetvalue(result, 0, 0), "0") != 0;
-    int exists = strcmp(PQgetvalue(result, 0, 1), "0") != 0;
+        return -1;
+    int granted = PQgetvalue(result, 0, 0)[0] == 't';
     PQclear(result);
-    if (!reset)
-        return exists ? CRM_REPLAY_STILL_PENDING : CRM_REPLAY_NO_SUCH_EVENT;
-    if (crm_process_event(processor, event_id, outcome) != 0)
-        return CRM_REPLAY_DEFERRED;
-    return CRM_REPLAY_PROCESSED;
+    return granted;
+}
+
+/* Takes the resource's lock without waiting. 1 taken, 0 another session
+ * has it, -1 error. */
+static int claim_resource(db *database, claim *c)
+{
+    if (c->resource[0] == '\0')
+        return 1; /* no resource: the event's row lock is all it needs */
+    int taken = lock_call(database, "SELECT pg_try_advisory_lock" RESOURCE_LOCK, c->resource);
+    if (taken == 1) {
+        c->connection = database->connection;
+        c->backend = PQbackendPID(database->connection);
+    }
+    return taken;
+}
+
+/* Lets the resource go, unless the session that held it is gone (a lost
+ * connection took the lock with it, and a new session holds nothing). */
+static void release_resource(db *database, const claim *c)
+{
+    if (c->resource[0] == '\0' || database->connection == NULL ||
+        database->connection != c->connection || PQbackendPID(database->connection) != c->backend)
+        return;
+    (void)lock_call(database, "SELECT pg_advisory_unlock" RESOURCE_LOCK, c->resource);
+}
+
+/* Asked with the resource's lock held, so the answer is current: the
+ * event is still pending and due, and no older version of its resource is
+ * pending. 1 yes, 0 no, -1 error. */
+static int still_first(db *database, const char *id)
+{
+    const char *values[] = {id};
+    PGresult *result = db_query(
+        database, DB_ONCE,
+        "SELECT 1 FROM hv_events e WHERE e.id = $1::bigint"
+        " AND e.status = 'pending' AND e.next_attempt_at <= now() AND" NO_OLDER_VERSION_PENDING,
+        1, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    int first = PQntuples(result) > 0;
+    PQclear(result);
+    return first;
+}
+
+/* Claims event `id` of `resource` and processes it. Returns 1 processed
+ * (whatever the outcome), 0 not ours now, -1 the database failed. */
+static int claim_and_process(crm_processor *processor, const char *id, const char *resource)
+{
+    db *database = processor->database;
+    claim c = {.resource = resource, .connection = NULL, .backend = 0};
+    int taken = claim_resource(database, &c);
+    if (taken <= 0)
+        return taken;
+    int first = still_first(database, id);
+    int result = first;
+    if (first == 1) {
+        /* Skipped (another process had the row, or finished it): not work
+         * done, so the caller does not take it as a reason to look again. */
+        crm_outcome outcome = CRM_OUTCOME_SKIPPED;
+        if (crm_process_event(processor, strtoll(id, NULL, 10), &outcome) != 0)
+            result = -1;
+        else
+            result = outcome != CRM_OUTCOME_SKIPPED;
+    }
+    release_resource(database, &c);
+    return result;
 }
 
 int crm_process_due(crm_processor *processor, int limit)
@@ -563,27 +637,97 @@ int crm_process_due(crm_processor *processor, int limit)
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit);
     const char *values[] = {limit_text};
-    PGresult *result = db_query(processor->database, DB_IDEMPOTENT,
-                                "SELECT id FROM hv_events WHERE status = 'pending'"
-                                " AND next_attempt_at <= now() ORDER BY next_attempt_at, id"
-                                " LIMIT $1::int",
-                                1, values, NULL, NULL);
+    PGresult *result = db_query(
+        processor->database, DB_IDEMPOTENT,
+        "SELECT e.id, coalesce(e.resource, '') FROM hv_events e"
+        " WHERE e.status = 'pending' AND e.next_attempt_at <= now() AND" NO_OLDER_VERSION_PENDING
+        " ORDER BY e.next_attempt_at, e.id"
+        " LIMIT $1::int",
+        1, values, NULL, NULL);
     if (result == NULL)
         return -1;
-    int count = PQntuples(result);
-    long long *ids = calloc(count > 0 ? (size_t)count : 1, sizeof *ids);
-    for (int row = 0; ids != NULL && row < count; row++)
-        ids[row] = strtoll(PQgetvalue(result, row, 0), NULL, 10);
-    PQclear(result);
-    if (ids == NULL)
-        return -1;
-    for (int i = 0; i < count; i++) {
-        crm_outcome outcome;
-        if (crm_process_event(processor, ids[i], &outcome) != 0)
+    int processed = 0;
+    for (int row = 0; row < PQntuples(result); row++) {
+        int claimed =
+            claim_and_process(processor, PQgetvalue(result, row, 0), PQgetvalue(result, row, 1));
+        if (claimed < 0) {
+            processed = processed > 0 ? processed : -1;
             break;
+        }
+        processed += claimed;
     }
-    free(ids);
-    return count;
+    PQclear(result);
+    return processed;
+}
+
+/* ---- replay ---- */
+
+/* Puts a finished event back to pending, due at `due_in_seconds`, with its
+ * resource named (events finished before sql/008 have none) and the
+ * processors notified. Sets `resource`. */
+static crm_replay_result reset_event(db *database, long long event_id, int due_in_seconds,
+                                     char *resource, size_t resource_size)
+{
+    char id[32], due[16];
+    snprintf(id, sizeof id, "%lld", event_id);
+    snprintf(due, sizeof due, "%d", due_in_seconds);
+    const char *values[] = {id, due};
+    PGresult *result = db_query(
+        database, DB_ONCE,
+        "WITH reset AS (UPDATE hv_events SET status = 'pending', attempts = 0,"
+        " next_attempt_at = now() + make_interval(secs => $2::int), reason = NULL,"
+        " resource = coalesce(resource, split_part(topic, '/', 1) || ':' || coalesce(org_id, '')"
+        "   || ':' || resource_id),"
+        " resource_version = coalesce(resource_version, hv_timestamptz(resource_updated_at))"
+        " WHERE id = $1::bigint AND status IN ('dead', 'ignored', 'done')"
+        " RETURNING id, coalesce(resource, '') AS resource,"
+        " pg_notify('" HV_INBOX_CHANNEL "', '') AS notified)"
+        " SELECT (SELECT count(*) FROM reset),"
+        " (SELECT count(*) FROM hv_events WHERE id = $1::bigint),"
+        " (SELECT resource FROM reset)",
+        2, values, NULL, NULL);
+    if (result == NULL)
+        return CRM_REPLAY_UNAVAILABLE;
+    int reset = strcmp(PQgetvalue(result, 0, 0), "0") != 0;
+    int exists = strcmp(PQgetvalue(result, 0, 1), "0") != 0;
+    snprintf(resource, resource_size, "%s", PQgetvalue(result, 0, 2));
+    PQclear(result);
+    if (!reset)
+        return exists ? CRM_REPLAY_STILL_PENDING : CRM_REPLAY_NO_SUCH_EVENT;
+    return CRM_REPLAY_QUEUED;
+}
+
+crm_replay_result crm_replay_queue(db *database, long long event_id)
+{
+    char resource[256];
+    return reset_event(database, event_id, 0, resource, sizeof resource);
+}
+
+crm_replay_result crm_replay_event(crm_processor *processor, long long event_id,
+                                   crm_outcome *outcome)
+{
+    char resource[256];
+    crm_replay_result reset = reset_event(processor->database, event_id, CRM_REPLAY_LEASE_SECONDS,
+                                          resource, sizeof resource);
+    if (reset != CRM_REPLAY_QUEUED)
+        return reset;
+    /* The resource's lock, as a processor would hold it: a processor busy
+     * with another version of it finishes first (waited for up to the
+     * bound below; then the lease hands the event to the processors). */
+    claim c = {.resource = resource, .connection = NULL, .backend = 0};
+    int taken = 0;
+    for (int waited = 0; waited < CRM_REPLAY_LOCK_WAIT_MS; waited += 50) {
+        taken = claim_resource(processor->database, &c);
+        if (taken != 0)
+            break;
+        struct timespec pause = {0, 50 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+    if (taken != 1)
+        return CRM_REPLAY_DEFERRED;
+    int result = crm_process_event(processor, event_id, outcome);
+    release_resource(processor->database, &c);
+    return result == 0 ? CRM_REPLAY_PROCESSED : CRM_REPLAY_DEFERRED;
 }
 
 const char *crm_outcome_name(crm_outcome outcome)

@@ -28,6 +28,18 @@
  *     is dead with the last reason after CRM_PROCESSOR_MAX_ATTEMPTS.
  * A failed attempt always records a reason, and a dead event its
  * processed_at.
+ *
+ * Claiming (crm_process_due): two versions of one resource (one order, one
+ * customer: same org, same kind, same Haravan id) are never processed at
+ * the same time, and the older pending version goes first. A processor
+ * takes an event only while holding a session advisory lock on its
+ * resource (pg_try_advisory_lock: a resource another processor holds is
+ * skipped, not waited for) and only when, asked again under that lock, no
+ * older version of the resource is pending. The lock lives with the
+ * session: a processor killed mid-work, or its lost connection, frees the
+ * resource at once, and its event, never marked, is still pending. An
+ * older version that waits for a retry holds its newer ones back until it
+ * is done or dead; a dead one holds nothing back.
  */
 #ifndef HARAVAN_CRM_PROCESSOR_H
 #define HARAVAN_CRM_PROCESSOR_H
@@ -37,6 +49,13 @@
 #include "core/db.h"
 
 #define CRM_PROCESSOR_MAX_ATTEMPTS 8
+
+/* The class (first key) of the advisory locks on resources; the second key
+ * is hashtext() of the resource's name. */
+#define CRM_PROCESSOR_LOCK_CLASS "26742"
+/* The class of the processors' duty locks (cgi/haravan-fcgi/processing.c:
+ * the token refresh duty is (26743, 0)). */
+#define CRM_PROCESSOR_DUTY_CLASS "26743"
 
 /* Resolves a Haravan staff id to an email, outside any transaction.
  * Returns 1 with `email` set, 0 when there is no usable answer (with a
@@ -70,24 +89,36 @@ typedef enum crm_replay_result {
     CRM_REPLAY_NO_SUCH_EVENT, /* no event has that id */
     CRM_REPLAY_STILL_PENDING, /* pending or being processed: nothing to replay yet */
     CRM_REPLAY_UNAVAILABLE,   /* the database failed before the reset; nothing changed */
-    CRM_REPLAY_DEFERRED,      /* reset, but processing could not be recorded: the event
-                                 is pending and background processing takes it when the
-                                 lease runs out */
+    CRM_REPLAY_DEFERRED,      /* reset, but processing could not be recorded, or another
+                                 process kept its resource busy: the event is pending and
+                                 the processors take it when the lease runs out */
+    CRM_REPLAY_QUEUED,        /* reset, due at once, and the processors notified
+                                 (crm_replay_queue) */
 } crm_replay_result;
 
 /* Puts a finished event (done, ignored or dead) back to pending with its
- * attempts reset, and processes it at once. The reset leases the event to
- * the caller for CRM_REPLAY_LEASE_SECONDS: background processing does not
- * claim it meanwhile, so the replay is never refused because a background
- * worker raced it, and if the caller dies after the reset, the event is
- * still picked up when the lease runs out. `haravan-ctl replay` and
- * POST /api/haravan/events/{id}/replay both use this. */
+ * attempts reset, and processes it at once, holding its resource's lock
+ * like a processor (waiting up to CRM_REPLAY_LOCK_WAIT_MS for a processor
+ * busy with another version of it). The reset leases the event to the
+ * caller for CRM_REPLAY_LEASE_SECONDS: the processors do not claim it
+ * meanwhile, and if the caller dies after the reset, the event is still
+ * picked up when the lease runs out. `haravan-ctl replay` uses this. */
 #define CRM_REPLAY_LEASE_SECONDS 60
+#define CRM_REPLAY_LOCK_WAIT_MS  10000
 crm_replay_result crm_replay_event(crm_processor *processor, long long event_id,
                                    crm_outcome *outcome);
 
-/* Processes up to `limit` events that are due (pending, next attempt
- * reached), oldest first. Returns how many were looked at, or -1. */
+/* The same reset, due at once, with the processors notified; nothing is
+ * processed here. POST /api/haravan/events/{id}/replay uses this: a
+ * process that answers HTTP never processes. Returns CRM_REPLAY_QUEUED,
+ * _NO_SUCH_EVENT, _STILL_PENDING or _UNAVAILABLE. */
+crm_replay_result crm_replay_queue(db *database, long long event_id);
+
+/* Claims and processes the events that are due (pending, next attempt
+ * reached), oldest first, looking at up to `limit` of them; one whose
+ * resource another process holds, or behind an older pending version, is
+ * left. Returns how many it processed (0: nothing it could take), or -1
+ * when the database failed before any. */
 int crm_process_due(crm_processor *processor, int limit);
 
 /* The human words for an outcome. */

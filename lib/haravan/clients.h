@@ -4,7 +4,7 @@
  * signing keys, cached for the life of the process), the token refresher,
  * and the staff directory the processor resolves executors with.
  *
- * Workers, the background process and `haravan-ctl replay` all need the
+ * Workers (admin routes), processors and `haravan-ctl replay` all need the
  * same four, wired the same way (the staff directory refreshes a shop's
  * token through the refresher after a 401); building them in one place
  * keeps the three from drifting apart.

@@ -10,15 +10,24 @@
  * (body_sha256, computed here from the same parameter). The org header is
  * not covered by the signature; the bytes are, so a signed body replayed
  * under another org is a duplicate. ON CONFLICT without a target covers
- * both indexes. */
+ * both indexes.
+ *
+ * A stored event is due at once, and the same statement notifies the
+ * processors (pg_notify is delivered when the INSERT commits, and only
+ * then): a committed event always wakes one, an event that did not commit
+ * never does. resource and resource_version are what the processors'
+ * per-resource claim orders by (sql/008_pipeline.sql). */
 static const char insert_sql[] =
-    "INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at, dedupe_key,"
-    " headers, body, body_sha256, is_test, status, reason, notes, next_attempt_at, processed_at)"
+    "WITH stored AS (INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at,"
+    " dedupe_key, headers, body, body_sha256, is_test, status, reason, notes, next_attempt_at,"
+    " processed_at, resource, resource_version)"
     " VALUES (nullif($1, ''), $2, nullif($3, ''), nullif($4, ''), $5, $6::jsonb, $7,"
-    " sha256($7::bytea), $8::boolean, $9::text, $10, $11,"
-    " now() + interval '" HV_INBOX_FIRST_CLAIM_INTERVAL "',"
-    " CASE WHEN $9::text = 'dead' THEN now() END)"
-    " ON CONFLICT DO NOTHING RETURNING id";
+    " sha256($7::bytea), $8::boolean, $9::text, $10, $11, now(),"
+    " CASE WHEN $9::text = 'dead' THEN now() END,"
+    " CASE WHEN $3 <> '' THEN split_part($2, '/', 1) || ':' || $1 || ':' || $3 END,"
+    " hv_timestamptz(nullif($4, '')))"
+    " ON CONFLICT DO NOTHING RETURNING id)"
+    " SELECT id, pg_notify('" HV_INBOX_CHANNEL "', '') FROM stored";
 
 int hv_inbox_store(db *database, const hv_inbox_entry *entry, long long *event_id)
 {

@@ -8,6 +8,10 @@
  * identities (the dedupe key, and the topic with the body's SHA-256; see
  * docs/ARCHITECTURE.md, "Dedupe key"), it is safe to run again after a
  * reconnect, which db_query() does.
+ *
+ * Storing is all a request worker does with an event: the processors
+ * (cgi/haravan-fcgi/processing.h) are woken by the INSERT's NOTIFY and
+ * process it, never the process that answers Haravan.
  */
 #ifndef HARAVAN_HARAVAN_INBOX_H
 #define HARAVAN_HARAVAN_INBOX_H
@@ -17,12 +21,9 @@
 #include "core/db.h"
 #include "haravan/webhook.h"
 
-/* A stored event is processed first by the worker that stored it, right
- * after its 200. Background processing (crm_process_due) leaves it alone
- * for this long, so that the two do not both resolve the same order's
- * staff member through Haravan's rate-limited API before one of them wins
- * the row lock. After a worker crash the event waits this long, no more. */
-#define HV_INBOX_FIRST_CLAIM_INTERVAL "5 seconds"
+/* The channel on which every stored event is announced (NOTIFY, in the
+ * INSERT's own transaction); the processors LISTEN on it. */
+#define HV_INBOX_CHANNEL "hv_events"
 
 typedef struct hv_inbox_entry {
     const char *topic;

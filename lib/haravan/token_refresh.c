@@ -365,7 +365,7 @@ hv_refresh_outcome hv_token_refresh_if_due(hv_token_refresher *refresher, db *da
     return refresh_and_report(refresher, database, org_id, TRIGGER_DUE, NULL, error, error_size);
 }
 
-/* ---- the background's pass --------------------------------------------------- */
+/* ---- the refresh duty's pass ------------------------------------------------- */
 
 static hv_retry_pause *pause_of(hv_token_refresher *refresher, const char *org_id)
 {

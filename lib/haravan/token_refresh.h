@@ -4,8 +4,9 @@
  * expiry, refresh once on a 401; invalid_grant means reconnect).
  *
  * Two triggers, one procedure:
- *   - ahead of expiry: the background process looks at the connected
- *     shops every second and refreshes one whose token has less than
+ *   - ahead of expiry: the processor holding the refresh duty
+ *     (cgi/haravan-fcgi/processing.h) looks at the connected shops every
+ *     second and refreshes one whose token has less than
  *     hv_token_refresh_ahead() seconds left;
  *   - after a 401: a caller whose request Haravan refused with the stored
  *     token asks for a refresh once, then retries once.
@@ -26,8 +27,8 @@
  * with the reason in status_reason; nothing retries it, since only the
  * merchant can fix it, by connecting again, and hv_shop_token() no longer
  * hands out the dead token. Any other failure (Haravan down, the client
- * secret refused) changes nothing and is tried again later: the background
- * waits HV_TOKEN_RETRY_SECONDS per shop.
+ * secret refused) changes nothing and is tried again later: the refresh
+ * duty waits HV_TOKEN_RETRY_SECONDS per shop.
  *
  * Ownership: the refresher borrows its hv_oidc and master key, which must
  * outlive it.
@@ -90,7 +91,7 @@ hv_refresh_outcome hv_token_refresh_rejected(hv_token_refresher *refresher, db *
 hv_refresh_outcome hv_token_refresh_if_due(hv_token_refresher *refresher, db *database,
                                            const char *org_id, char *error, size_t error_size);
 
-/* The background's pass: refreshes every connected shop that is due and
+/* The refresh duty's pass: refreshes every connected shop that is due and
  * not pausing after a failure. Returns the number of attempts, or -1 when
  * the shops cannot be read. */
 int hv_token_refresh_due_shops(hv_token_refresher *refresher, db *database);

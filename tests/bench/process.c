@@ -5,18 +5,18 @@
  * It runs the product's own processing code (lib/crm/processor.c through
  * libharavan.a) against a backlog already stored in hv_events, with the
  * product's staff lookup (haravan/staff.h) as the executor hook, exactly as
- * haravan-fcgi's workers and background processor set it up. Nothing of
+ * haravan-fcgi's processors set it up. Nothing of
  * the processing is reimplemented here: this file only decides which
  * process handles which event, and times it.
  *
  *   process workers --processes N --first ID --last ID
  *       N processes; process k calls crm_process_event() on every event id
  *       in [first, last] with (id - first) % N == k, oldest first. That is
- *       the workers' path (cgi/haravan-fcgi/worker.c: each worker processes
- *       the event it stored), at the concurrency of N workers.
+ *       what the workers did before issue #10 (each processed the event it
+ *       had stored), at the concurrency of N processes.
  *   process background
  *       one process calling crm_process_due(processor, 100) until it finds
- *       nothing due: what cgi/haravan-fcgi/background.c does with a backlog.
+ *       nothing due: what a processor (cgi/haravan-fcgi/processing.c) does with a backlog.
  *   process lookup --customers N --seconds S [--batch B]
  *       the dedupe step alone: crm_customer_upsert() for existing customers
  *       (customer k has phone 039xxxxxxx and email customerK@mail.bench.vn,
@@ -49,7 +49,7 @@
 #include "haravan/api.h"
 #include "haravan/staff.h"
 
-#define BACKGROUND_BATCH 100 /* cgi/haravan-fcgi/background.c's BATCH */
+#define BACKGROUND_BATCH 100 /* cgi/haravan-fcgi/processing.c's BATCH */
 
 typedef struct options {
     const char *config_path;
@@ -149,7 +149,7 @@ static void run_worker_share(const options *o, int index, tally *t)
     session_close(&s);
 }
 
-/* crm_process_due reports how many it looked at, not their outcomes: the
+/* crm_process_due reports how many it processed, not their outcomes: the
  * script reads those from hv_events afterwards. */
 static void run_background(const options *o, tally *t)
 {
@@ -159,7 +159,7 @@ static void run_background(const options *o, tally *t)
         return;
     }
     for (;;) {
-        int looked_at = crm_process_due(&s.processor, BACKGROUND_BATCH);
+        int looked_at = crm_process_due(&s.processor, BACKGROUND_BATCH); /* processed */
         if (looked_at < 0) {
             fprintf(stderr, "process: %s\n", s.database.error);
             t->failures++;

@@ -79,10 +79,10 @@ static int configured_workers(void)
     return atoi(it_env("HARAVAN_WORKERS"));
 }
 
-/* The master's children: its FastCGI workers and one background processor. */
+/* The master's children: its FastCGI workers and its processors. */
 static int expected_children(void)
 {
-    return configured_workers() + 1;
+    return configured_workers() + atoi(it_env("HARAVAN_PROCESSORS"));
 }
 
 /* ---- a burst of signed deliveries over libcurl's multi interface ---- */

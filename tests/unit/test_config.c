@@ -38,7 +38,7 @@ static const char *const haravan_variables[] = {
     "HARAVAN_CONFIG",       "HARAVAN_DB",          "HARAVAN_PUBLIC_URL", "HARAVAN_ACCOUNTS_URL",
     "HARAVAN_API_URL",      "HARAVAN_WEBHOOK_URL", "HARAVAN_SOCKET",     "HARAVAN_SOCKET_GROUP",
     "HARAVAN_SOCKET_MODE",  "HARAVAN_WORKERS",     "HARAVAN_MASTER_KEY", "HARAVAN_MASTER_KEY_FILE",
-    "HARAVAN_ADMIN_HEADER", "HARAVAN_ADMIN_AUTH",
+    "HARAVAN_ADMIN_HEADER", "HARAVAN_ADMIN_AUTH",  "HARAVAN_PROCESSORS",
 };
 
 static char *saved_values[COUNT(haravan_variables)];
@@ -129,6 +129,7 @@ static void assert_defaults(const config *c)
     assert_int_equal(c->admin_crm, 0);
     assert_int_equal(c->socket_mode, 0660);
     assert_int_equal(c->workers, 0);
+    assert_int_equal(c->processors, -1);
     assert_int_equal(c->has_master_key, 0);
 }
 
@@ -257,6 +258,7 @@ typedef struct refused_setting {
 } refused_setting;
 
 #define WORKERS_ERROR    "HARAVAN_WORKERS must be a number from 1 to 256"
+#define PROCESSORS_ERROR "HARAVAN_PROCESSORS must be a number from 0 to 256"
 #define MODE_ERROR       "HARAVAN_SOCKET_MODE must be octal, e.g. 0660"
 #define KEY_ERROR        "HARAVAN_MASTER_KEY must be 64 hex digits (32 bytes)"
 #define ADMIN_AUTH_ERROR "HARAVAN_ADMIN_AUTH must be password or crm"
@@ -281,6 +283,13 @@ static void test_set_refuses_invalid_values(void **state)
         {"HARAVAN_WORKERS", "-1", WORKERS_ERROR},
         {"HARAVAN_WORKERS", "1.5", WORKERS_ERROR},
         {"HARAVAN_WORKERS", "99999999999999999999", WORKERS_ERROR},
+        {"HARAVAN_PROCESSORS", "257", PROCESSORS_ERROR},
+        {"HARAVAN_PROCESSORS", "abc", PROCESSORS_ERROR},
+        {"HARAVAN_PROCESSORS", "", PROCESSORS_ERROR},
+        {"HARAVAN_PROCESSORS", "4x", PROCESSORS_ERROR},
+        {"HARAVAN_PROCESSORS", "-1", PROCESSORS_ERROR},
+        {"HARAVAN_PROCESSORS", "1.5", PROCESSORS_ERROR},
+        {"HARAVAN_PROCESSORS", "99999999999999999999", PROCESSORS_ERROR},
         {"HARAVAN_SOCKET_MODE", "999", MODE_ERROR},
         {"HARAVAN_SOCKET_MODE", "0668", MODE_ERROR},
         {"HARAVAN_SOCKET_MODE", "1000", MODE_ERROR},
@@ -347,7 +356,8 @@ static void test_set_accepts_boundaries(void **state)
         {"HARAVAN_WORKERS", "1", 1},           {"HARAVAN_WORKERS", "256", 256},
         {"HARAVAN_WORKERS", "16", 16},         {"HARAVAN_SOCKET_MODE", "0660", 0660},
         {"HARAVAN_SOCKET_MODE", "600", 0600},  {"HARAVAN_SOCKET_MODE", "0", 0},
-        {"HARAVAN_SOCKET_MODE", "0770", 0770},
+        {"HARAVAN_SOCKET_MODE", "0770", 0770}, {"HARAVAN_PROCESSORS", "0", 0},
+        {"HARAVAN_PROCESSORS", "1", 1},        {"HARAVAN_PROCESSORS", "256", 256},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         config c;
@@ -356,8 +366,9 @@ static void test_set_accepts_boundaries(void **state)
         int result = config_set(&c, cases[i].name, cases[i].value, error, sizeof error);
         if (result != 0)
             fail_msg("%s=%s refused: %s", cases[i].name, cases[i].value, error);
-        long actual =
-            strcmp(cases[i].name, "HARAVAN_WORKERS") == 0 ? (long)c.workers : (long)c.socket_mode;
+        long actual = strcmp(cases[i].name, "HARAVAN_WORKERS") == 0      ? (long)c.workers
+                      : strcmp(cases[i].name, "HARAVAN_PROCESSORS") == 0 ? (long)c.processors
+                                                                         : (long)c.socket_mode;
         if (actual != cases[i].expected)
             fail_msg("%s=%s gave %ld, expected %ld", cases[i].name, cases[i].value, actual,
                      cases[i].expected);
@@ -483,6 +494,7 @@ static void test_master_key_file_with_bad_content(void **state)
 static const char config_file_text[] = "# written by test_config\n"
                                        "HARAVAN_DB=dbname=from_file\n"
                                        "HARAVAN_WORKERS=3\n"
+                                       "HARAVAN_PROCESSORS=3\n"
                                        "HARAVAN_API_URL=https://apis.file.example/\n"
                                        "HARAVAN_SOCKET_MODE=0640\n";
 
@@ -490,6 +502,7 @@ static void assert_loaded_from_file(const config *c)
 {
     assert_string_or_null(c->database, "dbname=from_file", "database");
     assert_int_equal(c->workers, 3);
+    assert_int_equal(c->processors, 3);
     assert_string_or_null(c->api_url, "https://apis.file.example", "api_url");
     assert_int_equal(c->socket_mode, 0640);
     assert_string_or_null(c->accounts_url, "https://accounts.haravan.com", "accounts_url");
@@ -521,6 +534,7 @@ static void test_load_file_then_environment(void **state)
     assert_int_equal(setenv("HARAVAN_MASTER_KEY", HEX_KEY, 1), 0);
     load_or_fail(&c, path);
     assert_int_equal(c.workers, 5);
+    assert_int_equal(c.processors, 3); /* the file's */
     assert_string_equal(c.api_url, "https://apis.env.example");
     assert_string_equal(c.database, "dbname=from_file");
     assert_int_equal(c.socket_mode, 0640);
@@ -542,6 +556,18 @@ static void test_load_file_then_environment(void **state)
     assert_string_equal(error, WORKERS_ERROR);
     config_free(&c);
     assert_int_equal(unsetenv("HARAVAN_WORKERS"), 0);
+
+    /* 0 processors (intake only) from the environment beats the file's 3;
+     * a bad value is refused like HARAVAN_WORKERS'. */
+    assert_int_equal(setenv("HARAVAN_PROCESSORS", "0", 1), 0);
+    load_or_fail(&c, path);
+    assert_int_equal(c.processors, 0);
+    config_free(&c);
+    assert_int_equal(setenv("HARAVAN_PROCESSORS", "x", 1), 0);
+    assert_int_equal(config_load(&c, path, error, sizeof error), -1);
+    assert_string_equal(error, PROCESSORS_ERROR);
+    config_free(&c);
+    assert_int_equal(unsetenv("HARAVAN_PROCESSORS"), 0);
 
     /* With no path, HARAVAN_CONFIG names the file. */
     assert_int_equal(setenv("HARAVAN_CONFIG", path, 1), 0);
@@ -569,6 +595,8 @@ static void test_load_without_file(void **state)
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     long expected = cores > 0 ? (cores * 2 > 256 ? 256 : cores * 2) : 2;
     assert_int_equal(c.workers, expected);
+    /* config.h: processors -1 until loaded = the cores (at most 256). */
+    assert_int_equal(c.processors, cores > 0 ? (cores > 256 ? 256 : cores) : 1);
     config_free(&c);
 }
 

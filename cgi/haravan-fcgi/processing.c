@@ -1,0 +1,208 @@
+/*
+ * processing: a processor's loop: wait for a notification, claim, process,
+ * refresh tokens. See processing.h.
+ */
+#define _GNU_SOURCE /* ppoll */
+#include "processing.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <time.h>
+
+#include "core/db.h"
+#include "core/log.h"
+#include "crm/processor.h"
+#include "haravan/clients.h"
+#include "haravan/inbox.h"
+#include "haravan/refresh_log.h"
+
+#define BATCH 100
+/* Its own class: no resource's hash can ever be mistaken for it. */
+#define REFRESH_DUTY_LOCK               "SELECT pg_try_advisory_lock(" CRM_PROCESSOR_DUTY_CLASS ", 0)"
+#define REFRESH_EVERY_SECONDS           1
+#define PROCESSING_BUSY_RECHECK_SECONDS "1"
+
+static volatile sig_atomic_t stop_requested;
+
+typedef struct processing {
+    db database;
+    hv_clients haravan;
+    crm_processor processor;
+    int fresh_session;    /* set by every (re)connection: sweep at once */
+    PGconn *duty_session; /* the session holding the refresh duty, or NULL */
+    int duty_backend;     /* and its backend's pid (a new PGconn may reuse the address) */
+    time_t refreshed_at;
+} processing;
+
+static void on_terminate(int signal_number)
+{
+    (void)signal_number;
+    stop_requested = 1;
+}
+
+/* SIGTERM and SIGINT are blocked except inside ppoll (`waiting`). */
+static int install_signals(sigset_t *waiting)
+{
+    struct sigaction action;
+    memset(&action, 0, sizeof action);
+    action.sa_handler = on_terminate;
+    sigemptyset(&action.sa_mask);
+    if (sigaction(SIGTERM, &action, NULL) != 0 || sigaction(SIGINT, &action, NULL) != 0)
+        return -1;
+    action.sa_handler = SIG_IGN;
+    if (sigaction(SIGPIPE, &action, NULL) != 0 || sigaction(SIGHUP, &action, NULL) != 0)
+        return -1;
+    sigset_t terminate;
+    sigemptyset(&terminate);
+    sigaddset(&terminate, SIGTERM);
+    sigaddset(&terminate, SIGINT);
+    if (sigprocmask(SIG_BLOCK, &terminate, waiting) != 0)
+        return -1;
+    sigdelset(waiting, SIGTERM);
+    sigdelset(waiting, SIGINT);
+    return prctl(PR_SET_PDEATHSIG, SIGTERM);
+}
+
+/* Every new session listens before it looks, so that no event committed
+ * after the look goes unannounced. */
+static int listen_on_connect(db *database, void *context)
+{
+    processing *p = context;
+    p->fresh_session = 1;
+    return db_command(database, "LISTEN " HV_INBOX_CHANNEL);
+}
+
+/* The refresh duty: taken when free (its holder died, or nobody had it),
+ * then kept for the life of the session. */
+static void refresh_tokens_if_on_duty(processing *p)
+{
+    time_t now = time(NULL);
+    if (now - p->refreshed_at < REFRESH_EVERY_SECONDS)
+        return;
+    p->refreshed_at = now;
+    if (p->duty_session != NULL && (p->duty_session != p->database.connection ||
+                                    PQbackendPID(p->database.connection) != p->duty_backend))
+        p->duty_session = NULL; /* the session, and its lock, are gone */
+    if (p->duty_session == NULL) {
+        PGresult *result = db_query(&p->database, DB_ONCE, REFRESH_DUTY_LOCK, 0, NULL, NULL, NULL);
+        if (result == NULL)
+            return;
+        if (PQgetvalue(result, 0, 0)[0] == 't') {
+            p->duty_session = p->database.connection;
+            p->duty_backend = PQbackendPID(p->database.connection);
+        }
+        PQclear(result);
+    }
+    if (p->duty_session != NULL)
+        (void)hv_token_refresh_due_shops(&p->haravan.refresher, &p->database);
+}
+
+/* Drains the notifications libpq already holds. Returns how many. */
+static int take_notifications(PGconn *connection)
+{
+    int count = 0;
+    if (PQconsumeInput(connection) == 0)
+        return 1; /* broken: the next query reconnects and sweeps */
+    for (PGnotify *n = PQnotifies(connection); n != NULL; n = PQnotifies(connection)) {
+        count++;
+        PQfreemem(n);
+    }
+    return count;
+}
+
+/* Seconds until the next look: soon (PROCESSING_BUSY_RECHECK_SECONDS) when
+ * something due was left because its resource was busy (its holder loops
+ * on when done, but a holder that died, or a session on another host, does
+ * not tell us), else when the next pending event comes due (a retry, a
+ * replay's lease), at most the sweep period. */
+static double seconds_to_next_look(db *database)
+{
+    PGresult *result =
+        db_query(database, DB_IDEMPOTENT,
+                 "SELECT CASE WHEN min(next_attempt_at) <= now() THEN $1::float8"
+                 " ELSE extract(epoch FROM min(next_attempt_at) - now()) END"
+                 " FROM hv_events WHERE status = 'pending'",
+                 1, (const char *const[]){PROCESSING_BUSY_RECHECK_SECONDS}, NULL, NULL);
+    double seconds = PROCESSING_SWEEP_SECONDS;
+    if (result == NULL)
+        return 1; /* the database is away: try again soon */
+    if (!PQgetisnull(result, 0, 0))
+        seconds = strtod(PQgetvalue(result, 0, 0), NULL);
+    PQclear(result);
+    if (seconds > PROCESSING_SWEEP_SECONDS)
+        seconds = PROCESSING_SWEEP_SECONDS;
+    return seconds < 0.01 ? 0.01 : seconds;
+}
+
+/* Sleeps until a notification, the next due time, or SIGTERM. */
+static void wait_for_work(processing *p, const sigset_t *waiting)
+{
+    PGconn *connection = p->database.connection;
+    if (connection != NULL && take_notifications(connection) > 0)
+        return;
+    double seconds = connection != NULL ? seconds_to_next_look(&p->database) : 1;
+    connection = p->database.connection;
+    if (connection != NULL && take_notifications(connection) > 0)
+        return;
+    struct timespec timeout = {.tv_sec = (time_t)seconds,
+                               .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9)};
+    struct pollfd socket = {.fd = connection != NULL ? PQsocket(connection) : -1, .events = POLLIN};
+    if (stop_requested)
+        return;
+    (void)ppoll(&socket, socket.fd >= 0 ? 1 : 0, &timeout, waiting);
+    if (connection != NULL && connection == p->database.connection)
+        (void)take_notifications(connection);
+}
+
+static int setup(processing *p, const config *configuration)
+{
+    memset(p, 0, sizeof *p);
+    if (db_init(&p->database, configuration->database, "haravan-fcgi processor") != 0)
+        return -1;
+    p->database.on_connect = listen_on_connect;
+    p->database.on_connect_context = p;
+    char error[256];
+    if (hv_clients_init(&p->haravan, configuration, hv_refresh_log, error, sizeof error) != 0) {
+        log_message("error", "processor cannot prepare its Haravan clients: %s", error);
+        db_close(&p->database);
+        return -1;
+    }
+    p->processor.database = &p->database;
+    p->processor.staff_lookup = hv_staff_lookup;
+    p->processor.staff_context = &p->haravan.staff;
+    if (db_connect(&p->database) != 0)
+        log_message("warning", "processor starts without database: %s", p->database.error);
+    return 0;
+}
+
+int processing_run(const config *configuration, counters *shared)
+{
+    (void)shared;
+    sigset_t waiting;
+    static processing p; /* one per process */
+    /* Its own name in ps and /proc (workers keep haravan-fcgi's). */
+    (void)prctl(PR_SET_NAME, "hv-processor");
+    if (install_signals(&waiting) != 0 || setup(&p, configuration) != 0) {
+        log_message("error", "processor cannot start: %s", strerror(errno));
+        return 1;
+    }
+    while (!stop_requested) {
+        p.fresh_session = 0;
+        refresh_tokens_if_on_duty(&p);
+        int processed = crm_process_due(&p.processor, BATCH);
+        if (processed < 0)
+            log_message("error", "processing: %s", p.database.error);
+        /* Work done may have let a newer version of its resource through;
+         * a new session may have missed notifications: look again. */
+        if (processed > 0 || p.fresh_session)
+            continue;
+        wait_for_work(&p, &waiting);
+    }
+    hv_clients_free(&p.haravan);
+    db_close(&p.database);
+    return 0;
+}
