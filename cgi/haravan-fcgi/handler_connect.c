@@ -1,5 +1,5 @@
 /*
- * The connect flow (docs/CONNECT.md "Connector routes"; HARAVAN.md section
+ * The connect flow (docs/CONNECT.md "Connector routes"; docs/HARAVAN.md section
  * 1): Haravan's OpenID Connect Hybrid flow in two steps.
  *
  *   GET /api/haravan/connect (admin)
@@ -48,7 +48,7 @@
 #define SETTINGS_PAGE "/haravan/"
 #define LOGIN_PATH    CONNECT_LOGIN_PATH
 #define GRANT_PATH    CONNECT_GRANT_PATH
-/* HARAVAN.md section 1: the login step, then the install scopes. */
+/* docs/HARAVAN.md section 1: the login step, then the install scopes. */
 #define LOGIN_SCOPES "openid profile email org userinfo"
 #define GRANT_SCOPES                                                                               \
     "openid profile email org userinfo offline_access grant_service wh_api com.read_orders "       \
@@ -318,7 +318,7 @@ static const char *check_identity(callback *c)
         return "invalid_token";
     }
     snprintf(c->org_id, sizeof c->org_id, "%s", org_id);
-    /* HARAVAN.md: only the shop's owner may install. */
+    /* docs/HARAVAN.md: only the shop's owner may install. */
     if (!hv_jwt_claim_contains(&c->identity, "role", "admin")) {
         snprintf(c->reason, sizeof c->reason, "user %.40s is not the shop's owner (role)",
                  hv_jwt_claim(&c->identity, "sub"));

@@ -1,6 +1,6 @@
 /*
  * /api/haravan/webhooks (admin): the connected shop's webhook subscription
- * at Haravan (docs/CONNECT.md; HARAVAN.md section 2).
+ * at Haravan (docs/CONNECT.md; docs/HARAVAN.md section 2).
  *
  *   GET  -> {"subscriptions":[...]}   Haravan's GET /api/subscribe, its data
  *   POST -> {"subscription":{...}}    Haravan's POST /api/subscribe, its data

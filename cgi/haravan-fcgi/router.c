@@ -1,5 +1,5 @@
 /*
- * router: the route table. See router.h; DESIGN.md section 5 is the
+ * router: the route table. See router.h; docs/CONTRACT.md is the
  * contract these paths keep.
  */
 #include "router.h"

@@ -1,7 +1,7 @@
 /*
  * config: the connector's configuration, from a file and the environment.
  *
- * Every name is the environment variable's (DESIGN.md section 5). A file
+ * Every name is the environment variable's (docs/CONTRACT.md). A file
  * holds the same names as shell-style `NAME=value` lines (var/stack.env is
  * such a file), and the environment overrides the file, so one systemd
  * EnvironmentFile or one exported variable does what an operator expects.

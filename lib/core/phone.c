@@ -1,7 +1,7 @@
 /*
  * phone: canonical phone numbers. See phone.h for the rules; the prefix
- * table is ../shared/haravan/vn-phone-prefix-2018.csv, checked row by row
- * against this copy by tests/unit/test_phone.c.
+ * table is tests/data/vn-phone-prefix-2018.csv (docs/HARAVAN.md section 5),
+ * checked row by row against this copy by tests/unit/test_phone.c.
  */
 #include "core/phone.h"
 

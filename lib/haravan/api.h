@@ -1,5 +1,5 @@
 /*
- * hv_api: the connector's client for Haravan's REST API (HARAVAN.md
+ * hv_api: the connector's client for Haravan's REST API (docs/HARAVAN.md
  * section 3): GET {HARAVAN_API_URL}/com/{path} with a shop's Bearer token,
  * over libcurl.
  *

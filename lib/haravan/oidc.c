@@ -359,7 +359,7 @@ static int take_string(const cJSON *document, const char *name, char **slot)
     return *slot != NULL ? 0 : -1;
 }
 
-/* expires_in as a number or a string of digits ([open] in HARAVAN.md). */
+/* expires_in as a number or a string of digits ([open] in docs/HARAVAN.md). */
 static int take_expires_in(const cJSON *document, long long *out)
 {
     const cJSON *value = cJSON_GetObjectItemCaseSensitive(document, "expires_in");

@@ -1,6 +1,6 @@
 /*
  * hv_oidc: the connector as an OpenID Connect client of Haravan's accounts
- * service (HARAVAN.md section 1): discovery, the signing keys, id_token
+ * service (docs/HARAVAN.md section 1): discovery, the signing keys, id_token
  * verification, the authorize URL, and the token endpoint's two grants.
  *
  * Why it is built this way:
@@ -18,7 +18,7 @@
  *   Haravan. Keys older than HV_OIDC_JWKS_MAX_AGE_SECONDS are fetched
  *   again before use, so a key Haravan withdrew stops being trusted.
  * - The client authenticates at the token endpoint with client_id and
- *   client_secret in the form body (client_secret_post), as HARAVAN.md and
+ *   client_secret in the form body (client_secret_post), as docs/HARAVAN.md and
  *   Haravan's samples do; the body is sent as
  *   application/x-www-form-urlencoded, the only type a conformant token
  *   endpoint takes (RFC 6749 3.2; the simulator refuses any other).

@@ -2,7 +2,7 @@
  * hv_payload: reading Haravan's customer and order objects into the CRM's
  * inputs (crm/customer.h, crm/order.h).
  *
- * This is where Haravan's shapes (HARAVAN.md section 4) meet the CRM's
+ * This is where Haravan's shapes (docs/HARAVAN.md section 4) meet the CRM's
  * fields, so every interpretation lives here: names written family name
  * first, gender as 1/0 or "male"/"female", phones canonicalised, emails
  * normalised, the 2018 prefixes, addresses as one readable line, the
@@ -71,7 +71,7 @@ typedef enum hv_payload_kind {
 
 /* 1 when `body` is the kind of resource its topic names, else 0 with
  * report->reason saying what does not fit. What tells them apart (from
- * every sample in tests/data/samples and HARAVAN.md section 4): an order
+ * every sample in tests/data/samples and docs/HARAVAN.md section 4): an order
  * has at least one of line_items, financial_status, total_price,
  * order_number, fulfillment_status; a customer has at least one of
  * first_name, last_name, addresses, default_address, accepts_marketing,

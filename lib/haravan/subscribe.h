@@ -1,6 +1,6 @@
 /*
  * hv_subscribe: a shop's webhook subscription at Haravan's webhook service
- * (HARAVAN.md section 2): {HARAVAN_WEBHOOK_URL}/api/subscribe with the
+ * (docs/HARAVAN.md section 2): {HARAVAN_WEBHOOK_URL}/api/subscribe with the
  * shop's token, POST to subscribe (no body, as Haravan's sample sends
  * none), GET to list.
  *

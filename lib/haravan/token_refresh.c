@@ -169,7 +169,7 @@ static int store_tokens(db *database, hv_token_refresher *refresher, const char 
                             tokens->scope};
     const int lengths[] = {0, (int)access.length, (int)refresh.length, 0, 0};
     const int formats[] = {0, 1, 1, 0, 0};
-    /* No refresh token in the answer: the old one stays (HARAVAN.md). */
+    /* No refresh token in the answer: the old one stays (docs/HARAVAN.md). */
     PGresult *result = db_query(
         database, DB_ONCE,
         "UPDATE hv_shops SET access_token = $2, refresh_token = coalesce($3, refresh_token),"

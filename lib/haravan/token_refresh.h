@@ -1,5 +1,5 @@
 /*
- * hv_token_refresh: keeping a shop's access token alive (HARAVAN.md
+ * hv_token_refresh: keeping a shop's access token alive (docs/HARAVAN.md
  * section 1: lifetimes are [open]; store expires_in, refresh ahead of
  * expiry, refresh once on a 401; invalid_grant means reconnect).
  *

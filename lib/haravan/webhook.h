@@ -1,7 +1,7 @@
 /*
  * hv_webhook: what a Haravan webhook delivery is, before any CRM meaning.
  *
- * HARAVAN.md section 2 is the source: the signature is
+ * docs/HARAVAN.md section 2 is the source: the signature is
  * base64(HMAC-SHA256(client secret, raw body)) in a header with three known
  * spellings; the topic and shop come in headers; the body is the bare
  * resource. This module verifies the signature over the raw bytes (never a

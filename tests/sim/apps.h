@@ -2,7 +2,7 @@
  * apps: the apps registered with the simulated Haravan, i.e. what a
  * developer types into Haravan's partner dashboard: client id and secret,
  * the Redirect URLs, and the webhook Callback URL, Verify Token and topics
- * (HARAVAN.md sections 1 and 2). /sim/apps writes here; the authorize and
+ * (docs/HARAVAN.md sections 1 and 2). /sim/apps writes here; the authorize and
  * token endpoints, /api/subscribe and the deliveries read from here.
  *
  * An app is kept as the JSON object /sim/apps shows, because that is all

@@ -1,5 +1,5 @@
 /*
- * bucket: Haravan's rate limit, a leaky bucket per shop (HARAVAN.md
+ * bucket: Haravan's rate limit, a leaky bucket per shop (docs/HARAVAN.md
  * section 3): it holds 80 calls and drains 4 per second; a call that would
  * overflow it is refused with 429 and a Retry-After, and is not counted.
  *

@@ -1,5 +1,5 @@
 /*
- * deliveries: webhook deliveries as Haravan sends them (HARAVAN.md section
+ * deliveries: webhook deliveries as Haravan sends them (docs/HARAVAN.md section
  * 2), fired on demand by POST /sim/fire and `haravan-sim fire`.
  *
  * A delivery is a POST of the bare resource (a REST sample's wrapper

@@ -2,7 +2,7 @@
  * listing: the query parameters of Haravan's list and count endpoints, and
  * the page of records they select.
  *
- * Parameters (HARAVAN.md section 3): limit (default 50; above 50 means
+ * Parameters (docs/HARAVAN.md section 3): limit (default 50; above 50 means
  * 50), page (from 1), since_id (records with a greater id),
  * created_at_min|max and updated_at_min|max (inclusive, ISO 8601),
  * fields (a comma separated list of the fields to return), order

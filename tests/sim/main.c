@@ -1,5 +1,5 @@
 /*
- * haravan-sim: a stand-in for Haravan (HARAVAN.md sections 1 to 3): the
+ * haravan-sim: a stand-in for Haravan (docs/HARAVAN.md sections 1 to 3): the
  * REST API, accounts.haravan.com's OpenID Connect and webhook.haravan.com's
  * subscriptions and deliveries, so that the connector, its tests and
  * `make run` work offline.

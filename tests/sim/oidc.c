@@ -1,5 +1,5 @@
 /*
- * oidc: accounts.haravan.com as HARAVAN.md section 1 describes it: OpenID
+ * oidc: accounts.haravan.com as docs/HARAVAN.md section 1 describes it: OpenID
  * Connect discovery and JWKS, the hybrid flow (response_type "code
  * id_token") with response_mode=form_post, the token endpoint
  * (authorization_code and refresh_token grants) and userinfo.
@@ -57,7 +57,7 @@
 static const char html_type[] = "text/html; charset=utf-8";
 static const char no_store[] = "Cache-Control: no-store\r\nPragma: no-cache\r\n";
 
-/* Only the account owner may grant these (HARAVAN.md section 1). */
+/* Only the account owner may grant these (docs/HARAVAN.md section 1). */
 static const char *const owner_only_scopes[] = {"grant_service", "wh_api", NULL};
 
 /* ---- small helpers ------------------------------------------------------ */

@@ -1,5 +1,5 @@
 /*
- * routes_api: Haravan's REST API under /com/, as HARAVAN.md section 3
+ * routes_api: Haravan's REST API under /com/, as docs/HARAVAN.md section 3
  * describes it. See sim.h.
  *
  * Every call goes through the same gate, in the order a client sees its

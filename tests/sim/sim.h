@@ -1,15 +1,15 @@
 /*
  * sim: the state of one haravan-sim process and its two route families.
  *
- *   /com/...   Haravan's REST API as HARAVAN.md section 3 describes it
+ *   /com/...   Haravan's REST API as docs/HARAVAN.md section 3 describes it
  *              (routes_api.c): Bearer tokens with scopes, the leaky-bucket
  *              rate limit, Haravan's wrappers, paging and errors;
  *   /.well-known/openid-configuration[/jwks], /connect/...
- *              accounts.haravan.com, HARAVAN.md section 1 (oidc.c): the
+ *              accounts.haravan.com, docs/HARAVAN.md section 1 (oidc.c): the
  *              OpenID Connect hybrid flow with form_post, RS256 id_tokens,
  *              codes, access and refresh tokens;
  *   /api/subscribe
- *              webhook.haravan.com, HARAVAN.md section 2 (subscriptions.c),
+ *              webhook.haravan.com, docs/HARAVAN.md section 2 (subscriptions.c),
  *              with the verify-token handshake to the app's callback;
  *   /sim/...   controls for tests, never part of Haravan (routes_admin.c,
  *              admin_accounts.c): add records, tokens and apps, inject
@@ -50,7 +50,7 @@ typedef struct sim_settings {
 } sim_settings;
 
 /* How a refresh_token grant treats the refresh token it was given
- * (Haravan's choice is not documented: HARAVAN.md section 1 [open]). */
+ * (Haravan's choice is not documented: docs/HARAVAN.md section 1 [open]). */
 typedef enum sim_refresh_usage {
     SIM_REFRESH_ROTATE, /* a new one is returned, the old one is spent */
     SIM_REFRESH_REUSE,  /* the same one is returned and stays valid */

@@ -1,5 +1,5 @@
 /*
- * subscriptions: webhook.haravan.com's /api/subscribe (HARAVAN.md section
+ * subscriptions: webhook.haravan.com's /api/subscribe (docs/HARAVAN.md section
  * 2): a shop's token subscribes the app's callback URL to the app's topics,
  * lists its subscription, and unsubscribes.
  *

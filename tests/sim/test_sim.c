@@ -4,7 +4,7 @@
  * (80 at once fit, the 81st waits exactly a quarter second at 4/s) and the
  * listing over the real seed (defaults, the cap of 50, bad parameters,
  * filters, order, fields). If these drift, the simulator stops being
- * faithful to HARAVAN.md and the connector's tests prove nothing.
+ * faithful to docs/HARAVAN.md and the connector's tests prove nothing.
  *
  * And the accounts and webhook parts' pure pieces: base64url against RFC
  * 4648's vectors; RS256 tokens verified here with OpenSSL directly from

@@ -18,7 +18,7 @@
 #ifndef HARAVAN_SIM_TIMESTAMP_H
 #define HARAVAN_SIM_TIMESTAMP_H
 
-/* Haravan's shops keep Vietnamese time (HARAVAN.md section 3). */
+/* Haravan's shops keep Vietnamese time (docs/HARAVAN.md section 3). */
 #define SIM_SHOP_UTC_OFFSET_SECONDS (7 * 3600)
 
 /* Returns 0 and sets *microseconds, or -1 when `text` is not a date-time

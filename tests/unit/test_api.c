@@ -93,7 +93,7 @@ typedef struct retry_after_case {
 } retry_after_case;
 
 static const retry_after_case retry_after_cases[] = {
-    /* Seconds, whole or fractional, as HARAVAN.md says. */
+    /* Seconds, whole or fractional, as docs/HARAVAN.md says. */
     {"0.25", 1, 0.25},
     {"2", 1, 2.0},
     {"1.5", 1, 1.5},

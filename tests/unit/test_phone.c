@@ -1,5 +1,5 @@
 /*
- * phone_canonical(): every form HARAVAN.md section 5 lists for one number,
+ * phone_canonical(): every form docs/HARAVAN.md section 5 lists for one number,
  * all 21 prefixes of the 2018 renumbering (read from the team's CSV, so the
  * C table cannot drift from it), foreign numbers, and junk that must never
  * be used to match two customers.
