@@ -72,8 +72,8 @@ typedef struct sim_config {
     long delivery_retries;     /* redeliveries after the first attempt; 3 */
     sim_refresh_usage refresh_usage;
     long subscribe_delay_ms; /* every /api/subscribe answer waits this long; 0 */
-    sim_hash_mode c_hash;  /* in the id_token posted with the code */
-    sim_hash_mode at_hash; /* in the token endpoint's id_token */
+    sim_hash_mode c_hash;    /* in the id_token posted with the code */
+    sim_hash_mode at_hash;   /* in the token endpoint's id_token */
 } sim_config;
 
 #define SIM_DEFAULT_ACCESS_TOKEN_SECONDS 3600
