@@ -177,6 +177,7 @@ static void pause_ms(long ms)
 /* ---- deliveries from the samples ---- */
 
 typedef struct delivery {
+    int group; /* the versions of one order, or one person's deliveries */
     const char *topic;
     char *body;
     char signature[64];
@@ -232,8 +233,9 @@ static void make_person(cJSON *customer, int p, const char *updated_at)
     set_string(customer, "updated_at", updated_at);
 }
 
-static void add_delivery(delivery *out, int *count, const char *topic, cJSON *body)
+static void add_delivery(delivery *out, int *count, int group, const char *topic, cJSON *body)
 {
+    out[*count].group = group;
     out[*count].topic = topic;
     out[*count].body = cJSON_PrintUnformatted(body);
     assert_non_null(out[*count].body);
@@ -283,7 +285,7 @@ static int make_burst(int burst, delivery *out)
                 assert_non_null(customer);
             }
             make_person(customer, p, "2026-11-20T09:00:00Z");
-            add_delivery(out, &count, v == 0 ? "orders/create" : "orders/updated", order);
+            add_delivery(out, &count, i, v == 0 ? "orders/create" : "orders/updated", order);
             cJSON_Delete(order);
         }
     }
@@ -294,7 +296,8 @@ static int make_burst(int burst, delivery *out)
             snprintf(updated_at, sizeof updated_at, "2026-11-2%dT%s", burst,
                      v == 0 ? "08:00:00Z" : "11:00:00Z");
             make_person(customer, p, updated_at);
-            add_delivery(out, &count, v == 0 ? "customers/create" : "customers/update", customer);
+            add_delivery(out, &count, MAX_BURST + p,
+                         v == 0 ? "customers/create" : "customers/update", customer);
             cJSON_Delete(customer);
         }
     }
@@ -351,20 +354,44 @@ static void prepare(sent *s, const delivery *d, int host)
 /* Called once when `answered` requests have been answered. */
 typedef void (*midway_hook)(void);
 
-/* Sends deliveries in a shuffled order, each to both hosts at the same
+/* Sends deliveries in a shuffled order (shuffle_by_group), each to both hosts at the same
  * moment (which host first, by chance), PARALLEL requests in flight; calls
  * `midway` (may be NULL) when half are answered. Statuses in `out`
  * (2 * count of them). */
+typedef struct sending {
+    long key;
+    int index;
+} sending;
+
+static int by_key(const void *a, const void *b)
+{
+    const sending *x = a, *y = b;
+    return (x->key > y->key) - (x->key < y->key);
+}
+
+/* The groups in a random order, and each group's deliveries shuffled but
+ * together: the versions of one order arrive at the same moment, on both
+ * hosts, out of order, which is the hard case for "one at a time, oldest
+ * first". */
+static void shuffle_by_group(const delivery *deliveries, int count, int *order)
+{
+    static long group_rank[2 * MAX_BURST + PEOPLE * 2];
+    static sending keys[MAX_BURST];
+    for (size_t g = 0; g < sizeof group_rank / sizeof group_rank[0]; g++)
+        group_rank[g] = rand();
+    for (int i = 0; i < count; i++) {
+        keys[i].key = group_rank[deliveries[i].group] * 1024 + rand() % 1024;
+        keys[i].index = i;
+    }
+    qsort(keys, (size_t)count, sizeof keys[0], by_key);
+    for (int i = 0; i < count; i++)
+        order[i] = keys[i].index;
+}
+
 static void send_to_both(const delivery *deliveries, int count, sent *out, midway_hook midway)
 {
     int order[MAX_BURST];
-    for (int i = 0; i < count; i++)
-        order[i] = i;
-    for (int i = count - 1; i > 0; i--) {
-        int j = rand() % (i + 1), kept = order[i];
-        order[i] = order[j];
-        order[j] = kept;
-    }
+    shuffle_by_group(deliveries, count, order);
     for (int i = 0; i < count; i++) {
         int first = rand() % 2;
         prepare(&out[2 * i], &deliveries[order[i]], first);
