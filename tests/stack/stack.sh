@@ -16,8 +16,10 @@
 #   stack.sh host2-start DIR    a second host on the same database: its own
 #                               haravan-fcgi (socket fcgi2.sock, log
 #                               log/haravan-fcgi-host2.log) and its own nginx
-#                               on any free port with the same snippets;
-#                               writes HARAVAN_HOST2_URL to DIR/stack.env
+#                               on any free port with the same snippets
+#                               (HARAVAN_HOST2_WORKERS, HARAVAN_HOST2_PROCESSORS:
+#                               default the stack's); writes
+#                               HARAVAN_HOST2_URL to DIR/stack.env
 #   stack.sh host2-stop DIR     stops it (stop stops it too)
 #
 # `make run` uses DIR=var and PORT=${PORT:-8080}; `make test` gives every run a
