@@ -8,10 +8,12 @@
 #include <errno.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "core/db.h"
 #include "core/log.h"
@@ -158,10 +160,27 @@ static void wait_for_work(processing *p, const sigset_t *waiting)
         (void)take_notifications(connection);
 }
 
+/* Which host's processor a session is, for pg_stat_activity and for the
+ * test of several hosts on one database (test_hosts.c): its master's pid
+ * and the host's name, known without any setting. PostgreSQL keeps 63
+ * bytes of it; the pid comes first so a long host name cannot push it out. */
+static const char *application_name(void)
+{
+    static char name[64];
+    char host[64] = "";
+    if (gethostname(host, sizeof host) != 0)
+        host[0] = '\0';
+    host[sizeof host - 1] = '\0';
+    /* Cut at 63 bytes on purpose, as PostgreSQL would. */
+    if (snprintf(name, sizeof name, "haravan-fcgi processor %ld@%s", (long)getppid(), host) < 0)
+        return "haravan-fcgi processor";
+    return name;
+}
+
 static int setup(processing *p, const config *configuration)
 {
     memset(p, 0, sizeof *p);
-    if (db_init(&p->database, configuration->database, "haravan-fcgi processor") != 0)
+    if (db_init(&p->database, configuration->database, application_name()) != 0)
         return -1;
     p->database.on_connect = listen_on_connect;
     p->database.on_connect_context = p;

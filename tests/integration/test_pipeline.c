@@ -353,8 +353,8 @@ static void test_versions_of_one_order_in_order_others_in_parallel(void **state)
 static void wait_for_a_blocked_processor(void)
 {
     for (int i = 0; i < 500; i++) {
-        if (it_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name ="
-                      " 'haravan-fcgi processor' AND wait_event_type = 'Lock'",
+        if (it_scalar("SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE"
+                      " 'haravan-fcgi processor %' AND wait_event_type = 'Lock'",
                       NULL) > 0)
             return;
         pause_ms(20);
@@ -516,7 +516,7 @@ static long long duty_holders(void)
     return it_scalar("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
                      " WHERE l.locktype = 'advisory' AND l.classid = 26743 AND l.objid = 0"
                      " AND l.objsubid = 2 AND l.granted"
-                     " AND a.application_name = 'haravan-fcgi processor'",
+                     " AND a.application_name LIKE 'haravan-fcgi processor %'",
                      NULL);
 }
 

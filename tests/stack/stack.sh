@@ -13,6 +13,14 @@
 #   stack.sh fcgi-start DIR     starts it again with DIR/stack.env
 #   stack.sh sim-stop DIR       stops the Haravan simulator only (Haravan down)
 #   stack.sh sim-start DIR      starts it again, with fresh seed data
+#   stack.sh host2-start DIR    a second host on the same database: its own
+#                               haravan-fcgi (socket fcgi2.sock, log
+#                               log/haravan-fcgi-host2.log) and its own nginx
+#                               on any free port with the same snippets
+#                               (HARAVAN_HOST2_WORKERS, HARAVAN_HOST2_PROCESSORS:
+#                               default the stack's); writes
+#                               HARAVAN_HOST2_URL to DIR/stack.env
+#   stack.sh host2-stop DIR     stops it (stop stops it too)
 #
 # `make run` uses DIR=var and PORT=${PORT:-8080}; `make test` gives every run a
 # fresh directory and a free port, so test runs and a running `make run` never
@@ -320,9 +328,63 @@ stop_fcgi() {
     for _ in $(seq 1 350); do kill -0 "$pid" 2>/dev/null || return 0; sleep 0.1; done
 }
 
+# A second host, as a second machine would run it against the same
+# PostgreSQL (docs/ARCHITECTURE.md, "Processes"): haravan-fcgi with the
+# stack's settings but its own socket, HARAVAN_HOST2_WORKERS and
+# HARAVAN_HOST2_PROCESSORS (default: the stack's), and its own nginx, the
+# dev server's first server block only (the simulator stays the stack's).
+# Everything of its own is under DIR/host2, but its log is with the stack's
+# so that run-tests.sh searches it for sanitizer reports.
+host2_start() {
+    local dir=$1 host=$1/host2 sockets port user=""
+    [ -f "$dir/stack.env" ] || die "no stack in $dir (stack.sh start first)"
+    host2_stop "$dir"
+    sockets=$(socket_dir "$dir")
+    port=$(pick_port)
+    mkdir -p "$host/nginx" "$host/log"
+    HARAVAN_CONFIG="$dir/stack.env" HARAVAN_SOCKET="$sockets/fcgi2.sock" \
+        HARAVAN_WORKERS="${HARAVAN_HOST2_WORKERS:-$(env_value "$dir" HARAVAN_WORKERS)}" \
+        HARAVAN_PROCESSORS="${HARAVAN_HOST2_PROCESSORS:-$(env_value "$dir" HARAVAN_PROCESSORS)}" \
+        nohup "$BUILD/haravan-fcgi" --pid-file "$host/haravan-fcgi.pid" \
+        >> "$dir/log/haravan-fcgi-host2.log" 2>&1 < /dev/null &
+    for _ in $(seq 1 100); do
+        [ -S "$sockets/fcgi2.sock" ] && pid_alive "$host/haravan-fcgi.pid" && break
+        sleep 0.1
+    done
+    pid_alive "$host/haravan-fcgi.pid" || die "host2's haravan-fcgi did not start; see $dir/log/haravan-fcgi-host2.log"
+    [ "$(id -u)" = 0 ] && user="user root;"
+    sed -e "/@HOST2_END@/,\$d" -e "s|@DIR@|$host|g" -e "s|@PORT@|$port|g" -e "s|@ROOT@|$ROOT|g" \
+        -e "s|@SOCKET@|$sockets/fcgi2.sock|g" -e "s|@USER@|$user|g" \
+        -e "s|@CRM_ADMIN_COOKIE@|$(env_value "$dir" STACK_CRM_ADMIN_COOKIE)|g" \
+        "$ROOT/nginx/dev-server.conf.in" > "$host/nginx/nginx.conf"
+    echo "}" >> "$host/nginx/nginx.conf"
+    cp "$dir/nginx/haravan-page.conf" "$host/nginx/haravan-page.conf"
+    nginx -p "$host/nginx" -c "$host/nginx/nginx.conf" -e "$host/log/nginx-error.log" \
+        || die "host2's nginx did not start; see $host/log/nginx-error.log"
+    wait_healthy "$port"
+    echo "HARAVAN_HOST2_URL=http://127.0.0.1:$port" >> "$dir/stack.env"
+    say "host2 up on http://127.0.0.1:$port (haravan-fcgi socket $sockets/fcgi2.sock)"
+}
+
+# Also after a kill -9 of its master (tests do that): nginx is stopped by
+# its pid, the master drained if alive, and the stale socket removed.
+host2_stop() {
+    local dir=$1 host=$1/host2
+    [ -d "$host" ] || return 0
+    if pid_alive "$host/nginx/nginx.pid"; then
+        kill -QUIT "$(cat "$host/nginx/nginx.pid")" 2>/dev/null || true
+    fi
+    stop_fcgi "$host"
+    for _ in $(seq 1 50); do pid_alive "$host/nginx/nginx.pid" || break; sleep 0.1; done
+    rm -f "$(socket_dir "$dir")/fcgi2.sock"
+    [ -f "$dir/stack.env" ] && sed -i '/^HARAVAN_HOST2_URL=/d' "$dir/stack.env"
+    return 0
+}
+
 stop() {
     local dir=$1
     [ -d "$dir" ] || return 0
+    host2_stop "$dir"
     if pid_alive "$dir/nginx/nginx.pid"; then
         kill -QUIT "$(cat "$dir/nginx/nginx.pid")" 2>/dev/null || true
     fi
@@ -386,5 +448,7 @@ fcgi-stop) stop_fcgi "$(cd "$2" && pwd)" ;;
 fcgi-start) start_fcgi "$(cd "$2" && pwd)" ;;
 sim-stop) stop_sim "$(cd "$2" && pwd)" ;;
 sim-start) restart_sim "$(cd "$2" && pwd)" ;;
-*) die "usage: stack.sh start DIR [PORT] | stop DIR | pg-stop|pg-start|fcgi-stop|fcgi-start|sim-stop|sim-start DIR" ;;
+host2-start) host2_start "$(cd "$2" && pwd)" ;;
+host2-stop) host2_stop "$(cd "$2" && pwd)" ;;
+*) die "usage: stack.sh start DIR [PORT] | stop DIR | pg-stop|pg-start|fcgi-stop|fcgi-start|sim-stop|sim-start|host2-start|host2-stop DIR" ;;
 esac
