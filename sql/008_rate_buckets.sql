@@ -9,6 +9,6 @@ CREATE TABLE hv_rate_buckets (
     org_id        text PRIMARY KEY,
     level         double precision NOT NULL,  -- calls in the bucket at updated_at
     updated_at    timestamptz NOT NULL,
-    blocked_until timestamptz NOT NULL DEFAULT '-infinity',  -- a 429's Retry-After
+    blocked_until timestamptz,              -- a 429's Retry-After ends; NULL: none
     taken         bigint NOT NULL DEFAULT 0   -- slots ever granted: each call's ticket
 );

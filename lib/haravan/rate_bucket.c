@@ -29,13 +29,14 @@
 static const char take_sql[] =
     "WITH granted AS (UPDATE hv_rate_buckets SET level = " DRAINED " + 1,"
     " updated_at = clock_timestamp(), taken = taken + 1"
-    " WHERE org_id = $1 AND blocked_until <= clock_timestamp()"
+    " WHERE org_id = $1 AND (blocked_until IS NULL OR blocked_until <= clock_timestamp())"
     " AND " DRAINED " + 1 <= $2::float8 RETURNING taken),"
     " created AS (INSERT INTO hv_rate_buckets (org_id, level, updated_at, taken)"
     " SELECT $1, 1, clock_timestamp(), 1 WHERE $2::float8 >= 1"
     " AND NOT EXISTS (SELECT 1 FROM hv_rate_buckets WHERE org_id = $1)"
     " ON CONFLICT (org_id) DO NOTHING RETURNING taken)"
     " SELECT (SELECT taken FROM granted UNION ALL SELECT taken FROM created LIMIT 1),"
+    /* greatest() ignores a NULL blocked_until. */
     " (SELECT ceil(1000 * greatest((" DRAINED " + 1 - $2::float8) / $3::float8,"
     " extract(epoch FROM blocked_until - clock_timestamp())))"
     " FROM hv_rate_buckets WHERE org_id = $1)";
