@@ -11,8 +11,9 @@
  *     fast as the bucket lets them: the simulator refuses none, and after
  *     the first burst never lets more than 4 through in a second;
  *   - a burst of orders taken by many distinct staff members, processed
- *     end to end by the stack: every event done, no 429, and the events
- *     that waited for the bucket carry no failure and counted no attempt.
+ *     end to end by the stack just after another host spent the shop's
+ *     bucket: every event done, no 429, and the events that waited for the
+ *     bucket carry no failure and counted no attempt.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
@@ -147,7 +148,7 @@ static void test_a_429_closes_the_bucket_for_its_retry_after(void **state)
 
 /* ---- several processes, one shop ---- */
 
-#define PROCESSES    4
+#define PROCESSES    12
 #define RUN_SECONDS  8
 #define CHILD_FAILED 100
 
@@ -284,7 +285,7 @@ static void test_processes_share_one_bucket(void **state)
 
 /* ---- end to end: a burst of orders by many staff members ---- */
 
-#define STAFF_COUNT 100
+#define STAFF_COUNT 60
 #define FIRST_STAFF 300000000000LL
 
 static void add_staff(void)
@@ -353,6 +354,17 @@ static void test_burst_of_orders_by_many_staff(void **state)
     it_exec("DELETE FROM hv_staff WHERE user_id LIKE '3000000%'");
     it_sim_admin("/sim/reset", "{}");
     forget_bucket(ORG);
+    /* Another host has just spent the shop's bucket to the headroom, as
+     * its database row says; Haravan counts 8 more (another app of the
+     * shop): its count must correct the level, or the calls get 429s. */
+    db other_host;
+    open_db(&other_host, "it-rate-other-host");
+    hv_rate_limits limits;
+    hv_rate_limits_defaults(&limits);
+    long wait_ms = 0;
+    assert_int_equal(take_all(&other_host, ORG, &limits, &wait_ms), 70);
+    db_close(&other_host);
+    it_sim_admin("/sim/buckets", "{\"used\":78}");
 
     buffer body = BUFFER_INIT;
     long long first = 0, last = 0;
@@ -363,7 +375,7 @@ static void test_burst_of_orders_by_many_staff(void **state)
             first = last;
     }
     buffer_free(&body);
-    /* 70 at once, then 4 a second: about 8 s for the other 30. */
+    /* 4 a second: about 15 s. */
     double deadline = it_now_ms() + 60000;
     while (pending_of(first, last) > 0 && it_now_ms() < deadline)
         pause_ms(250);
@@ -379,11 +391,11 @@ static void test_burst_of_orders_by_many_staff(void **state)
     assert_int_equal(sim_429s(), 0);
     assert_int_equal(it_scalar("SELECT count(*) FROM hv_staff WHERE user_id LIKE $1", "3000000%"),
                      STAFF_COUNT);
-    /* Some had to wait for the bucket: they say so, and nothing else. */
+    /* Most had to wait for the bucket: they say so, and nothing else. */
     long long waited =
         events_where(first, last, "notes LIKE '%waited for the shop''s Haravan API rate limit%'");
     print_message("%lld of %d orders waited for the bucket\n", waited, STAFF_COUNT);
-    assert_true(waited > 0);
+    assert_true(waited >= STAFF_COUNT / 2);
 }
 
 int main(void)
