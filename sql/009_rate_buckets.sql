@@ -1,4 +1,4 @@
--- 008: one rate-limit bucket per shop, shared by every process on every host.
+-- 009: one rate-limit bucket per shop, shared by every process on every host.
 --
 -- Haravan gives each shop a leaky bucket of API calls (80, draining 4 per
 -- second). Every process of the connector, on every host, spends the same
