@@ -8,8 +8,9 @@
  *     the slots granted since; a 429 closing the bucket for its
  *     Retry-After;
  *   - several processes, each with its own connection, calling one shop as
- *     fast as the bucket lets them: the simulator refuses none, and after
- *     the first burst never lets more than 4 through in a second;
+ *     fast as the bucket lets them: the simulator refuses none, its level
+ *     stays at the headroom, and after the first burst it sees 4 calls a
+ *     second;
  *   - a burst of orders taken by many distinct staff members, processed
  *     end to end by the stack just after another host spent the shop's
  *     bucket: every event done, no 429, and the events that waited for the
@@ -273,13 +274,31 @@ static void test_processes_share_one_bucket(void **state)
     if (admitted < 70 + 4 * (RUN_SECONDS - 2))
         fail_msg("only %lld calls in %d s: the processes did not run at the bucket's rate",
                  admitted, RUN_SECONDS);
-    /* Second 0 holds the first burst; every second after it at most 4. */
+    /* Haravan's level: the shared bucket keeps it near 70, plus what
+     * drained by PostgreSQL's clock while calls were on their way (the
+     * headroom of 10 is for that); half the headroom is plenty. */
+    if (number(bucket, "max_used") > 75)
+        fail_msg("the simulator's bucket reached %lld of 80", number(bucket, "max_used"));
+    /* The pace after the first burst (second 0): 4 a second. A slot is
+     * granted by PostgreSQL's clock and counted on arrival by the
+     * simulator's, so a call granted at the end of one second can land in
+     * the next: one second may see 5 when its neighbour saw 3, never more,
+     * and over the run the average stays at 4. */
     const cJSON *seconds = cJSON_GetObjectItem(bucket, "per_second");
-    int index = 0;
-    for (const cJSON *second = seconds->child; second != NULL; second = second->next, index++)
-        if (index > 0 && second->valuedouble > HV_RATE_DRAIN_PER_SECOND)
-            fail_msg("%g calls reached Haravan in second %d", second->valuedouble, index);
-    assert_true(index >= RUN_SECONDS - 1);
+    int count = cJSON_GetArraySize(seconds);
+    assert_true(count >= RUN_SECONDS - 1);
+    double after_burst = 0, previous = 0;
+    for (int second = 1; second < count; second++) {
+        double calls = cJSON_GetArrayItem(seconds, second)->valuedouble;
+        if (calls > HV_RATE_DRAIN_PER_SECOND + 1 ||
+            (second > 1 && previous + calls > 2 * HV_RATE_DRAIN_PER_SECOND + 1))
+            fail_msg("%g calls reached Haravan in second %d (%g in the one before)", calls, second,
+                     previous);
+        after_burst += calls;
+        previous = calls;
+    }
+    if (after_burst > HV_RATE_DRAIN_PER_SECOND * (count - 1) + 1)
+        fail_msg("%g calls in the %d seconds after the first", after_burst, count - 1);
     cJSON_Delete(bucket);
 }
 

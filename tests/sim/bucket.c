@@ -57,12 +57,14 @@ void sim_bucket_format_seconds(double seconds, char *out, size_t size)
         out[--length] = '\0';
 }
 
-void sim_bucket_count(sim_bucket_counts *counts, double now, int admitted)
+void sim_bucket_count(sim_bucket_counts *counts, double now, int admitted, double level)
 {
     if (!admitted) {
         counts->refused++;
         return;
     }
+    if (level > counts->max_level)
+        counts->max_level = level;
     if (counts->admitted == 0)
         counts->first_admitted_at = now;
     counts->admitted++;

@@ -40,11 +40,13 @@ typedef struct sim_bucket_counts {
     long long admitted;
     long long refused;
     double first_admitted_at;           /* monotonic seconds; 0 before the first */
+    double max_level;                   /* the highest level an admitted call left */
     int per_second[SIM_BUCKET_SECONDS]; /* admitted in each whole second after the first */
 } sim_bucket_counts;
 
-/* Counts one call at `now`, admitted or refused (a 429 of the bucket). */
-void sim_bucket_count(sim_bucket_counts *counts, double now, int admitted);
+/* Counts one call at `now`, admitted (with the bucket's `level` after it)
+ * or refused (a 429 of the bucket). */
+void sim_bucket_count(sim_bucket_counts *counts, double now, int admitted, double level);
 
 /* How many seconds of per_second are in use (0 before the first call). */
 int sim_bucket_seconds_used(const sim_bucket_counts *counts, double now);

@@ -14,7 +14,8 @@
  *   POST /sim/failures        {"status":500|429|...|"timeout", "count"?,
  *                              "delay_ms"?, "retry_after"?, "path_prefix"?}
  *   GET  /sim/buckets         each shop's bucket: used, size, calls admitted and
- *                             refused (429), admitted per second since the first
+ *                             refused (429), the highest level a call left it at
+ *                             (max_used), admitted per second since the first
  *   POST /sim/buckets         {"org_id"?, "used":N}   set a shop's bucket level
  *   POST /sim/reset           {"buckets"?,"failures"?,"counters"?} (each
  *                              defaults to true; records and tokens stay)
@@ -337,7 +338,8 @@ static cJSON *bucket_document(const sim *s, sim_org *org)
             NULL &&
         cJSON_AddNumberToObject(document, "size", s->settings.bucket_size) != NULL &&
         cJSON_AddNumberToObject(document, "admitted", (double)counts->admitted) != NULL &&
-        cJSON_AddNumberToObject(document, "refused", (double)counts->refused) != NULL;
+        cJSON_AddNumberToObject(document, "refused", (double)counts->refused) != NULL &&
+        cJSON_AddNumberToObject(document, "max_used", ceil(counts->max_level - 1e-9)) != NULL;
     cJSON *seconds = cJSON_AddArrayToObject(document, "per_second");
     int used = sim_bucket_seconds_used(counts, now);
     for (int i = 0; complete && seconds != NULL && i < used; i++)
@@ -350,7 +352,8 @@ static cJSON *bucket_document(const sim *s, sim_org *org)
 }
 
 /* GET /sim/buckets: {"buckets":[{"org_id","used","size","admitted",
- * "refused","per_second":[calls admitted in each second after the first]}]} */
+ * "refused","max_used","per_second":[calls admitted in each second after
+ * the first]}]} */
 static void admin_buckets_read(sim *s, request *r, const cJSON *body)
 {
     cJSON *document = cJSON_CreateObject();

@@ -117,19 +117,20 @@ static void test_bucket_counts_calls_by_second(void **state)
     (void)state;
     static sim_bucket_counts counts; /* zero, as after /sim/reset */
     assert_int_equal(sim_bucket_seconds_used(&counts, 50.0), 0);
-    sim_bucket_count(&counts, 100.0, 1);
-    sim_bucket_count(&counts, 100.9, 1);
-    sim_bucket_count(&counts, 101.0, 1);
-    sim_bucket_count(&counts, 101.5, 0); /* a 429: refused, in no second */
-    sim_bucket_count(&counts, 103.2, 1);
+    sim_bucket_count(&counts, 100.0, 1, 1.0);
+    sim_bucket_count(&counts, 100.9, 1, 71.5);
+    sim_bucket_count(&counts, 101.0, 1, 2.0);
+    sim_bucket_count(&counts, 101.5, 0, 80.0); /* a 429: refused, in no second */
+    sim_bucket_count(&counts, 103.2, 1, 3.0);
     assert_int_equal(counts.admitted, 4);
     assert_int_equal(counts.refused, 1);
+    assert_true(counts.max_level == 71.5); /* a refused call changes nothing */
     assert_int_equal(sim_bucket_seconds_used(&counts, 103.2), 4);
     assert_int_equal(counts.per_second[0], 2);
     assert_int_equal(counts.per_second[1], 1);
     assert_int_equal(counts.per_second[2], 0);
     assert_int_equal(counts.per_second[3], 1);
-    sim_bucket_count(&counts, 100.0 + 5 * SIM_BUCKET_SECONDS, 1); /* later: the last second */
+    sim_bucket_count(&counts, 100.0 + 5 * SIM_BUCKET_SECONDS, 1, 1.0); /* later: the last */
     assert_int_equal(counts.per_second[SIM_BUCKET_SECONDS - 1], 1);
 }
 
