@@ -22,6 +22,13 @@
 
 #define CONFLICT_RETRIES 4
 
+/* The note on an event left pending for the shop's API rate limit, and
+ * the one it keeps once processed: the wait is said, never a failure. */
+#define WAITING_NOTE "waiting for the shop's Haravan API rate limit"
+#define WAITED_NOTE  "waited for the shop's Haravan API rate limit"
+/* executor()'s answer when the staff lookup said "not now". */
+#define EXECUTOR_NOT_NOW -2
+
 typedef struct event {
     long long id;
     char id_text[32];
@@ -30,6 +37,7 @@ typedef struct event {
     cJSON *json;
     char parse_error[160]; /* why json is NULL */
     char notes[2048];
+    long wait_ms; /* CRM_OUTCOME_WAITING: how long */
 } event;
 
 /* What a transaction needs that was settled before it opened. */
@@ -90,12 +98,13 @@ static int load(db *database, long long id, event *e, int *pending)
     memset(e, 0, sizeof *e);
     e->id = id;
     snprintf(e->id_text, sizeof e->id_text, "%lld", id);
-    const char *values[] = {e->id_text};
+    const char *values[] = {e->id_text, WAITING_NOTE};
     PGresult *result = db_query(database, DB_IDEMPOTENT,
                                 "SELECT topic, coalesce(org_id, ''), status = 'pending', body,"
-                                " headers->>'" HV_WEBHOOK_NOT_UTF8_KEY "'"
+                                " headers->>'" HV_WEBHOOK_NOT_UTF8_KEY "',"
+                                " position($2 in coalesce(notes, '')) = 1"
                                 " FROM hv_events WHERE id = $1::bigint",
-                                1, values, NULL, NULL);
+                                2, values, NULL, NULL);
     if (result == NULL)
         return -1;
     *pending = PQntuples(result) > 0 && PQgetvalue(result, 0, 2)[0] == 't';
@@ -108,6 +117,8 @@ static int load(db *database, long long id, event *e, int *pending)
         char note[512];
         hv_webhook_header_note(PQgetvalue(result, 0, 4), note, sizeof note);
         add_note(e, note);
+        if (PQgetvalue(result, 0, 5)[0] == 't')
+            add_note(e, WAITED_NOTE);
         parsed = parse_body(e, PQgetvalue(result, 0, 3));
     }
     PQclear(result);
@@ -155,6 +166,25 @@ static int record_failure(db *database, const event *e, const char *reason, crm_
     return 0;
 }
 
+/* Leaves the event pending until the shop's bucket has room: no attempt
+ * counted, no reason recorded, only a note saying why it waits. */
+static int wait_for_bucket(db *database, const event *e)
+{
+    char wait[32];
+    snprintf(wait, sizeof wait, "%ld", e->wait_ms);
+    const char *values[] = {e->id_text, wait, WAITING_NOTE};
+    PGresult *result =
+        db_query(database, DB_IDEMPOTENT,
+                 "UPDATE hv_events SET notes = $3,"
+                 " next_attempt_at = now() + make_interval(secs => $2::float8 / 1000)"
+                 " WHERE id = $1::bigint AND status = 'pending'",
+                 3, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    PQclear(result);
+    return 0;
+}
+
 /* ---- owners ---- */
 
 static long long user_by_email(db *database, const char *email)
@@ -199,9 +229,12 @@ static long long executor(crm_processor *processor, event *e, const char *staff_
     int found = 0;
     if (processor->staff_lookup != NULL)
         found = processor->staff_lookup(processor->staff_context, processor->database, e->org_id,
-                                        staff_id, email, sizeof email, reason, sizeof reason);
+                                        staff_id, email, sizeof email, reason, sizeof reason,
+                                        &e->wait_ms);
     else
         snprintf(reason, sizeof reason, "no staff lookup configured");
+    if (found == CRM_STAFF_NOT_NOW)
+        return EXECUTOR_NOT_NOW;
     if (found < 0)
         return -1;
     long long id = found == 1 ? user_by_email(processor->database, email) : 0;
@@ -452,9 +485,13 @@ static int process_order(crm_processor *processor, event *e, crm_outcome *outcom
     }
     add_note(e, report.notes);
     context settled = {.owner_id = 0, .executor_id = executor(processor, e, work.staff_id)};
-    int result = settled.executor_id < 0 ? -1
-                                         : transact(processor->database, e, apply_order_event,
-                                                    &work, &settled, outcome);
+    int result = 0;
+    if (settled.executor_id == EXECUTOR_NOT_NOW)
+        *outcome = CRM_OUTCOME_WAITING;
+    else if (settled.executor_id < 0)
+        result = -1;
+    else
+        result = transact(processor->database, e, apply_order_event, &work, &settled, outcome);
     hv_payload_order_free(&work);
     return result;
 }
@@ -525,6 +562,8 @@ int crm_process_event(crm_processor *processor, long long event_id, crm_outcome 
         result = finish(processor->database, &e, "ignored", reason);
     else if (result == 0 && *outcome == CRM_OUTCOME_DEAD)
         result = finish(processor->database, &e, "dead", reason);
+    else if (result == 0 && *outcome == CRM_OUTCOME_WAITING)
+        result = wait_for_bucket(processor->database, &e);
     else if (result != 0)
         result =
             record_failure(processor->database, &e,
@@ -743,6 +782,8 @@ const char *crm_outcome_name(crm_outcome outcome)
         return "retry";
     case CRM_OUTCOME_DEAD:
         return "dead";
+    case CRM_OUTCOME_WAITING:
+        return "waiting";
     }
     return "unknown";
 }

@@ -60,10 +60,15 @@
 /* Resolves a Haravan staff id to an email, outside any transaction.
  * Returns 1 with `email` set, 0 when there is no usable answer (with a
  * reason for the event's notes), -1 when the database failed (the event
- * is tried again later). haravan/staff.h's hv_staff_lookup is the one. */
+ * is tried again later), or CRM_STAFF_NOT_NOW with *retry_after_ms set
+ * when the answer must wait (the shop's API rate limit): the lookup never
+ * sleeps, and the event is left pending until then without counting an
+ * attempt or recording a failure (CRM_OUTCOME_WAITING).
+ * haravan/staff.h's hv_staff_lookup is the one. */
+#define CRM_STAFF_NOT_NOW 2
 typedef int (*crm_staff_lookup)(void *context, db *database, const char *org_id,
                                 const char *staff_id, char *email, size_t email_size, char *reason,
-                                size_t reason_size);
+                                size_t reason_size, long *retry_after_ms);
 
 typedef struct crm_processor {
     db *database;
@@ -77,6 +82,8 @@ typedef enum crm_outcome {
     CRM_OUTCOME_SKIPPED, /* not pending, or being processed elsewhere */
     CRM_OUTCOME_RETRY,   /* failed; will be retried later */
     CRM_OUTCOME_DEAD,    /* failed for good; reason recorded */
+    CRM_OUTCOME_WAITING, /* waits for the shop's API rate limit: still pending, due
+                            again when the bucket has room; no attempt counted */
 } crm_outcome;
 
 /* Processes event `event_id`. Returns 0 with *outcome set, or -1 when even

@@ -355,7 +355,7 @@ static int arguments_valid(const hv_api_client *client, const char *token, const
 /* Waits until the bucket, as last seen, has room below the headroom. */
 static void pace(hv_api_client *client, hv_api_result *result)
 {
-    if (!client->bucket_known)
+    if (!client->bucket_known || client->options.shared_bucket)
         return;
     double elapsed = monotonic_seconds() - client->bucket_seen_at;
     double delay =
@@ -510,7 +510,7 @@ static cJSON *parse_object(const attempt *current, const char *path, hv_api_resu
 static double retry_delay(const hv_api_client *client, const attempt *current,
                           const hv_api_result *result)
 {
-    if (result->attempts > client->options.max_retries)
+    if (client->options.shared_bucket || result->attempts > client->options.max_retries)
         return -1;
     double delay = current->has_retry_after ? current->retry_after : HV_API_FALLBACK_RETRY_AFTER;
     if (delay > client->options.max_retry_after_seconds)
@@ -529,6 +529,8 @@ static CURLcode exchange(hv_api_client *client, const char *url, struct curl_sli
         CURLcode code = perform(client, url, headers, current, &result->http_status);
         result->attempts++;
         remember_bucket(client, current, result->http_status, result);
+        result->retry_after =
+            result->http_status == 429 && current->has_retry_after ? current->retry_after : -1;
         if (code != CURLE_OK || result->http_status != 429)
             return code;
         double delay = retry_delay(client, current, result);
@@ -569,6 +571,7 @@ static void result_begin(hv_api_result *result)
     memset(result, 0, sizeof *result);
     result->call_limit_used = -1;
     result->call_limit_size = -1;
+    result->retry_after = -1;
 }
 
 static void forget_bucket_if_new_token(hv_api_client *client, const char *token)

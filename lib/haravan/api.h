@@ -34,7 +34,10 @@
  * and hv_api_global_cleanup() at exit if it wants to.
  *
  * Pacing is per client: one client should serve one shop at a time. When
- * the token changes the remembered bucket level is forgotten.
+ * the token changes the remembered bucket level is forgotten. A client
+ * that several processes' calls share a bucket with sets shared_bucket and
+ * takes its slots from haravan/rate_bucket.h instead: then this client
+ * neither paces nor waits out a 429 (max_retries does not apply).
  *
  * Ownership: a client owns its curl handle and copies of its options'
  * strings (hv_api_client_free). A cJSON document returned by hv_api_get()
@@ -49,13 +52,14 @@
 #include <curl/curl.h>
 
 #include "core/buffer.h"
+#include "haravan/rate_bucket.h"
 
 #define HV_API_DEFAULT_CONNECT_TIMEOUT_MS 5000
 #define HV_API_DEFAULT_TIMEOUT_MS         15000
 #define HV_API_DEFAULT_MAX_RETRIES        5
-#define HV_API_DEFAULT_MAX_RETRY_AFTER    10.0 /* seconds */
-#define HV_API_DEFAULT_PACE_HEADROOM      10   /* calls kept free in the bucket */
-#define HV_API_DEFAULT_DRAIN_PER_SECOND   4.0  /* Haravan's documented rate */
+#define HV_API_DEFAULT_MAX_RETRY_AFTER    10.0             /* seconds */
+#define HV_API_DEFAULT_PACE_HEADROOM      HV_RATE_HEADROOM /* calls kept free in the bucket */
+#define HV_API_DEFAULT_DRAIN_PER_SECOND   HV_RATE_DRAIN_PER_SECOND /* Haravan's rate */
 #define HV_API_DEFAULT_MAX_BODY           (64 * 1024 * 1024)
 /* What a 429 without a readable Retry-After waits. */
 #define HV_API_FALLBACK_RETRY_AFTER 1.0
@@ -83,6 +87,9 @@ typedef struct hv_api_options {
     int pace_headroom;              /* slow down above size - headroom calls */
     double drain_per_second;        /* the bucket's drain rate */
     size_t max_body_bytes;          /* a larger answer is a network error */
+    int shared_bucket;              /* 1: the caller takes a slot of the shop's shared
+                                       bucket first (haravan/rate_bucket.h): no pacing
+                                       here, and a 429 is handed back, never slept on */
     const char *ca_file;            /* NULL: the system's CA certificates */
 } hv_api_options;
 
@@ -107,6 +114,7 @@ typedef struct hv_api_result {
     double waited_seconds; /* spent pacing and honouring Retry-After */
     int call_limit_used;   /* X-Haravan-Api-Call-Limit of the last answer; */
     int call_limit_size;   /* -1 and -1 when it had none */
+    double retry_after;    /* a 429's Retry-After in seconds; -1 when none */
     char message[400];     /* for the event log; never holds the token */
 } hv_api_result;
 

@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "core/buffer.h"
+#include "haravan/rate_bucket.h"
 #include "haravan/shop.h"
 
 /* What hv_staff holds for one staff member. */
@@ -41,8 +42,13 @@ int hv_staff_directory_init(hv_staff_directory *directory, const char *api_url,
         hv_api_options_defaults(&defaults, api_url);
         api_options = &defaults;
     }
+    /* Every call takes a slot of the shop's shared bucket first: the
+     * client itself neither paces nor sleeps on a 429. */
+    hv_api_options options = *api_options;
+    options.shared_bucket = 1;
+    hv_rate_limits_defaults(&directory->limits);
     directory->master_key = master_key;
-    return hv_api_client_init(&directory->client, api_options, error, error_size);
+    return hv_api_client_init(&directory->client, &options, error, error_size);
 }
 
 void hv_staff_directory_free(hv_staff_directory *directory)
@@ -148,22 +154,61 @@ static int read_token(hv_staff_directory *directory, db *database, const char *o
     return 0;
 }
 
+/* ask_with_token's answers beside hv_api_staff_email's 0, 1 and -1. */
+#define NO_TOKEN        -2 /* `why` says why */
+#define DATABASE_FAILED -3
+#define NOT_NOW         -4 /* the shop's bucket is full: *wait_ms */
+
+/* The answer's word on the shop's bucket: its level, or a 429. Returns 0,
+ * NOT_NOW (a 429: *wait_ms set) or DATABASE_FAILED. */
+static int record_in_bucket(hv_staff_directory *directory, db *database, const char *org_id,
+                            long long ticket, const hv_api_result *result, long *wait_ms)
+{
+    if (result->http_status == 429) {
+        if (hv_rate_refused(database, org_id, &directory->limits, result->retry_after) != 0)
+            return DATABASE_FAILED;
+        double seconds = result->retry_after > 0 ? result->retry_after : 1.0;
+        *wait_ms = (long)(seconds * 1000) + HV_RATE_MIN_WAIT_MS;
+        return NOT_NOW;
+    }
+    if (result->call_limit_used >= 0 &&
+        hv_rate_observe(database, org_id, &directory->limits, ticket, result->call_limit_used) != 0)
+        return DATABASE_FAILED;
+    return 0;
+}
+
+/* One call with a slot of the shop's bucket. Returns hv_api_staff_email's
+ * answer, NOT_NOW or DATABASE_FAILED. */
+static int ask_in_turn(hv_staff_directory *directory, db *database, const char *org_id,
+                       const char *staff_id, const char *token, buffer *address,
+                       hv_api_result *result, long *wait_ms)
+{
+    long long ticket = 0;
+    int slot = hv_rate_take(database, org_id, &directory->limits, &ticket, wait_ms);
+    if (slot != 1)
+        return slot == 0 ? NOT_NOW : DATABASE_FAILED;
+    int found =
+        hv_api_staff_email(&directory->client, token, strtoll(staff_id, NULL, 10), address, result);
+    int recorded = record_in_bucket(directory, database, org_id, ticket, result, wait_ms);
+    return recorded != 0 ? recorded : found;
+}
+
 /* Asks Haravan for the e-mail with the shop's token; after a 401, when the
  * directory has a refresher, refreshes the token once and asks once more.
- * Returns hv_api_staff_email's answer (result says why on -1), or -2 with
- * `why` filled when there is no token to ask with. */
+ * Returns hv_api_staff_email's answer (result says why on -1), NO_TOKEN
+ * with `why` filled, NOT_NOW with *wait_ms, or DATABASE_FAILED. */
 static int ask_with_token(hv_staff_directory *directory, db *database, const char *org_id,
                           const char *staff_id, buffer *address, hv_api_result *result, char *why,
-                          size_t why_size)
+                          size_t why_size, long *wait_ms)
 {
     for (int attempt = 0;; attempt++) {
         buffer token = BUFFER_INIT;
         if (read_token(directory, database, org_id, &token, why, why_size) != 1) {
             wipe_token(&token);
-            return -2;
+            return NO_TOKEN;
         }
-        int found = hv_api_staff_email(&directory->client, (const char *)token.data,
-                                       strtoll(staff_id, NULL, 10), address, result);
+        int found = ask_in_turn(directory, database, org_id, staff_id, (const char *)token.data,
+                                address, result, wait_ms);
         if (found != -1 || result->category != HV_API_UNAUTHORIZED || attempt > 0 ||
             directory->refresher == NULL) {
             wipe_token(&token);
@@ -183,19 +228,29 @@ static int ask_with_token(hv_staff_directory *directory, db *database, const cha
     }
 }
 
-/* Asks Haravan. Returns 1 (email set), 0 (reason set) or -1 (database). */
+/* Asks Haravan. Returns 1 (email set), 0 (reason set), HV_STAFF_NOT_NOW
+ * (*wait_ms set) or -1 (database). */
 static int ask_haravan(hv_staff_directory *directory, db *database, const char *org_id,
                        const char *staff_id, const cached_staff *cached, char *email,
-                       size_t email_size, char *reason, size_t reason_size)
+                       size_t email_size, char *reason, size_t reason_size, long *wait_ms)
 {
     buffer address = {0};
     hv_api_result result;
     char why[300] = "";
-    int found =
-        ask_with_token(directory, database, org_id, staff_id, &address, &result, why, sizeof why);
-    if (found == -2) {
+    int found = ask_with_token(directory, database, org_id, staff_id, &address, &result, why,
+                               sizeof why, wait_ms);
+    if (found == NO_TOKEN || found == NOT_NOW || found == DATABASE_FAILED)
         buffer_free(&address);
+    if (found == NO_TOKEN)
         return fall_back(cached, why, email, email_size, reason, reason_size);
+    if (found == DATABASE_FAILED)
+        return -1;
+    if (found == NOT_NOW) {
+        /* A stale e-mail now rather than a fresh one later, as after a
+         * failure: the slot goes to a staff member we know nothing of. */
+        if (cached->present && cached->has_email)
+            return fall_back(cached, "", email, email_size, reason, reason_size);
+        return HV_STAFF_NOT_NOW;
     }
     int stored = 0;
     int answer;
@@ -220,9 +275,11 @@ static int ask_haravan(hv_staff_directory *directory, db *database, const char *
 }
 
 int hv_staff_lookup(void *context, db *database, const char *org_id, const char *staff_id,
-                    char *email, size_t email_size, char *reason, size_t reason_size)
+                    char *email, size_t email_size, char *reason, size_t reason_size,
+                    long *retry_after_ms)
 {
     hv_staff_directory *directory = context;
+    *retry_after_ms = 0;
     if (!is_staff_id(staff_id)) {
         snprintf(reason, reason_size, "\"%.40s\" is not a Haravan staff id", staff_id);
         return 0;
@@ -245,5 +302,5 @@ int hv_staff_lookup(void *context, db *database, const char *org_id, const char 
         return fall_back(&cached, why, email, email_size, reason, reason_size);
     }
     return ask_haravan(directory, database, org_id, staff_id, &cached, email, email_size, reason,
-                       reason_size);
+                       reason_size, retry_after_ms);
 }

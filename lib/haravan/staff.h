@@ -11,8 +11,15 @@
  *   - a failed call (Haravan down, a 401, a timeout) is not cached: the
  *     next order asks again. Until then a stale cached e-mail is used
  *     rather than none, since staff rarely change address.
+ * Every call takes a slot of the shop's rate-limit bucket first
+ * (haravan/rate_bucket.h), shared by every process on every host. When
+ * there is none, or Haravan answers 429, the lookup does not wait: it
+ * answers HV_STAFF_NOT_NOW with the milliseconds after which to ask again
+ * (the processor leaves the event pending until then), unless a stale
+ * cached e-mail can answer now.
+ *
  * After a failure that says Haravan is unreachable or unwilling (network,
- * timeout, 5xx, 429 after retries), the directory does not call again for
+ * timeout, 5xx), the directory does not call again for
  * HV_STAFF_BACKOFF_SECONDS: a worker must not spend a timeout on every
  * order while Haravan is down, nor hold up the deliveries behind it.
  *
@@ -38,13 +45,17 @@
 #include "core/crypto.h"
 #include "core/db.h"
 #include "haravan/api.h"
+#include "haravan/rate_bucket.h"
 #include "haravan/token_refresh.h"
 
 #define HV_STAFF_CACHE_SECONDS   86400 /* a day */
 #define HV_STAFF_BACKOFF_SECONDS 30
+/* hv_staff_lookup's "not now": crm/processor.h's CRM_STAFF_NOT_NOW. */
+#define HV_STAFF_NOT_NOW 2
 
 typedef struct hv_staff_directory {
-    hv_api_client client;
+    hv_api_client client;            /* shared_bucket: slots come from `limits` below */
+    hv_rate_limits limits;           /* the shops' buckets (haravan/rate_bucket.h) */
     const unsigned char *master_key; /* NULL: no key, so no shop token can be opened */
     hv_token_refresher *refresher;   /* NULL: a 401 is not answered with a refresh */
     double unavailable_until;        /* monotonic seconds; 0 when Haravan answered last */
@@ -62,8 +73,11 @@ void hv_staff_directory_free(hv_staff_directory *directory);
 
 /* The crm_staff_lookup hook; `context` is a hv_staff_directory. Returns 1
  * with `email` set, 0 with `reason` set (for the event's notes) when there
- * is no usable e-mail. Never inside a transaction. */
+ * is no usable e-mail, HV_STAFF_NOT_NOW with *retry_after_ms set when the
+ * shop's bucket has no slot yet, -1 when the database failed. Never
+ * inside a transaction; never sleeps. */
 int hv_staff_lookup(void *context, db *database, const char *org_id, const char *staff_id,
-                    char *email, size_t email_size, char *reason, size_t reason_size);
+                    char *email, size_t email_size, char *reason, size_t reason_size,
+                    long *retry_after_ms);
 
 #endif

@@ -64,7 +64,7 @@ typedef struct options {
 
 /* What one process did, sent to the parent through a pipe. */
 typedef struct tally {
-    long long outcomes[CRM_OUTCOME_DEAD + 1];
+    long long outcomes[CRM_OUTCOME_WAITING + 1];
     long long failures; /* crm_process_event returned -1 */
     long long lookups;
     long long created; /* lookups that did not find the person: a data error */
@@ -260,7 +260,7 @@ static int run_children(const options *o, int processes, tally *total)
             status = -1;
             continue;
         }
-        for (int outcome = 0; outcome <= CRM_OUTCOME_DEAD; outcome++)
+        for (int outcome = 0; outcome <= CRM_OUTCOME_WAITING; outcome++)
             total->outcomes[outcome] += theirs.outcomes[outcome];
         total->failures += theirs.failures;
         total->lookups += theirs.lookups;
@@ -360,7 +360,7 @@ int main(int argc, char **argv)
                                                                                              : 1;
     }
     long long events = 0;
-    for (int outcome = 0; outcome <= CRM_OUTCOME_DEAD; outcome++)
+    for (int outcome = 0; outcome <= CRM_OUTCOME_WAITING; outcome++)
         events += total.outcomes[outcome];
     printf("mode=%s processes=%d events=%lld done=%lld ignored=%lld skipped=%lld retry=%lld"
            " dead=%lld failures=%lld seconds=%.3f rate=%.1f\n",

@@ -56,3 +56,26 @@ void sim_bucket_format_seconds(double seconds, char *out, size_t size)
     if (length > 0 && out[length - 1] == '.')
         out[--length] = '\0';
 }
+
+void sim_bucket_count(sim_bucket_counts *counts, double now, int admitted, double level)
+{
+    if (!admitted) {
+        counts->refused++;
+        return;
+    }
+    if (level > counts->max_level)
+        counts->max_level = level;
+    if (counts->admitted == 0)
+        counts->first_admitted_at = now;
+    counts->admitted++;
+    counts->per_second[sim_bucket_seconds_used(counts, now) - 1]++;
+}
+
+int sim_bucket_seconds_used(const sim_bucket_counts *counts, double now)
+{
+    if (counts->admitted == 0)
+        return 0;
+    double elapsed = now - counts->first_admitted_at;
+    long second = elapsed > 0 ? (long)floor(elapsed) : 0;
+    return second >= SIM_BUCKET_SECONDS ? SIM_BUCKET_SECONDS : (int)second + 1;
+}

@@ -32,6 +32,25 @@ int sim_bucket_shown(sim_bucket *bucket, double now, double drain_per_second);
 /* Sets the level at `now` (tests of a nearly full bucket). */
 void sim_bucket_set(sim_bucket *bucket, double now, double level);
 
+/* What a shop's bucket let through and refused since the last
+ * /sim/reset, second by second, so that a test can check a client's pace
+ * from the server's side: "never more than 4 calls in a second". */
+#define SIM_BUCKET_SECONDS 600 /* seconds kept; later calls count in the last */
+typedef struct sim_bucket_counts {
+    long long admitted;
+    long long refused;
+    double first_admitted_at;           /* monotonic seconds; 0 before the first */
+    double max_level;                   /* the highest level an admitted call left */
+    int per_second[SIM_BUCKET_SECONDS]; /* admitted in each whole second after the first */
+} sim_bucket_counts;
+
+/* Counts one call at `now`, admitted (with the bucket's `level` after it)
+ * or refused (a 429 of the bucket). */
+void sim_bucket_count(sim_bucket_counts *counts, double now, int admitted, double level);
+
+/* How many seconds of per_second are in use (0 before the first call). */
+int sim_bucket_seconds_used(const sim_bucket_counts *counts, double now);
+
 /* Writes seconds as Retry-After shows them: rounded up to hundredths,
  * at least 0.01, without trailing zeros ("0.25", "1", "2.5"). */
 void sim_bucket_format_seconds(double seconds, char *out, size_t size);

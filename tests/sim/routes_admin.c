@@ -13,6 +13,9 @@
  *   POST /sim/customers       {"org_id"?, "customer":{"id",...}}
  *   POST /sim/failures        {"status":500|429|...|"timeout", "count"?,
  *                              "delay_ms"?, "retry_after"?, "path_prefix"?}
+ *   GET  /sim/buckets         each shop's bucket: used, size, calls admitted and
+ *                             refused (429), the highest level a call left it at
+ *                             (max_used), admitted per second since the first
  *   POST /sim/buckets         {"org_id"?, "used":N}   set a shop's bucket level
  *   POST /sim/reset           {"buckets"?,"failures"?,"counters"?} (each
  *                              defaults to true; records and tokens stay)
@@ -322,6 +325,53 @@ static void admin_buckets(sim *s, request *r, const cJSON *body)
     sim_reply(r, 200, "", text);
 }
 
+/* One shop's bucket as it is now, and what it let through and refused. */
+static cJSON *bucket_document(const sim *s, sim_org *org)
+{
+    double now = sim_now();
+    const sim_bucket_counts *counts = &org->bucket_counts;
+    cJSON *document = cJSON_CreateObject();
+    int complete =
+        cJSON_AddNumberToObject(document, "org_id", (double)org->id) != NULL &&
+        cJSON_AddNumberToObject(
+            document, "used", sim_bucket_shown(&org->bucket, now, s->settings.drain_per_second)) !=
+            NULL &&
+        cJSON_AddNumberToObject(document, "size", s->settings.bucket_size) != NULL &&
+        cJSON_AddNumberToObject(document, "admitted", (double)counts->admitted) != NULL &&
+        cJSON_AddNumberToObject(document, "refused", (double)counts->refused) != NULL &&
+        cJSON_AddNumberToObject(document, "max_used", ceil(counts->max_level - 1e-9)) != NULL;
+    cJSON *seconds = cJSON_AddArrayToObject(document, "per_second");
+    int used = sim_bucket_seconds_used(counts, now);
+    for (int i = 0; complete && seconds != NULL && i < used; i++)
+        complete = cJSON_AddItemToArray(seconds, cJSON_CreateNumber(counts->per_second[i]));
+    if (!complete || seconds == NULL) {
+        cJSON_Delete(document);
+        return NULL;
+    }
+    return document;
+}
+
+/* GET /sim/buckets: {"buckets":[{"org_id","used","size","admitted",
+ * "refused","max_used","per_second":[calls admitted in each second after
+ * the first]}]} */
+static void admin_buckets_read(sim *s, request *r, const cJSON *body)
+{
+    cJSON *document = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(document, "buckets");
+    int complete = list != NULL;
+    for (size_t i = 0; complete && i < s->store.org_count; i++) {
+        cJSON *bucket = bucket_document(s, s->store.orgs[i]);
+        complete = bucket != NULL && cJSON_AddItemToArray(list, bucket);
+        if (!complete)
+            cJSON_Delete(bucket);
+    }
+    if (!complete) {
+        cJSON_Delete(document);
+        document = NULL;
+    }
+    sim_admin_reply_object(r, 200, document);
+}
+
 /* A reset flag: absent means true. */
 static int wanted(const cJSON *body, const char *name)
 {
@@ -336,8 +386,11 @@ static void admin_reset(sim *s, request *r, const cJSON *body)
             sim_bucket_set(&s->store.orgs[i]->bucket, sim_now(), 0);
     if (wanted(body, "failures"))
         memset(&s->failure, 0, sizeof s->failure);
-    if (wanted(body, "counters"))
+    if (wanted(body, "counters")) {
         sim_counters_clear(&s->counters);
+        for (size_t i = 0; i < s->store.org_count; i++)
+            memset(&s->store.orgs[i]->bucket_counts, 0, sizeof s->store.orgs[i]->bucket_counts);
+    }
     sim_reply(r, 200, "", "{\"reset\":true}");
 }
 
@@ -353,6 +406,7 @@ static const admin_route admin_routes[] = {
     /* Reading. */
     {"GET", "/sim/health", admin_health},
     {"GET", "/sim/counters", admin_counters},
+    {"GET", "/sim/buckets", admin_buckets_read},
     /* Data. */
     {"POST", "/sim/tokens", admin_tokens},
     {"POST", "/sim/tokens/revoke", admin_revoke},

@@ -197,6 +197,7 @@ static int admit(sim *s, sim_org *org, request *r, char *limit_header, size_t si
     const sim_settings *settings = &s->settings;
     int admitted = sim_bucket_take(&org->bucket, now, settings->bucket_size,
                                    settings->drain_per_second, &retry_after);
+    sim_bucket_count(&org->bucket_counts, now, admitted, org->bucket.level);
     int shown = sim_bucket_shown(&org->bucket, now, settings->drain_per_second);
     snprintf(limit_header, size, "X-Haravan-Api-Call-Limit: %d/%.0f\r\n", shown,
              settings->bucket_size);

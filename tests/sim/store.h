@@ -39,6 +39,7 @@ typedef struct sim_org {
     cJSON *orders;
     cJSON *customers;
     sim_bucket bucket;
+    sim_bucket_counts bucket_counts; /* since the last /sim/reset of the counters */
 } sim_org;
 
 typedef struct sim_token {

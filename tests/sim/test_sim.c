@@ -112,6 +112,28 @@ static void test_bucket_admits_80_then_refuses(void **state)
     assert_int_equal(sim_bucket_take(&bucket, 100.25, 80, 4, &retry_after), 1);
 }
 
+static void test_bucket_counts_calls_by_second(void **state)
+{
+    (void)state;
+    static sim_bucket_counts counts; /* zero, as after /sim/reset */
+    assert_int_equal(sim_bucket_seconds_used(&counts, 50.0), 0);
+    sim_bucket_count(&counts, 100.0, 1, 1.0);
+    sim_bucket_count(&counts, 100.9, 1, 71.5);
+    sim_bucket_count(&counts, 101.0, 1, 2.0);
+    sim_bucket_count(&counts, 101.5, 0, 80.0); /* a 429: refused, in no second */
+    sim_bucket_count(&counts, 103.2, 1, 3.0);
+    assert_int_equal(counts.admitted, 4);
+    assert_int_equal(counts.refused, 1);
+    assert_true(counts.max_level == 71.5); /* a refused call changes nothing */
+    assert_int_equal(sim_bucket_seconds_used(&counts, 103.2), 4);
+    assert_int_equal(counts.per_second[0], 2);
+    assert_int_equal(counts.per_second[1], 1);
+    assert_int_equal(counts.per_second[2], 0);
+    assert_int_equal(counts.per_second[3], 1);
+    sim_bucket_count(&counts, 100.0 + 5 * SIM_BUCKET_SECONDS, 1, 1.0); /* later: the last */
+    assert_int_equal(counts.per_second[SIM_BUCKET_SECONDS - 1], 1);
+}
+
 static void test_bucket_drains_at_its_rate(void **state)
 {
     (void)state;
@@ -883,6 +905,7 @@ int main(void)
         cmocka_unit_test(test_timestamps),
         cmocka_unit_test(test_bucket_admits_80_then_refuses),
         cmocka_unit_test(test_bucket_drains_at_its_rate),
+        cmocka_unit_test(test_bucket_counts_calls_by_second),
         cmocka_unit_test(test_retry_after_format),
         cmocka_unit_test(test_records_stay_in_id_order),
         cmocka_unit_test(test_listing_refuses_bad_parameters),
