@@ -46,6 +46,8 @@
 #   BENCH_WAL_WARMUP        1 (default): write and checkpoint WAL first, see below; 0: cold cluster
 #   BENCH_KEEP              1: keep the temp dir (logs) after the run
 #   HARAVAN_WORKERS         haravan-fcgi workers, and PHP-FPM children (default 4)
+#   HARAVAN_PROCESSORS      haravan-fcgi processors (default: the cores); 0 measures
+#                           intake alone, with nothing processing what it stores
 #
 # Exit status: 0 when every row ran without errors and every row count
 # matched; non-zero otherwise. Missing the aims is reported, not an error.
@@ -65,6 +67,7 @@ WANT_WRK=${BENCH_WRK:-auto}
 BODY=${BENCH_BODY:-$ROOT/tests/data/samples/order-webhook-payload-haravan_draft_order-paid.captured.json}
 KEEP=${BENCH_KEEP:-0}
 export HARAVAN_WORKERS=${HARAVAN_WORKERS:-4}
+export HARAVAN_PROCESSORS=${HARAVAN_PROCESSORS:-$(nproc)}
 
 ORG_ID=1000
 TOPIC=orders/create
@@ -371,7 +374,7 @@ PG_FS=$(df -PT "$STACK_PGDATA/" | awk 'NR == 2 { print $2 }')
     echo
     echo "Closed loop: $CONNECTIONS keep-alive connections (pgbench: $CONNECTIONS clients), ${DURATION} s measured after ${WARMUP} s warm-up."
     echo "Open loop: $OPEN_RATE req/s scheduled, $OPEN_CONNECTIONS connections, latency from the scheduled send time."
-    echo "haravan-fcgi workers: $HARAVAN_WORKERS."
+    echo "haravan-fcgi workers: $HARAVAN_WORKERS; processors: $HARAVAN_PROCESSORS."
     echo
     echo "| row | rate (req/s) | p50 ms | p99 ms | max ms | errors | requests |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
