@@ -2,7 +2,9 @@
 --
 -- The same statement haravan-fcgi runs for each webhook delivery
 -- (lib/haravan/inbox.c): the same columns, the same casts, the same
--- ON CONFLICT DO NOTHING RETURNING id, one autocommit
+-- ON CONFLICT DO NOTHING RETURNING id and the same pg_notify to wake the
+-- processors (which makes PostgreSQL commit notifying transactions one at
+-- a time, a cost the intake pays and so must this row), one autocommit
 -- transaction per row. run.sh passes the body (the captured Haravan payload,
 -- so the same size) and the stored headers with -D, and runs pgbench with
 -- -M extended: parameters travel apart from the SQL text, as they do with
@@ -18,13 +20,18 @@
 -- transaction to the next; seq starts at 0 through -D seq=0).
 \set seq :seq + 1
 \set resource :id_base + :client_id * 1000000000 + :seq
-INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at, dedupe_key,
-                       headers, body, body_sha256, is_test, status, reason, notes,
-                       next_attempt_at)
-VALUES (nullif(:org::text, ''), :topic::text, nullif(:resource::text, ''),
-        nullif(:updated::text, ''),
-        'v1:' || :org::text || ':' || :topic::text || ':' || :resource::text || ':' || :updated::text,
-        :headers::jsonb, :body::bytea,
-        sha256(:body::bytea || convert_to(:resource::text, 'UTF8')), false, 'pending', NULL,
-        NULL, now() + interval '5 seconds')
-ON CONFLICT DO NOTHING RETURNING id;
+WITH stored AS (
+    INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at, dedupe_key,
+                           headers, body, body_sha256, is_test, status, reason, notes,
+                           next_attempt_at, processed_at, resource, resource_version)
+    VALUES (nullif(:org::text, ''), :topic::text, nullif(:resource::text, ''),
+            nullif(:updated::text, ''),
+            'v1:' || :org::text || ':' || :topic::text || ':' || :resource::text || ':' || :updated::text,
+            :headers::jsonb, :body::bytea,
+            sha256(:body::bytea || convert_to(:resource::text, 'UTF8')), false, 'pending'::text, NULL,
+            NULL, now(), CASE WHEN 'pending'::text = 'dead' THEN now() END,
+            CASE WHEN :resource::text <> '' THEN split_part(:topic::text, '/', 1) || ':' || :org::text
+                 || ':' || :resource::text END,
+            hv_timestamptz(nullif(:updated::text, '')))
+    ON CONFLICT DO NOTHING RETURNING id)
+SELECT id, pg_notify('hv_events', '') FROM stored;
