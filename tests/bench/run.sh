@@ -244,8 +244,10 @@ CONF
     nginx_user=""
     [ "$(id -u)" = 0 ] && nginx_user="user root;"
     PHP_PORT=""
+    # Below the ephemeral range, as tests/stack/stack.sh's pick_port says why.
+    read -r low _ < /proc/sys/net/ipv4/ip_local_port_range 2> /dev/null || low=32768
     for _ in $(seq 1 50); do
-        candidate=$((20000 + RANDOM % 40000))
+        candidate=$((10000 + RANDOM % (low - 10000)))
         if ! (exec 3<> "/dev/tcp/127.0.0.1/$candidate") 2> /dev/null; then
             PHP_PORT=$candidate
             break
