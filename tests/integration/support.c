@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <dirent.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -359,4 +360,42 @@ const char *it_header_value(const char *headers, const char *name)
         line = end != NULL ? end + 2 : NULL;
     }
     return NULL;
+}
+
+pid_t it_pid_in(const char *relative)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", it_env("HARAVAN_VAR"), relative);
+    FILE *file = fopen(path, "r");
+    if (file == NULL)
+        return 0;
+    long pid = 0;
+    if (fscanf(file, "%ld", &pid) != 1)
+        pid = 0;
+    fclose(file);
+    return (pid_t)pid;
+}
+
+int it_children_of(pid_t master, const char *name, pid_t *out, int capacity)
+{
+    DIR *proc = opendir("/proc");
+    assert_non_null(proc);
+    int count = 0;
+    for (struct dirent *entry = readdir(proc); entry != NULL && count < capacity;
+         entry = readdir(proc)) {
+        char path[300];
+        snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
+        FILE *file = fopen(path, "r");
+        if (file == NULL)
+            continue;
+        long pid = 0, parent = 0;
+        char comm[64] = "", state = 0;
+        /* pid (comm) state ppid: our processes' names have no ')' */
+        if (fscanf(file, "%ld (%63[^)]) %c %ld", &pid, comm, &state, &parent) == 4 &&
+            parent == master && state != 'Z' && (name == NULL || strcmp(comm, name) == 0))
+            out[count++] = (pid_t)pid;
+        fclose(file);
+    }
+    closedir(proc);
+    return count;
 }

@@ -14,6 +14,7 @@
 #define HARAVAN_TESTS_SUPPORT_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 #include <libpq-fe.h>
 
@@ -28,6 +29,15 @@ typedef struct it_response {
 
 /* The value of a required environment variable; fails the test without. */
 const char *it_env(const char *name);
+
+/* The pid in the pid file `relative` to the stack's HARAVAN_VAR
+ * ("haravan-fcgi.pid", "host2/haravan-fcgi.pid"), or 0 when there is none. */
+pid_t it_pid_in(const char *relative);
+
+/* The live (not zombie) children of `master`, from /proc: all of them when
+ * `name` is NULL, else those whose process name is `name` ("hv-processor").
+ * Writes up to `capacity` pids to `out`; returns how many. */
+int it_children_of(pid_t master, const char *name, pid_t *out, int capacity);
 
 /* The value of header `name` (case-insensitive; the first one, without its
  * CR LF) in `headers`, the raw header block of a response ("Name: value\r\n"

@@ -58,20 +58,6 @@
 
 static char host2_url[256];
 
-static pid_t pid_in(const char *relative)
-{
-    char path[1024];
-    snprintf(path, sizeof path, "%s/%s", it_env("HARAVAN_VAR"), relative);
-    FILE *file = fopen(path, "r");
-    if (file == NULL)
-        return 0;
-    long pid = 0;
-    if (fscanf(file, "%ld", &pid) != 1)
-        pid = 0;
-    fclose(file);
-    return (pid_t)pid;
-}
-
 /* HARAVAN_HOST2_URL, which host2-start wrote to the stack's env file. */
 static void read_host2_url(void)
 {
@@ -111,30 +97,6 @@ static long long finished_by(pid_t master, const char *since)
     return scalar_of("SELECT count(*) FROM hosts_log WHERE application LIKE $1"
                      " AND finished > $2::timestamptz",
                      pattern, since);
-}
-
-/* The live children of `master` (workers and processors). */
-static int children_of(pid_t master, pid_t *out, int capacity)
-{
-    DIR *proc = opendir("/proc");
-    assert_non_null(proc);
-    int count = 0;
-    for (struct dirent *entry = readdir(proc); entry != NULL && count < capacity;
-         entry = readdir(proc)) {
-        char path[300];
-        snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
-        FILE *file = fopen(path, "r");
-        if (file == NULL)
-            continue;
-        long pid = 0, parent = 0;
-        char name[64] = "", state = 0;
-        if (fscanf(file, "%ld (%63[^)]) %c %ld", &pid, name, &state, &parent) == 4 &&
-            parent == master && state != 'Z')
-            out[count++] = (pid_t)pid;
-        fclose(file);
-    }
-    closedir(proc);
-    return count;
 }
 
 static int setup(void **state)
@@ -542,8 +504,8 @@ static void test_two_hosts_process_one_inbox_exactly_once(void **state)
     wait_drained();
     assert_exactly_once(ORDERS, PEOPLE, count);
 
-    long long by_1 = finished_by(pid_in("haravan-fcgi.pid"), "-infinity");
-    long long by_2 = finished_by(pid_in("host2/haravan-fcgi.pid"), "-infinity");
+    long long by_1 = finished_by(it_pid_in("haravan-fcgi.pid"), "-infinity");
+    long long by_2 = finished_by(it_pid_in("host2/haravan-fcgi.pid"), "-infinity");
     print_message("events done by the stack's host: %lld, by host2: %lld\n", by_1, by_2);
     assert_int_equal(by_1 + by_2, count);
     if (by_1 == 0 || by_2 == 0)
@@ -558,7 +520,7 @@ static char killed_at[64];
 static void kill_host2(void)
 {
     pid_t children[128];
-    int count = children_of(victim, children, 128);
+    int count = it_children_of(victim, NULL, children, 128);
     assert_true(count > 0);
     assert_int_equal(kill(victim, SIGKILL), 0);
     for (int i = 0; i < count; i++)
@@ -576,7 +538,7 @@ static void test_a_host_killed_mid_burst_the_other_finishes(void **state)
     (void)state;
     static delivery deliveries[MAX_BURST];
     static sent answers[2 * MAX_BURST];
-    victim = pid_in("host2/haravan-fcgi.pid");
+    victim = it_pid_in("host2/haravan-fcgi.pid");
     assert_true(victim > 0);
     long long first_burst =
         it_scalar("SELECT count(*) FROM hv_events WHERE org_id = '" ORG "'", NULL);
@@ -609,7 +571,7 @@ static void test_a_host_killed_mid_burst_the_other_finishes(void **state)
     wait_drained();
     assert_exactly_once(2 * ORDERS, PEOPLE + PEOPLE / 2, (int)first_burst + count);
     assert_int_equal(finished_by(victim, killed_at), 0);
-    assert_true(finished_by(pid_in("haravan-fcgi.pid"), killed_at) > 0);
+    assert_true(finished_by(it_pid_in("haravan-fcgi.pid"), killed_at) > 0);
 }
 
 int main(void)

@@ -37,41 +37,13 @@ static int setup_secret(void **state)
 
 static pid_t master_pid(void)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/haravan-fcgi.pid", it_env("HARAVAN_VAR"));
-    FILE *file = fopen(path, "r");
-    if (file == NULL)
-        return 0;
-    long pid = 0;
-    if (fscanf(file, "%ld", &pid) != 1)
-        pid = 0;
-    fclose(file);
-    return (pid_t)pid;
+    return it_pid_in("haravan-fcgi.pid");
 }
 
-/* The master's children, from /proc. Returns how many were found. */
+/* The master's children: workers and processors. */
 static int worker_pids(pid_t master, pid_t *out, int capacity)
 {
-    DIR *proc = opendir("/proc");
-    assert_non_null(proc);
-    int count = 0;
-    for (struct dirent *entry = readdir(proc); entry != NULL && count < capacity;
-         entry = readdir(proc)) {
-        char path[300];
-        snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
-        FILE *file = fopen(path, "r");
-        if (file == NULL)
-            continue;
-        long pid = 0, parent = 0;
-        char state = 0;
-        /* pid (comm) state ppid: comm is haravan-fcgi, without spaces. */
-        if (fscanf(file, "%ld %*s %c %ld", &pid, &state, &parent) == 3 && parent == master &&
-            state != 'Z')
-            out[count++] = (pid_t)pid;
-        fclose(file);
-    }
-    closedir(proc);
-    return count;
+    return it_children_of(master, NULL, out, capacity);
 }
 
 static int configured_workers(void)

@@ -43,16 +43,7 @@
 
 static pid_t master_pid(void)
 {
-    char path[1024];
-    snprintf(path, sizeof path, "%s/haravan-fcgi.pid", it_env("HARAVAN_VAR"));
-    FILE *file = fopen(path, "r");
-    if (file == NULL)
-        return 0;
-    long pid = 0;
-    if (fscanf(file, "%ld", &pid) != 1)
-        pid = 0;
-    fclose(file);
-    return (pid_t)pid;
+    return it_pid_in("haravan-fcgi.pid");
 }
 
 /* The master's live children named hv-processor. Returns how many. */
@@ -60,25 +51,7 @@ static int processor_pids(pid_t *out, int capacity)
 {
     pid_t master = master_pid();
     assert_true(master > 0);
-    DIR *proc = opendir("/proc");
-    assert_non_null(proc);
-    int count = 0;
-    for (struct dirent *entry = readdir(proc); entry != NULL && count < capacity;
-         entry = readdir(proc)) {
-        char path[300];
-        snprintf(path, sizeof path, "/proc/%s/stat", entry->d_name);
-        FILE *file = fopen(path, "r");
-        if (file == NULL)
-            continue;
-        long pid = 0, parent = 0;
-        char name[64] = "", state = 0;
-        if (fscanf(file, "%ld (%63[^)]) %c %ld", &pid, name, &state, &parent) == 4 &&
-            parent == master && state != 'Z' && strcmp(name, "hv-processor") == 0)
-            out[count++] = (pid_t)pid;
-        fclose(file);
-    }
-    closedir(proc);
-    return count;
+    return it_children_of(master, "hv-processor", out, capacity);
 }
 
 static int configured_processors(void)
