@@ -350,6 +350,19 @@ typedef struct secrets_case {
 
 #define RIGHT "hv-test-secret-2026"
 
+/* The fixture of the captured order signed with RIGHT, from
+ * tests/data/signatures.txt (loaded into `fixtures`). */
+static const signature_case *captured_order_signed_right(signature_case *fixtures)
+{
+    size_t fixture_count = load_signature_cases(fixtures);
+    for (size_t i = 0; i < fixture_count; i++)
+        if (strcmp(fixtures[i].sample, CAPTURED_ORDER) == 0 &&
+            strcmp(fixtures[i].secret, RIGHT) == 0)
+            return &fixtures[i];
+    fail_msg("no fixture of %s signed with %s", CAPTURED_ORDER, RIGHT);
+    return NULL;
+}
+
 static void test_verify_with_several_secrets(void **state)
 {
     (void)state;
@@ -364,13 +377,7 @@ static void test_verify_with_several_secrets(void **state)
         {"count 1 stops before right", {"old-secret", RIGHT, NULL}, 1, -1},
     };
     signature_case fixtures[MAX_SIGNATURE_CASES];
-    size_t fixture_count = load_signature_cases(fixtures);
-    const signature_case *order = NULL;
-    for (size_t i = 0; i < fixture_count; i++)
-        if (strcmp(fixtures[i].sample, CAPTURED_ORDER) == 0 &&
-            strcmp(fixtures[i].secret, RIGHT) == 0)
-            order = &fixtures[i];
-    assert_non_null(order);
+    const signature_case *order = captured_order_signed_right(fixtures);
     size_t length;
     char *body = read_sample(order->sample, &length);
     for (size_t i = 0; i < COUNT(cases); i++) {
@@ -410,13 +417,7 @@ static void test_verify_any_of_several_signatures(void **state)
         {"no signatures", {NULL}, 0, {RIGHT, NULL}, -1},
     };
     signature_case fixtures[MAX_SIGNATURE_CASES];
-    size_t fixture_count = load_signature_cases(fixtures);
-    const signature_case *order = NULL;
-    for (size_t i = 0; i < fixture_count; i++)
-        if (strcmp(fixtures[i].sample, CAPTURED_ORDER) == 0 &&
-            strcmp(fixtures[i].secret, RIGHT) == 0)
-            order = &fixtures[i];
-    assert_non_null(order);
+    const signature_case *order = captured_order_signed_right(fixtures);
     size_t length;
     char *body = read_sample(order->sample, &length);
     for (size_t i = 0; i < COUNT(cases); i++) {
