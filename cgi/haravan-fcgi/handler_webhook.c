@@ -14,8 +14,10 @@
  * that are not UTF-8, which are stored as U+FFFD and noted, because
  * PostgreSQL refuses them and a refused delivery comes back forever.
  */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/crypto.h"
 #include "core/form.h"
@@ -275,6 +277,19 @@ static int org_header(request *r, buffer *out, size_t *replaced)
     return 1;
 }
 
+/* Whether this delivery's INSERT should notify the processors: when the
+ * last one that did was sent HV_INBOX_WAKE_MS ago or more (haravan/inbox.h
+ * says why not every time). Sets *sent_at to now. */
+static int time_to_announce(const worker *w, struct timespec *sent_at)
+{
+    clock_gettime(CLOCK_MONOTONIC, sent_at);
+    if (w->announced_at.tv_sec == 0 && w->announced_at.tv_nsec == 0)
+        return 1;
+    long long elapsed_ms = (long long)(sent_at->tv_sec - w->announced_at.tv_sec) * 1000 +
+                           (sent_at->tv_nsec - w->announced_at.tv_nsec) / 1000000;
+    return elapsed_ms >= HV_INBOX_WAKE_MS;
+}
+
 static void store(worker *w, request *r, const char *topic)
 {
     hv_webhook webhook;
@@ -313,6 +328,8 @@ static void store(worker *w, request *r, const char *topic)
         .body_length = r->body.length,
         .is_test = is_test_delivery(r),
     };
+    struct timespec sent_at;
+    entry.announce = time_to_announce(w, &sent_at);
     if (hv_inbox_store(&w->database, &entry, &r->event_id) != 0) {
         counters_add(&w->shared->webhook_unavailable);
         log_message("error", "inbox insert failed: %s", w->database.error);
@@ -320,6 +337,8 @@ static void store(worker *w, request *r, const char *topic)
         request_reply_error(r, 503, "cannot store the delivery now; please retry");
         goto done;
     }
+    if (entry.announce && r->event_id > 0)
+        w->announced_at = sent_at; /* a duplicate inserted nothing and notified nobody */
     if (r->event_id == 0) {
         counters_add(&w->shared->webhook_duplicates);
         r->outcome = "duplicate";

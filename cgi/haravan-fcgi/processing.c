@@ -38,6 +38,11 @@ typedef struct processing {
     PGconn *duty_session; /* the session holding the refresh duty, or NULL */
     int duty_backend;     /* and its backend's pid (a new PGconn may reuse the address) */
     time_t refreshed_at;
+    /* When to look again although no notification came (CLOCK_MONOTONIC;
+     * zero: no such promise pending): HV_INBOX_WAKE_MS +
+     * HV_INBOX_WAKE_MARGIN_MS after the last notification, for the events
+     * the workers stored without announcing (haravan/inbox.h, "Waking"). */
+    struct timespec look_again_at;
 } processing;
 
 static void on_terminate(int signal_number)
@@ -103,8 +108,9 @@ static void refresh_tokens_if_on_duty(processing *p)
         (void)hv_token_refresh_due_shops(&p->haravan.refresher, &p->database);
 }
 
-/* Drains the notifications libpq already holds. Returns how many. */
-static int take_notifications(PGconn *connection)
+/* Drains the notifications libpq already holds. Returns how many; when
+ * any, the look they promise (look_again_at) moves to after the last. */
+static int take_notifications(processing *p, PGconn *connection)
 {
     int count = 0;
     if (PQconsumeInput(connection) == 0)
@@ -113,7 +119,30 @@ static int take_notifications(PGconn *connection)
         count++;
         PQfreemem(n);
     }
+    if (count > 0) {
+        long long delay_ns = (HV_INBOX_WAKE_MS + HV_INBOX_WAKE_MARGIN_MS) * 1000000LL;
+        clock_gettime(CLOCK_MONOTONIC, &p->look_again_at);
+        p->look_again_at.tv_sec += (time_t)(delay_ns / 1000000000LL);
+        p->look_again_at.tv_nsec += (long)(delay_ns % 1000000000LL);
+        if (p->look_again_at.tv_nsec >= 1000000000L) {
+            p->look_again_at.tv_sec++;
+            p->look_again_at.tv_nsec -= 1000000000L;
+        }
+    }
     return count;
+}
+
+/* Seconds until the promised look (negative: due), or `otherwise` when no
+ * look is promised. */
+static double seconds_to_promised_look(const processing *p, double otherwise)
+{
+    if (p->look_again_at.tv_sec == 0 && p->look_again_at.tv_nsec == 0)
+        return otherwise;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double seconds = (double)(p->look_again_at.tv_sec - now.tv_sec) +
+                     (double)(p->look_again_at.tv_nsec - now.tv_nsec) / 1e9;
+    return seconds < otherwise ? seconds : otherwise;
 }
 
 /* Seconds until the next look: soon (PROCESSING_BUSY_RECHECK_SECONDS) when
@@ -140,24 +169,32 @@ static double seconds_to_next_look(db *database)
     return seconds < 0.01 ? 0.01 : seconds;
 }
 
-/* Sleeps until a notification, the next due time, or SIGTERM. */
+/* Sleeps until a notification, the next due time, the promised look, or
+ * SIGTERM. */
 static void wait_for_work(processing *p, const sigset_t *waiting)
 {
     PGconn *connection = p->database.connection;
-    if (connection != NULL && take_notifications(connection) > 0)
+    if (connection != NULL && take_notifications(p, connection) > 0)
         return;
     double seconds = connection != NULL ? seconds_to_next_look(&p->database) : 1;
     connection = p->database.connection;
-    if (connection != NULL && take_notifications(connection) > 0)
+    if (connection != NULL && take_notifications(p, connection) > 0)
         return;
+    seconds = seconds_to_promised_look(p, seconds);
+    if (seconds <= 0) {
+        memset(&p->look_again_at, 0, sizeof p->look_again_at); /* kept: look now */
+        return;
+    }
     struct timespec timeout = {.tv_sec = (time_t)seconds,
                                .tv_nsec = (long)((seconds - (double)(time_t)seconds) * 1e9)};
     struct pollfd socket = {.fd = connection != NULL ? PQsocket(connection) : -1, .events = POLLIN};
     if (stop_requested)
         return;
     (void)ppoll(&socket, socket.fd >= 0 ? 1 : 0, &timeout, waiting);
+    if (seconds_to_promised_look(p, 1) <= 0)
+        memset(&p->look_again_at, 0, sizeof p->look_again_at); /* kept by the look that follows */
     if (connection != NULL && connection == p->database.connection)
-        (void)take_notifications(connection);
+        (void)take_notifications(p, connection);
 }
 
 /* Which host's processor a session is, for pg_stat_activity and for the

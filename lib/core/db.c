@@ -150,8 +150,51 @@ static void record_failure(db *database, PGresult *result)
     db_disconnect(database);
 }
 
-PGresult *db_query(db *database, int flags, const char *sql, int count, const char *const *values,
-                   const int *lengths, const int *formats)
+/* Prepares `statement` on the session unless it already is. Returns 0,
+ * 1 when it must run unprepared (the session has prepared DB_PREPARED_MAX
+ * already), or -1 with the failure recorded. */
+static int prepare(db *database, const db_statement *statement)
+{
+    for (int i = 0; i < database->prepared_count; i++)
+        if (database->prepared[i] == statement)
+            return 0;
+    if (database->prepared_count == DB_PREPARED_MAX)
+        return 1;
+    PGresult *result = PQprepare(database->connection, statement->name, statement->sql,
+                                 statement->parameter_count, NULL);
+    if (result == NULL || !result_ok(result)) {
+        record_failure(database, result);
+        PQclear(result);
+        return -1;
+    }
+    PQclear(result);
+    database->prepared[database->prepared_count++] = statement;
+    return 0;
+}
+
+/* One attempt at a statement on the current session: by name when it is
+ * a db_statement, else with its text. NULL with the failure recorded. */
+static PGresult *run_once(db *database, const char *sql, const db_statement *statement, int count,
+                          const char *const *values, const int *lengths, const int *formats)
+{
+    PGresult *result = NULL;
+    int prepared = statement != NULL ? prepare(database, statement) : 1;
+    if (prepared < 0)
+        return NULL;
+    if (prepared == 0)
+        result = PQexecPrepared(database->connection, statement->name, count, values, lengths,
+                                formats, 0);
+    else
+        result = PQexecParams(database->connection, sql, count, NULL, values, lengths, formats, 0);
+    if (result != NULL && result_ok(result))
+        return result;
+    record_failure(database, result);
+    PQclear(result);
+    return NULL;
+}
+
+static PGresult *run(db *database, int flags, const char *sql, const db_statement *statement,
+                     int count, const char *const *values, const int *lengths, const int *formats)
 {
     clear_error(database);
     if (database->transaction && !connected(database)) {
@@ -163,16 +206,26 @@ PGresult *db_query(db *database, int flags, const char *sql, int count, const ch
     for (int attempt = 0; attempt < attempts; attempt++) {
         if (db_connect(database) != 0)
             return NULL;
-        PGresult *result =
-            PQexecParams(database->connection, sql, count, NULL, values, lengths, formats, 0);
-        if (result != NULL && result_ok(result))
+        PGresult *result = run_once(database, sql, statement, count, values, lengths, formats);
+        if (result != NULL)
             return result;
-        record_failure(database, result);
-        PQclear(result);
         if (database->connection != NULL)
             return NULL; /* a real SQL error: running it again changes nothing */
     }
     return NULL;
+}
+
+PGresult *db_query(db *database, int flags, const char *sql, int count, const char *const *values,
+                   const int *lengths, const int *formats)
+{
+    return run(database, flags, sql, NULL, count, values, lengths, formats);
+}
+
+PGresult *db_execute(db *database, int flags, const db_statement *statement,
+                     const char *const *values, const int *lengths, const int *formats)
+{
+    return run(database, flags, statement->sql, statement, statement->parameter_count, values,
+               lengths, formats);
 }
 
 int db_command(db *database, const char *sql)
@@ -238,6 +291,7 @@ void db_disconnect(db *database)
     if (database->connection != NULL)
         PQfinish(database->connection);
     database->connection = NULL;
+    database->prepared_count = 0; /* a session's prepared statements end with it */
 }
 
 void db_close(db *database)

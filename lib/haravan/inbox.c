@@ -12,12 +12,15 @@
  * under another org is a duplicate. ON CONFLICT without a target covers
  * both indexes.
  *
- * A stored event is due at once, and the same statement notifies the
- * processors (pg_notify is delivered when the INSERT commits, and only
- * then): a committed event always wakes one, an event that did not commit
- * never does. resource and resource_version are what the processors'
- * per-resource claim orders by (sql/008_pipeline.sql). */
-static const char insert_sql[] =
+ * A stored event is due at once. When the caller asks ($12), the same
+ * statement notifies the processors: pg_notify is delivered when the
+ * INSERT commits, and only then. It is asked only now and then
+ * (entry->announce, inbox.h says why), because PostgreSQL commits
+ * notifying transactions one at a time. resource and resource_version are
+ * what the processors' per-resource claim orders by
+ * (sql/008_pipeline.sql). */
+static const db_statement insert_statement = {
+    "inbox_store",
     "WITH stored AS (INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at,"
     " dedupe_key, headers, body, body_sha256, is_test, status, reason, notes, next_attempt_at,"
     " processed_at, resource, resource_version)"
@@ -27,7 +30,10 @@ static const char insert_sql[] =
     " CASE WHEN $3 <> '' THEN split_part($2, '/', 1) || ':' || $1 || ':' || $3 END,"
     " hv_timestamptz(nullif($4, '')))"
     " ON CONFLICT DO NOTHING RETURNING id)"
-    " SELECT id, pg_notify('" HV_INBOX_CHANNEL "', '') FROM stored";
+    " SELECT id, CASE WHEN $12::boolean THEN pg_notify('" HV_INBOX_CHANNEL "', '') END"
+    " FROM stored",
+    12,
+};
 
 int hv_inbox_store(db *database, const hv_inbox_entry *entry, long long *event_id)
 {
@@ -47,13 +53,15 @@ int hv_inbox_store(db *database, const hv_inbox_entry *entry, long long *event_i
         unparseable ? "dead" : "pending",
         unparseable ? webhook->parse_error : NULL,
         entry->notes,
+        entry->announce ? "true" : "false",
     };
-    int lengths[11] = {0};
-    int formats[11] = {0};
+    int lengths[12] = {0};
+    int formats[12] = {0};
     lengths[6] = (int)entry->body_length;
     formats[6] = 1; /* binary: the body goes in byte for byte */
 
-    PGresult *result = db_query(database, DB_IDEMPOTENT, insert_sql, 11, values, lengths, formats);
+    PGresult *result =
+        db_execute(database, DB_IDEMPOTENT, &insert_statement, values, lengths, formats);
     if (result == NULL)
         return -1;
     *event_id = PQntuples(result) > 0 ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : 0;

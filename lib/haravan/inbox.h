@@ -10,8 +10,24 @@
  * reconnect, which db_query() does.
  *
  * Storing is all a request worker does with an event: the processors
- * (cgi/haravan-fcgi/processing.h) are woken by the INSERT's NOTIFY and
- * process it, never the process that answers Haravan.
+ * (cgi/haravan-fcgi/processing.h) are woken by a NOTIFY and process it,
+ * never the process that answers Haravan.
+ *
+ * Waking the processors: PostgreSQL commits notifying transactions one at
+ * a time (each holds a lock across its WAL flush), so an INSERT that
+ * notifies cannot share a flush with the others, and a notification per
+ * delivery halved the intake's rate (docs/PERFORMANCE.md). So a worker
+ * announces at most one stored event per HV_INBOX_WAKE_MS (timed from
+ * when it sent the announcing INSERT): the first after a quiet spell at
+ * once, the others covered by the promise the processors keep in return:
+ * a processor that received a notification looks at the inbox again
+ * HV_INBOX_WAKE_MS + HV_INBOX_WAKE_MARGIN_MS after it, working or not. An
+ * event stored unannounced was sent less than HV_INBOX_WAKE_MS after an
+ * announced one, whose notification every listening processor received
+ * at or after its commit; so unless its own INSERT took longer than the
+ * margin to commit, that later look sees it. Nothing waits more than
+ * about HV_INBOX_WAKE_MS + HV_INBOX_WAKE_MARGIN_MS, and an INSERT slower
+ * than the margin only falls back on the sweep (PROCESSING_SWEEP_SECONDS).
  */
 #ifndef HARAVAN_HARAVAN_INBOX_H
 #define HARAVAN_HARAVAN_INBOX_H
@@ -23,7 +39,9 @@
 
 /* The channel on which every stored event is announced (NOTIFY, in the
  * INSERT's own transaction); the processors LISTEN on it. */
-#define HV_INBOX_CHANNEL "hv_events"
+#define HV_INBOX_CHANNEL        "hv_events"
+#define HV_INBOX_WAKE_MS        50
+#define HV_INBOX_WAKE_MARGIN_MS 50
 
 typedef struct hv_inbox_entry {
     const char *topic;
@@ -33,6 +51,7 @@ typedef struct hv_inbox_entry {
     const char *body;
     size_t body_length;
     int is_test;
+    int announce; /* notify the processors in the INSERT's transaction */
 } hv_inbox_entry;
 
 /* Stores `entry`. Sets *event_id to the new row's id, or to 0 when an

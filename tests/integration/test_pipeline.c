@@ -267,6 +267,49 @@ static void test_processing_starts_at_once(void **state)
     }
 }
 
+static void restart_fcgi_with(const char *name, const char *value);
+static int restart_as_configured(void **state);
+
+/* (b') A worker announces at most one stored event per 50 ms
+ * (haravan/inbox.h, "Waking"); a delivery it stores sooner after one it
+ * announced is covered only by the processors' promise to look again
+ * after every notification. Made to happen: one worker (so both
+ * deliveries of a pair meet the same one), the first of a pair announced
+ * and finished at once (a topic the CRM ignores takes a processor about a
+ * millisecond), the second sent 25 ms after the first was answered, when
+ * the processors have gone back to sleep until the sweep (10 s). It must be finished well
+ * before the sweep. */
+static void test_unannounced_delivery_is_not_left_for_the_sweep(void **state)
+{
+    (void)state;
+    restart_fcgi_with("HARAVAN_WORKERS", "1");
+    for (int pair = 0; pair < 5; pair++) {
+        long long events[2];
+        for (int i = 0; i < 2; i++) {
+            char body[160];
+            snprintf(body, sizeof body,
+                     "{\"id\":760%02d%d,\"title\":\"Áo\",\"updated_at\":\"2026-11-10T08:00:00Z\"}",
+                     pair, i);
+            events[i] = it_deliver_event(SECRET, "products/update", ORG, body);
+            assert_true(events[i] > 0);
+            if (i == 0)
+                pause_ms(25);
+        }
+        assert_string_equal(it_wait_processed(events[1]), "ignored");
+        char text[32];
+        snprintf(text, sizeof text, "%lld", events[1]);
+        double waited_ms = (double)it_scalar(
+            "SELECT (extract(epoch FROM processed_at - received_at) * 1000)::bigint"
+            " FROM hv_events WHERE id = $1::bigint",
+            text);
+        if (waited_ms >= AT_ONCE_MS)
+            fail_msg("pair %d: the second delivery (event %lld) waited %.0f ms after it was"
+                     " stored",
+                     pair + 1, events[1], waited_ms);
+        pause_ms(100); /* the next pair's first delivery is announced */
+    }
+}
+
 /* Versions 1..VERSIONS of orders `a` and `b`, in a shuffled order. */
 static void deliver_shuffled_versions(const char *a, const char *a_customer, const char *b,
                                       const char *b_customer)
@@ -418,6 +461,34 @@ static void restart_fcgi(int intake_only)
     assert_int_equal(health_status(), 200);
 }
 
+/* Restarts haravan-fcgi with `name` set to `value` for it alone (NULL:
+ * as the stack was configured). */
+static void restart_fcgi_with(const char *name, const char *value)
+{
+    assert_int_equal(it_stack("fcgi-stop"), 0);
+    const char *current = name != NULL ? getenv(name) : NULL;
+    char *saved = current != NULL ? strdup(current) : NULL;
+    if (name != NULL)
+        setenv(name, value, 1);
+    int started = it_stack("fcgi-start");
+    if (name != NULL && saved != NULL)
+        setenv(name, saved, 1);
+    else if (name != NULL)
+        unsetenv(name);
+    free(saved);
+    assert_int_equal(started, 0);
+    for (int i = 0; i < 100 && health_status() != 200; i++)
+        pause_ms(100);
+    assert_int_equal(health_status(), 200);
+}
+
+static int restart_as_configured(void **state)
+{
+    (void)state;
+    restart_fcgi_with(NULL, NULL);
+    return 0;
+}
+
 static int restart_with_processors(void **state)
 {
     (void)state;
@@ -529,6 +600,8 @@ int main(void)
         cmocka_unit_test_teardown(test_stopped_processors_leave_deliveries_pending,
                                   resume_processors),
         cmocka_unit_test(test_processing_starts_at_once),
+        cmocka_unit_test_teardown(test_unannounced_delivery_is_not_left_for_the_sweep,
+                                  restart_as_configured),
         cmocka_unit_test_teardown(test_versions_of_one_order_in_order_others_in_parallel,
                                   resume_processors),
         cmocka_unit_test_teardown(test_processor_killed_mid_event_loses_nothing, resume_processors),
