@@ -22,8 +22,9 @@
 #include "core/header.h"
 #include "core/log.h"
 #include "core/utf8.h"
-#include "haravan/inbox.h"
 #include "haravan/webhook.h"
+#include "inbox/body.h"
+#include "inbox/inbox.h"
 #include "handlers.h"
 
 #define MAX_CHALLENGE 512
@@ -229,13 +230,12 @@ static int headers_json(const request *r, buffer *json, buffer *note)
     for (size_t i = 0; kept[i] != NULL && result == 0; i++)
         result = add_header(json, r, kept[i], &repaired);
     if (result == 0 && repaired.length > 0)
-        result =
-            buffer_printf(json, ",\"" HV_WEBHOOK_NOT_UTF8_KEY "\":\"%s\"", buffer_text(&repaired));
+        result = buffer_printf(json, ",\"" INBOX_NOT_UTF8_KEY "\":\"%s\"", buffer_text(&repaired));
     if (result == 0)
         result = buffer_append_char(json, '}');
     if (result == 0 && repaired.length > 0) {
         char text[512];
-        hv_webhook_header_note(buffer_text(&repaired), text, sizeof text);
+        inbox_header_note(buffer_text(&repaired), text, sizeof text);
         result = buffer_printf(note, "%s", text);
     }
     buffer_free(&repaired);
@@ -304,16 +304,20 @@ static void store(worker *w, request *r, const char *topic)
         goto done;
     }
     snprintf(r->org_id, sizeof r->org_id, "%s", webhook.org_id);
-    hv_inbox_entry entry = {
+    inbox_entry entry = {
+        .org_id = webhook.org_id,
         .topic = topic,
-        .webhook = &webhook,
+        .resource_id = webhook.resource_id,
+        .updated_at = webhook.updated_at,
+        .dedupe_key = buffer_text(&webhook.dedupe_key),
+        .unreadable = webhook.json == NULL ? webhook.parse_error : NULL,
         .headers_json = headers.data,
         .notes = notes.length > 0 ? buffer_text(&notes) : NULL,
         .body = r->body.data,
         .body_length = r->body.length,
         .is_test = is_test_delivery(r),
     };
-    if (hv_inbox_store(&w->database, &entry, &r->event_id) != 0) {
+    if (inbox_store(&w->database, &entry, &r->event_id) != 0) {
         counters_add(&w->shared->webhook_unavailable);
         log_message("error", "inbox insert failed: %s", w->database.error);
         r->outcome = "database unavailable";

@@ -19,8 +19,9 @@
 #include "core/log.h"
 #include "crm/processor.h"
 #include "haravan/clients.h"
-#include "haravan/inbox.h"
 #include "haravan/refresh_log.h"
+#include "inbox/claim.h"
+#include "inbox/inbox.h"
 
 #define BATCH 100
 /* Its own class: no resource's hash can ever be mistaken for it. */
@@ -75,7 +76,7 @@ static int listen_on_connect(db *database, void *context)
 {
     processing *p = context;
     p->fresh_session = 1;
-    return db_command(database, "LISTEN " HV_INBOX_CHANNEL);
+    return db_command(database, "LISTEN " INBOX_CHANNEL);
 }
 
 /* The refresh duty: taken when free (its holder died, or nobody had it),
@@ -123,18 +124,9 @@ static int take_notifications(PGconn *connection)
  * replay's lease), at most the sweep period. */
 static double seconds_to_next_look(db *database)
 {
-    PGresult *result =
-        db_query(database, DB_IDEMPOTENT,
-                 "SELECT CASE WHEN min(next_attempt_at) <= now() THEN $1::float8"
-                 " ELSE extract(epoch FROM min(next_attempt_at) - now()) END"
-                 " FROM hv_events WHERE status = 'pending'",
-                 1, (const char *const[]){PROCESSING_BUSY_RECHECK_SECONDS}, NULL, NULL);
     double seconds = PROCESSING_SWEEP_SECONDS;
-    if (result == NULL)
+    if (inbox_seconds_to_next_due(database, PROCESSING_BUSY_RECHECK_SECONDS, &seconds) < 0)
         return 1; /* the database is away: try again soon */
-    if (!PQgetisnull(result, 0, 0))
-        seconds = strtod(PQgetvalue(result, 0, 0), NULL);
-    PQclear(result);
     if (seconds > PROCESSING_SWEEP_SECONDS)
         seconds = PROCESSING_SWEEP_SECONDS;
     return seconds < 0.01 ? 0.01 : seconds;
