@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/haravan/payload and lib/haravan/field: what a Haravan
+ * Unit tests for lib/crm/haravan_payload and lib/crm/haravan_field: what a Haravan
  * order or customer becomes before any SQL, over every sample in
  * HARAVAN_SAMPLES_DIR.
  *
