@@ -64,7 +64,7 @@ static void add_note(event *e, const char *note)
     crm_copy_utf8(e->notes + used, sizeof e->notes - used, note);
 }
 
-/* The body through the parser intake used (haravan/webhook.h), so that
+/* The body through the parser intake used (inbox/body.h), so that
  * processing and replay agree with intake on what can be read: a body it
  * refused stays refused, with the same reason. What the parser repaired
  * (bytes that are not UTF-8, \u0000 escapes, both now U+FFFD) is mapped as
