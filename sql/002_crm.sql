@@ -1,4 +1,4 @@
--- 002: the tables the CRM reads (DESIGN.md section 5, "the contract"), and
+-- 002: the tables the CRM reads (docs/CONTRACT.md, "Tables the CRM reads"), and
 -- what the connector needs beside them to fill them.
 --
 -- In production crm_users, customers, orders, ... are the CRM's own tables;

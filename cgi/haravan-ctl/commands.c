@@ -11,6 +11,7 @@
 #include "core/crypto.h"
 #include "core/migrate.h"
 #include "core/settings.h"
+#include "inbox/view.h"
 
 static void print_applied(const migration *applied)
 {
@@ -167,15 +168,7 @@ int command_settings(ctl_context *context, int argc, char **argv)
 
 static int events_show(ctl_context *context, const char *id)
 {
-    const char *values[] = {id};
-    PGresult *result =
-        db_query(&context->database, DB_ONCE,
-                 "SELECT id, status, topic, coalesce(org_id, ''), coalesce(resource_id, ''),"
-                 " coalesce(resource_updated_at, ''), dedupe_key, headers::text,"
-                 " to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
-                 " attempts, coalesce(reason, ''), coalesce(notes, ''), body"
-                 " FROM hv_events WHERE id = $1::bigint",
-                 1, values, NULL, NULL);
+    PGresult *result = inbox_show_event(&context->database, id);
     if (result == NULL) {
         fprintf(stderr, "haravan-ctl: %s\n", context->database.error);
         return 1;
@@ -191,8 +184,8 @@ static int events_show(ctl_context *context, const char *id)
     for (int i = 0; i < 12; i++)
         printf("%-12s %s\n", labels[i], PQgetvalue(result, 0, i));
     size_t length = 0;
-    unsigned char *body =
-        PQunescapeBytea((const unsigned char *)PQgetvalue(result, 0, 12), &length);
+    unsigned char *body = PQunescapeBytea(
+        (const unsigned char *)PQgetvalue(result, 0, INBOX_SHOW_BODY_COLUMN), &length);
     printf("body (%zu bytes):\n", length);
     if (body != NULL)
         fwrite(body, 1, length, stdout);
@@ -205,14 +198,7 @@ static int events_show(ctl_context *context, const char *id)
 static int events_list(ctl_context *context, const char *status, const char *topic,
                        const char *limit)
 {
-    const char *values[] = {status, topic, limit};
-    PGresult *result = db_query(
-        &context->database, DB_ONCE,
-        "SELECT id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-        " status, topic, coalesce(org_id, '-'), coalesce(resource_id, '-'), coalesce(reason, '')"
-        " FROM hv_events WHERE ($1::text IS NULL OR status = $1)"
-        " AND ($2::text IS NULL OR topic = $2) ORDER BY id DESC LIMIT $3::int",
-        3, values, NULL, NULL);
+    PGresult *result = inbox_list_events_brief(&context->database, status, topic, limit);
     if (result == NULL) {
         fprintf(stderr, "haravan-ctl: %s\n", context->database.error);
         return 1;
@@ -256,10 +242,7 @@ int command_status(ctl_context *context, int argc, char **argv)
         return 2;
     }
     printf("schema version %d\n", migrate_current_version(&context->database));
-    PGresult *result = db_query(&context->database, DB_ONCE,
-                                "SELECT status, count(*) FROM hv_events GROUP BY status"
-                                " ORDER BY status",
-                                0, NULL, NULL, NULL);
+    PGresult *result = inbox_count_by_status(&context->database);
     if (result == NULL) {
         fprintf(stderr, "haravan-ctl: %s\n", context->database.error);
         return 1;

@@ -23,6 +23,7 @@
 #include "haravan/refresh_log.h"
 #include "haravan/shop.h"
 #include "haravan/staff.h"
+#include "inbox/view.h"
 
 static int print_rows(PGresult *result, const char *header)
 {
@@ -123,9 +124,7 @@ static int replay_one(ctl_context *context, crm_processor *processor, const char
 
 static int replay_all_dead(ctl_context *context, crm_processor *processor)
 {
-    PGresult *result =
-        db_query(&context->database, DB_ONCE,
-                 "SELECT id FROM hv_events WHERE status = 'dead' ORDER BY id", 0, NULL, NULL, NULL);
+    PGresult *result = inbox_dead_ids(&context->database);
     if (result == NULL)
         return query_failed(context);
     int status = 0;

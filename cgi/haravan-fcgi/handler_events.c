@@ -25,6 +25,7 @@
 #include "core/log.h"
 #include "crm/processor.h"
 #include "handlers.h"
+#include "inbox/view.h"
 
 #define EVENTS_DEFAULT_LIMIT 50
 #define EVENTS_MAX_LIMIT     200
@@ -111,14 +112,8 @@ void handle_events_list(worker *w, request *r)
     }
     char limit_text[16];
     snprintf(limit_text, sizeof limit_text, "%d", limit);
-    const char *values[] = {status[0] != '\0' ? status : NULL, limit_text};
-    PGresult *result = db_query(
-        &w->database, DB_IDEMPOTENT,
-        "SELECT id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
-        " topic, org_id, resource_id, status, reason, notes, attempts"
-        " FROM hv_events WHERE ($1::text IS NULL OR status = $1)"
-        " ORDER BY id DESC LIMIT $2::int",
-        2, values, NULL, NULL);
+    PGresult *result =
+        inbox_list_events(&w->database, status[0] != '\0' ? status : NULL, limit_text);
     if (result == NULL) {
         r->outcome = "database unavailable";
         request_reply_error(r, 503, "cannot read the events now; please retry");
@@ -159,27 +154,20 @@ static long long path_event_id(const char *path)
  * or with "pending" after REPLAY_WAIT_MS. */
 static void reply_replayed(worker *w, request *r, const char *id)
 {
-    const char *values[] = {id};
     for (int waited = 0;; waited += REPLAY_POLL_MS) {
-        PGresult *result =
-            db_query(&w->database, DB_IDEMPOTENT,
-                     "SELECT status FROM hv_events WHERE id = $1::bigint", 1, values, NULL, NULL);
-        if (result == NULL || PQntuples(result) == 0) {
-            PQclear(result);
+        char status[16];
+        if (inbox_event_status(&w->database, id, status, sizeof status) <= 0) {
             r->outcome = "database unavailable";
             request_reply_error(r, 503, "the event was replayed; its status cannot be read now");
             return;
         }
-        const char *status = PQgetvalue(result, 0, 0);
         if (strcmp(status, "pending") != 0 || waited >= REPLAY_WAIT_MS) {
             char body[128];
             snprintf(body, sizeof body, "{\"id\":%s,\"status\":\"%s\"}", id, status);
             r->outcome = strcmp(status, "pending") != 0 ? "replayed" : "queued";
-            PQclear(result);
             request_reply_json(r, 200, body);
             return;
         }
-        PQclear(result);
         struct timespec pause = {0, REPLAY_POLL_MS * 1000 * 1000};
         nanosleep(&pause, NULL);
     }

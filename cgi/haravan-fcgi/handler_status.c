@@ -16,6 +16,7 @@
 
 #include "admin.h"
 #include "handlers.h"
+#include "inbox/view.h"
 
 /* Every status of hv_events (sql/001_intake.sql), shown even at zero so
  * the page need not know which exist. */
@@ -55,9 +56,7 @@ static int add_shop(worker *w, cJSON *root)
 
 static int add_event_counts(worker *w, cJSON *root)
 {
-    PGresult *result =
-        db_query(&w->database, DB_IDEMPOTENT, "SELECT status, count(*) FROM hv_events GROUP BY 1",
-                 0, NULL, NULL, NULL);
+    PGresult *result = inbox_count_by_status(&w->database);
     if (result == NULL)
         return -1;
     cJSON *events = cJSON_AddObjectToObject(root, "events");

@@ -24,8 +24,9 @@
 #include "core/header.h"
 #include "core/log.h"
 #include "core/utf8.h"
-#include "haravan/inbox.h"
 #include "haravan/webhook.h"
+#include "inbox/body.h"
+#include "inbox/inbox.h"
 #include "handlers.h"
 
 #define MAX_CHALLENGE 512
@@ -231,13 +232,12 @@ static int headers_json(const request *r, buffer *json, buffer *note)
     for (size_t i = 0; kept[i] != NULL && result == 0; i++)
         result = add_header(json, r, kept[i], &repaired);
     if (result == 0 && repaired.length > 0)
-        result =
-            buffer_printf(json, ",\"" HV_WEBHOOK_NOT_UTF8_KEY "\":\"%s\"", buffer_text(&repaired));
+        result = buffer_printf(json, ",\"" INBOX_NOT_UTF8_KEY "\":\"%s\"", buffer_text(&repaired));
     if (result == 0)
         result = buffer_append_char(json, '}');
     if (result == 0 && repaired.length > 0) {
         char text[512];
-        hv_webhook_header_note(buffer_text(&repaired), text, sizeof text);
+        inbox_header_note(buffer_text(&repaired), text, sizeof text);
         result = buffer_printf(note, "%s", text);
     }
     buffer_free(&repaired);
@@ -278,7 +278,7 @@ static int org_header(request *r, buffer *out, size_t *replaced)
 }
 
 /* Whether this delivery's INSERT should notify the processors: when the
- * last one that did was sent HV_INBOX_WAKE_MS ago or more (haravan/inbox.h
+ * last one that did was sent INBOX_WAKE_MS ago or more (inbox/inbox.h
  * says why not every time). Sets *sent_at to now. */
 static int time_to_announce(const worker *w, struct timespec *sent_at)
 {
@@ -287,7 +287,7 @@ static int time_to_announce(const worker *w, struct timespec *sent_at)
         return 1;
     long long elapsed_ms = (long long)(sent_at->tv_sec - w->announced_at.tv_sec) * 1000 +
                            (sent_at->tv_nsec - w->announced_at.tv_nsec) / 1000000;
-    return elapsed_ms >= HV_INBOX_WAKE_MS;
+    return elapsed_ms >= INBOX_WAKE_MS;
 }
 
 static void store(worker *w, request *r, const char *topic)
@@ -319,9 +319,13 @@ static void store(worker *w, request *r, const char *topic)
         goto done;
     }
     snprintf(r->org_id, sizeof r->org_id, "%s", webhook.org_id);
-    hv_inbox_entry entry = {
+    inbox_entry entry = {
+        .org_id = webhook.org_id,
         .topic = topic,
-        .webhook = &webhook,
+        .resource_id = webhook.resource_id,
+        .updated_at = webhook.updated_at,
+        .dedupe_key = buffer_text(&webhook.dedupe_key),
+        .unreadable = webhook.json == NULL ? webhook.parse_error : NULL,
         .headers_json = headers.data,
         .notes = notes.length > 0 ? buffer_text(&notes) : NULL,
         .body = r->body.data,
@@ -330,7 +334,7 @@ static void store(worker *w, request *r, const char *topic)
     };
     struct timespec sent_at;
     entry.announce = time_to_announce(w, &sent_at);
-    if (hv_inbox_store(&w->database, &entry, &r->event_id) != 0) {
+    if (inbox_store(&w->database, &entry, &r->event_id) != 0) {
         counters_add(&w->shared->webhook_unavailable);
         log_message("error", "inbox insert failed: %s", w->database.error);
         r->outcome = "database unavailable";

@@ -19,8 +19,9 @@
 #include "core/log.h"
 #include "crm/processor.h"
 #include "haravan/clients.h"
-#include "haravan/inbox.h"
 #include "haravan/refresh_log.h"
+#include "inbox/claim.h"
+#include "inbox/inbox.h"
 
 #define BATCH 100
 /* Its own class: no resource's hash can ever be mistaken for it. */
@@ -39,9 +40,9 @@ typedef struct processing {
     int duty_backend;     /* and its backend's pid (a new PGconn may reuse the address) */
     time_t refreshed_at;
     /* When to look again although no notification came (CLOCK_MONOTONIC;
-     * zero: no such promise pending): HV_INBOX_WAKE_MS +
-     * HV_INBOX_WAKE_MARGIN_MS after the last notification, for the events
-     * the workers stored without announcing (haravan/inbox.h, "Waking"). */
+     * zero: no such promise pending): INBOX_WAKE_MS +
+     * INBOX_WAKE_MARGIN_MS after the last notification, for the events
+     * the workers stored without announcing (inbox/inbox.h, "Waking"). */
     struct timespec look_again_at;
 } processing;
 
@@ -80,7 +81,7 @@ static int listen_on_connect(db *database, void *context)
 {
     processing *p = context;
     p->fresh_session = 1;
-    return db_command(database, "LISTEN " HV_INBOX_CHANNEL);
+    return db_command(database, "LISTEN " INBOX_CHANNEL);
 }
 
 /* The refresh duty: taken when free (its holder died, or nobody had it),
@@ -120,7 +121,7 @@ static int take_notifications(processing *p, PGconn *connection)
         PQfreemem(n);
     }
     if (count > 0) {
-        long long delay_ns = (HV_INBOX_WAKE_MS + HV_INBOX_WAKE_MARGIN_MS) * 1000000LL;
+        long long delay_ns = (INBOX_WAKE_MS + INBOX_WAKE_MARGIN_MS) * 1000000LL;
         clock_gettime(CLOCK_MONOTONIC, &p->look_again_at);
         p->look_again_at.tv_sec += (time_t)(delay_ns / 1000000000LL);
         p->look_again_at.tv_nsec += (long)(delay_ns % 1000000000LL);
@@ -152,18 +153,9 @@ static double seconds_to_promised_look(const processing *p, double otherwise)
  * replay's lease), at most the sweep period. */
 static double seconds_to_next_look(db *database)
 {
-    PGresult *result =
-        db_query(database, DB_IDEMPOTENT,
-                 "SELECT CASE WHEN min(next_attempt_at) <= now() THEN $1::float8"
-                 " ELSE extract(epoch FROM min(next_attempt_at) - now()) END"
-                 " FROM hv_events WHERE status = 'pending'",
-                 1, (const char *const[]){PROCESSING_BUSY_RECHECK_SECONDS}, NULL, NULL);
     double seconds = PROCESSING_SWEEP_SECONDS;
-    if (result == NULL)
+    if (inbox_seconds_to_next_due(database, PROCESSING_BUSY_RECHECK_SECONDS, &seconds) < 0)
         return 1; /* the database is away: try again soon */
-    if (!PQgetisnull(result, 0, 0))
-        seconds = strtod(PQgetvalue(result, 0, 0), NULL);
-    PQclear(result);
     if (seconds > PROCESSING_SWEEP_SECONDS)
         seconds = PROCESSING_SWEEP_SECONDS;
     return seconds < 0.01 ? 0.01 : seconds;

@@ -6,7 +6,7 @@
  * event (a Haravan API call with retries) never holds back an
  * acknowledgement to Haravan. Each processor:
  *
- *   - LISTENs on the inbox's channel (haravan/inbox.h: the INSERT that
+ *   - LISTENs on the inbox's channel (inbox/inbox.h: the INSERT that
  *     stores an event notifies in its own statement) and sleeps in ppoll()
  *     on its PostgreSQL socket, so a stored event is taken at once;
  *   - claims and processes what is due (crm_process_due: one version of a

@@ -32,7 +32,7 @@ typedef struct worker {
     hv_clients haravan; /* accounts and webhooks for the admin routes, token refresh after a 401 */
     subscriptions_cache subscriptions; /* for /api/haravan/status */
     /* When this worker last sent an INSERT that notifies the processors
-     * (CLOCK_MONOTONIC; zero: never): haravan/inbox.h, "Waking". */
+     * (CLOCK_MONOTONIC; zero: never): inbox/inbox.h, "Waking". */
     struct timespec announced_at;
 } worker;
 

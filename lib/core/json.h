@@ -58,7 +58,7 @@ typedef struct json_repairs {
  * escape (\uD800 without its pair) becomes U+FFFD and counts as
  * invalid_utf8 (its UTF-8 form would be); a plain integer literal,
  * -?[1-9][0-9]*, beyond 2^53 in magnitude becomes a string of exactly its
- * characters (sign included), so that an id reader (haravan/field.h) reads it exactly.
+ * characters (sign included), so that an id reader (crm/haravan_field.h) reads it exactly.
  * Fractions and exponent forms stay numbers. `repairs` (may be NULL) is
  * zeroed and then counts what was repaired.
  *

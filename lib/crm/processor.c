@@ -15,10 +15,10 @@
 #include "core/buffer.h"
 #include "crm/customer.h"
 #include "crm/order.h"
-#include "haravan/field.h"
-#include "haravan/inbox.h"
-#include "haravan/payload.h"
-#include "haravan/webhook.h"
+#include "crm/haravan_field.h"
+#include "crm/haravan_payload.h"
+#include "inbox/body.h"
+#include "inbox/claim.h"
 
 #define CONFLICT_RETRIES 4
 
@@ -58,13 +58,13 @@ static void add_note(event *e, const char *note)
     if (used + 1 >= sizeof e->notes)
         return;
     if (used > 0) {
-        hv_copy_utf8(e->notes + used, sizeof e->notes - used, "; ");
+        crm_copy_utf8(e->notes + used, sizeof e->notes - used, "; ");
         used = strlen(e->notes);
     }
-    hv_copy_utf8(e->notes + used, sizeof e->notes - used, note);
+    crm_copy_utf8(e->notes + used, sizeof e->notes - used, note);
 }
 
-/* The body through the parser intake used (haravan/webhook.h), so that
+/* The body through the parser intake used (inbox/body.h), so that
  * processing and replay agree with intake on what can be read: a body it
  * refused stays refused, with the same reason. What the parser repaired
  * (bytes that are not UTF-8, \u0000 escapes, both now U+FFFD) is mapped as
@@ -77,17 +77,17 @@ static int parse_body(event *e, const char *escaped)
     if (body == NULL)
         return -1;
     json_repairs repairs;
-    int parsed = hv_webhook_parse((const char *)body, length, &e->json, &repairs, e->parse_error,
+    int parsed = inbox_body_parse((const char *)body, length, &e->json, &repairs, e->parse_error,
                                   sizeof e->parse_error);
     PQfreemem(body);
     if (parsed != 0 || e->json == NULL)
         return parsed;
     char note[256];
-    hv_webhook_repairs_note(&repairs, note, sizeof note);
+    inbox_body_repairs_note(&repairs, note, sizeof note);
     add_note(e, note);
     if (repairs.invalid_utf8 > 0 || repairs.nul_escapes > 0) {
-        hv_report report = {.reason = "", .notes = ""};
-        hv_report_replacements(&report, e->json);
+        crm_report report = {.reason = "", .notes = ""};
+        crm_report_replacements(&report, e->json);
         add_note(e, report.notes);
     }
     return 0;
@@ -98,28 +98,22 @@ static int load(db *database, long long id, event *e, int *pending)
     memset(e, 0, sizeof *e);
     e->id = id;
     snprintf(e->id_text, sizeof e->id_text, "%lld", id);
-    const char *values[] = {e->id_text, WAITING_NOTE};
-    PGresult *result = db_query(database, DB_IDEMPOTENT,
-                                "SELECT topic, coalesce(org_id, ''), status = 'pending', body,"
-                                " headers->>'" HV_WEBHOOK_NOT_UTF8_KEY "',"
-                                " position($2 in coalesce(notes, '')) = 1"
-                                " FROM hv_events WHERE id = $1::bigint",
-                                2, values, NULL, NULL);
+    PGresult *result = inbox_load(database, e->id_text, WAITING_NOTE);
     if (result == NULL)
         return -1;
-    *pending = PQntuples(result) > 0 && PQgetvalue(result, 0, 2)[0] == 't';
+    *pending = PQntuples(result) > 0 && PQgetvalue(result, 0, INBOX_LOAD_PENDING)[0] == 't';
     int parsed = 0;
     if (*pending) {
-        snprintf(e->topic, sizeof e->topic, "%s", PQgetvalue(result, 0, 0));
-        snprintf(e->org_id, sizeof e->org_id, "%s", PQgetvalue(result, 0, 1));
+        snprintf(e->topic, sizeof e->topic, "%s", PQgetvalue(result, 0, INBOX_LOAD_TOPIC));
+        snprintf(e->org_id, sizeof e->org_id, "%s", PQgetvalue(result, 0, INBOX_LOAD_ORG_ID));
         /* Intake's note on repaired headers, again: the notes written at
          * the end of processing replace what intake wrote. */
         char note[512];
-        hv_webhook_header_note(PQgetvalue(result, 0, 4), note, sizeof note);
+        inbox_header_note(PQgetvalue(result, 0, INBOX_LOAD_NOT_UTF8), note, sizeof note);
         add_note(e, note);
-        if (PQgetvalue(result, 0, 5)[0] == 't')
+        if (PQgetvalue(result, 0, INBOX_LOAD_NOTE_FIRST)[0] == 't')
             add_note(e, WAITED_NOTE);
-        parsed = parse_body(e, PQgetvalue(result, 0, 3));
+        parsed = parse_body(e, PQgetvalue(result, 0, INBOX_LOAD_BODY));
     }
     PQclear(result);
     if (parsed != 0)
@@ -129,39 +123,17 @@ static int load(db *database, long long id, event *e, int *pending)
 
 static int finish(db *database, const event *e, const char *status, const char *reason)
 {
-    const char *values[] = {e->id_text, status, reason, e->notes[0] != '\0' ? e->notes : NULL};
-    PGresult *result = db_query(database, DB_ONCE,
-                                "UPDATE hv_events SET status = $2, reason = $3, notes = $4,"
-                                " attempts = attempts + 1, processed_at = now()"
-                                " WHERE id = $1::bigint AND status = 'pending'",
-                                4, values, NULL, NULL);
-    if (result == NULL)
-        return -1;
-    PQclear(result);
-    return 0;
+    return inbox_finish(database, e->id_text, status, reason,
+                        e->notes[0] != '\0' ? e->notes : NULL);
 }
 
 /* Counts a failed attempt: retried later with backoff and jitter, or dead
  * after the last one. */
 static int record_failure(db *database, const event *e, const char *reason, crm_outcome *outcome)
 {
-    char maximum[16];
-    snprintf(maximum, sizeof maximum, "%d", CRM_PROCESSOR_MAX_ATTEMPTS);
-    const char *values[] = {e->id_text, reason, maximum};
-    PGresult *result =
-        db_query(database, DB_IDEMPOTENT,
-                 "UPDATE hv_events SET attempts = attempts + 1, reason = $2,"
-                 " status = CASE WHEN attempts + 1 >= $3::int THEN 'dead' ELSE 'pending' END,"
-                 " processed_at = CASE WHEN attempts + 1 >= $3::int THEN now()"
-                 "   ELSE processed_at END,"
-                 " next_attempt_at = now() + least(interval '1 hour',"
-                 "   interval '1 second' * power(2, attempts) * (0.75 + random() / 2))"
-                 " WHERE id = $1::bigint AND status = 'pending' RETURNING status",
-                 3, values, NULL, NULL);
-    if (result == NULL)
+    int dead = 0;
+    if (inbox_record_failure(database, e->id_text, reason, CRM_PROCESSOR_MAX_ATTEMPTS, &dead) != 0)
         return -1;
-    int dead = PQntuples(result) > 0 && strcmp(PQgetvalue(result, 0, 0), "dead") == 0;
-    PQclear(result);
     *outcome = dead ? CRM_OUTCOME_DEAD : CRM_OUTCOME_RETRY;
     return 0;
 }
@@ -170,19 +142,7 @@ static int record_failure(db *database, const event *e, const char *reason, crm_
  * counted, no reason recorded, only a note saying why it waits. */
 static int wait_for_bucket(db *database, const event *e)
 {
-    char wait[32];
-    snprintf(wait, sizeof wait, "%ld", e->wait_ms);
-    const char *values[] = {e->id_text, wait, WAITING_NOTE};
-    PGresult *result =
-        db_query(database, DB_IDEMPOTENT,
-                 "UPDATE hv_events SET notes = $3,"
-                 " next_attempt_at = now() + make_interval(secs => $2::float8 / 1000)"
-                 " WHERE id = $1::bigint AND status = 'pending'",
-                 3, values, NULL, NULL);
-    if (result == NULL)
-        return -1;
-    PQclear(result);
-    return 0;
+    return inbox_wait_for_bucket(database, e->id_text, e->wait_ms, WAITING_NOTE);
 }
 
 /* ---- owners ---- */
@@ -353,7 +313,8 @@ static int apply_order_events(db *database, const event *e, const crm_order_inpu
     return 0;
 }
 
-static int apply_order(db *database, event *e, const hv_order_payload *work, const context *settled)
+static int apply_order(db *database, event *e, const crm_order_payload *work,
+                       const context *settled)
 {
     long long customer_id = 0;
     if (work->has_customer &&
@@ -379,16 +340,7 @@ typedef int (*apply_function)(db *database, event *e, const void *work, const co
  * 1 when locked, 0 when not, -1 on error. */
 static int lock_event(db *database, const event *e)
 {
-    const char *values[] = {e->id_text};
-    PGresult *result = db_query(database, DB_ONCE,
-                                "SELECT 1 FROM hv_events WHERE id = $1::bigint"
-                                " AND status = 'pending' FOR UPDATE SKIP LOCKED",
-                                1, values, NULL, NULL);
-    if (result == NULL)
-        return -1;
-    int locked = PQntuples(result) > 0;
-    PQclear(result);
-    return locked;
+    return inbox_lock(database, e->id_text);
 }
 
 typedef struct transaction_work {
@@ -444,7 +396,7 @@ static int apply_customer_event(db *database, event *e, const void *work, const 
 /* A payload that cannot be read is dead at once: the same bytes through
  * the same code give the same answer. What was read but left empty is in
  * the notes either way. */
-static int refuse(event *e, const hv_report *report, crm_outcome *outcome, char *reason,
+static int refuse(event *e, const crm_report *report, crm_outcome *outcome, char *reason,
                   size_t reason_size)
 {
     add_note(e, report->notes);
@@ -457,8 +409,8 @@ static int process_customer(crm_processor *processor, event *e, crm_outcome *out
                             size_t reason_size)
 {
     crm_customer_input input;
-    hv_report report = {.reason = "", .notes = ""};
-    if (hv_payload_customer(e->json, e->org_id, &input, &report) != 0)
+    crm_report report = {.reason = "", .notes = ""};
+    if (crm_payload_customer(e->json, e->org_id, &input, &report) != 0)
         return refuse(e, &report, outcome, reason, reason_size);
     add_note(e, report.notes);
     context settled = {.owner_id = default_owner(processor->database, e), .executor_id = 0};
@@ -477,10 +429,10 @@ static int apply_order_event(db *database, event *e, const void *work, const con
 static int process_order(crm_processor *processor, event *e, crm_outcome *outcome, char *reason,
                          size_t reason_size)
 {
-    hv_order_payload work;
-    hv_report report = {.reason = "", .notes = ""};
-    if (hv_payload_order(e->json, e->topic, e->org_id, &work, &report) != 0) {
-        hv_payload_order_free(&work);
+    crm_order_payload work;
+    crm_report report = {.reason = "", .notes = ""};
+    if (crm_payload_order(e->json, e->topic, e->org_id, &work, &report) != 0) {
+        crm_payload_order_free(&work);
         return refuse(e, &report, outcome, reason, reason_size);
     }
     add_note(e, report.notes);
@@ -492,7 +444,7 @@ static int process_order(crm_processor *processor, event *e, crm_outcome *outcom
         result = -1;
     else
         result = transact(processor->database, e, apply_order_event, &work, &settled, outcome);
-    hv_payload_order_free(&work);
+    crm_payload_order_free(&work);
     return result;
 }
 
@@ -521,9 +473,9 @@ static int dispatch(crm_processor *processor, event *e, crm_outcome *outcome, ch
         int customer = is_topic(e->topic, customer_topics);
         /* The topic header is not signed: a body that is not what its topic
          * says is kept for a person to look at, and makes no CRM rows. */
-        hv_report report = {.reason = "", .notes = ""};
-        if (!hv_payload_fits(e->json, customer ? HV_PAYLOAD_CUSTOMER : HV_PAYLOAD_ORDER, e->topic,
-                             &report))
+        crm_report report = {.reason = "", .notes = ""};
+        if (!crm_payload_fits(e->json, customer ? CRM_PAYLOAD_CUSTOMER : CRM_PAYLOAD_ORDER,
+                              e->topic, &report))
             return refuse(e, &report, outcome, reason, reason_size);
         return customer ? process_customer(processor, e, outcome, reason, reason_size)
                         : process_order(processor, e, outcome, reason, reason_size);
@@ -574,89 +526,16 @@ int crm_process_event(crm_processor *processor, long long event_id, crm_outcome 
 
 /* ---- claiming: one version of a resource at a time, oldest first ---- */
 
-/* An event may be taken when no older version of its resource is pending
- * (an unreadable updated_at counts as oldest; equal versions go by
- * arrival). Events without a resource are their own. */
-#define NO_OLDER_VERSION_PENDING                                                                   \
-    " NOT EXISTS (SELECT 1 FROM hv_events o WHERE o.status = 'pending'"                            \
-    " AND o.resource = e.resource AND (coalesce(o.resource_version, '-infinity'), o.id)"           \
-    " < (coalesce(e.resource_version, '-infinity'), e.id))"
-
-/* The session lock a processor holds on a resource while it processes one
- * of its events: (class, hashtext(resource)). Two resources that share a
- * hash only wait for each other. The lock belongs to the session, so a
- * processor that dies (kill -9, a lost connection) releases it at once. */
-#define RESOURCE_LOCK "(" CRM_PROCESSOR_LOCK_CLASS ", hashtext($1))"
-
-typedef struct claim {
-    const char *resource; /* "" when the event has none */
-    PGconn *connection;   /* the session that holds the lock */
-    int backend;
-} claim;
-
-static int lock_call(db *database, const char *sql, const char *resource)
-{
-    const char *values[] = {resource};
-    PGresult *result = db_query(database, DB_ONCE, sql, 1, values, NULL, NULL);
-    if (result == NULL)
-        return -1;
-    int granted = PQgetvalue(result, 0, 0)[0] == 't';
-    PQclear(result);
-    return granted;
-}
-
-/* Takes the resource's lock without waiting. 1 taken, 0 another session
- * has it, -1 error. */
-static int claim_resource(db *database, claim *c)
-{
-    if (c->resource[0] == '\0')
-        return 1; /* no resource: the event's row lock is all it needs */
-    int taken = lock_call(database, "SELECT pg_try_advisory_lock" RESOURCE_LOCK, c->resource);
-    if (taken == 1) {
-        c->connection = database->connection;
-        c->backend = PQbackendPID(database->connection);
-    }
-    return taken;
-}
-
-/* Lets the resource go, unless the session that held it is gone (a lost
- * connection took the lock with it, and a new session holds nothing). */
-static void release_resource(db *database, const claim *c)
-{
-    if (c->resource[0] == '\0' || database->connection == NULL ||
-        database->connection != c->connection || PQbackendPID(database->connection) != c->backend)
-        return;
-    (void)lock_call(database, "SELECT pg_advisory_unlock" RESOURCE_LOCK, c->resource);
-}
-
-/* Asked with the resource's lock held, so the answer is current: the
- * event is still pending and due, and no older version of its resource is
- * pending. 1 yes, 0 no, -1 error. */
-static int still_first(db *database, const char *id)
-{
-    const char *values[] = {id};
-    PGresult *result = db_query(
-        database, DB_ONCE,
-        "SELECT 1 FROM hv_events e WHERE e.id = $1::bigint"
-        " AND e.status = 'pending' AND e.next_attempt_at <= now() AND" NO_OLDER_VERSION_PENDING,
-        1, values, NULL, NULL);
-    if (result == NULL)
-        return -1;
-    int first = PQntuples(result) > 0;
-    PQclear(result);
-    return first;
-}
-
 /* Claims event `id` of `resource` and processes it. Returns 1 processed
  * (whatever the outcome), 0 not ours now, -1 the database failed. */
 static int claim_and_process(crm_processor *processor, const char *id, const char *resource)
 {
     db *database = processor->database;
-    claim c = {.resource = resource, .connection = NULL, .backend = 0};
-    int taken = claim_resource(database, &c);
+    inbox_claim c = {.resource = resource, .connection = NULL, .backend = 0};
+    int taken = inbox_claim_resource(database, &c);
     if (taken <= 0)
         return taken;
-    int first = still_first(database, id);
+    int first = inbox_still_first(database, id);
     int result = first;
     if (first == 1) {
         /* Skipped (another process had the row, or finished it): not work
@@ -667,22 +546,13 @@ static int claim_and_process(crm_processor *processor, const char *id, const cha
         else
             result = outcome != CRM_OUTCOME_SKIPPED;
     }
-    release_resource(database, &c);
+    inbox_release_resource(database, &c);
     return result;
 }
 
 int crm_process_due(crm_processor *processor, int limit)
 {
-    char limit_text[16];
-    snprintf(limit_text, sizeof limit_text, "%d", limit);
-    const char *values[] = {limit_text};
-    PGresult *result = db_query(
-        processor->database, DB_IDEMPOTENT,
-        "SELECT e.id, coalesce(e.resource, '') FROM hv_events e"
-        " WHERE e.status = 'pending' AND e.next_attempt_at <= now() AND" NO_OLDER_VERSION_PENDING
-        " ORDER BY e.next_attempt_at, e.id"
-        " LIMIT $1::int",
-        1, values, NULL, NULL);
+    PGresult *result = inbox_due(processor->database, limit);
     if (result == NULL)
         return -1;
     int processed = 0;
@@ -707,33 +577,17 @@ int crm_process_due(crm_processor *processor, int limit)
 static crm_replay_result reset_event(db *database, long long event_id, int due_in_seconds,
                                      char *resource, size_t resource_size)
 {
-    char id[32], due[16];
-    snprintf(id, sizeof id, "%lld", event_id);
-    snprintf(due, sizeof due, "%d", due_in_seconds);
-    const char *values[] = {id, due};
-    PGresult *result = db_query(
-        database, DB_ONCE,
-        "WITH reset AS (UPDATE hv_events SET status = 'pending', attempts = 0,"
-        " next_attempt_at = now() + make_interval(secs => $2::int), reason = NULL,"
-        " resource = coalesce(resource, split_part(topic, '/', 1) || ':' || coalesce(org_id, '')"
-        "   || ':' || resource_id),"
-        " resource_version = coalesce(resource_version, hv_timestamptz(resource_updated_at))"
-        " WHERE id = $1::bigint AND status IN ('dead', 'ignored', 'done')"
-        " RETURNING id, coalesce(resource, '') AS resource,"
-        " pg_notify('" HV_INBOX_CHANNEL "', '') AS notified)"
-        " SELECT (SELECT count(*) FROM reset),"
-        " (SELECT count(*) FROM hv_events WHERE id = $1::bigint),"
-        " (SELECT resource FROM reset)",
-        2, values, NULL, NULL);
-    if (result == NULL)
-        return CRM_REPLAY_UNAVAILABLE;
-    int reset = strcmp(PQgetvalue(result, 0, 0), "0") != 0;
-    int exists = strcmp(PQgetvalue(result, 0, 1), "0") != 0;
-    snprintf(resource, resource_size, "%s", PQgetvalue(result, 0, 2));
-    PQclear(result);
-    if (!reset)
-        return exists ? CRM_REPLAY_STILL_PENDING : CRM_REPLAY_NO_SUCH_EVENT;
-    return CRM_REPLAY_QUEUED;
+    switch (inbox_reset(database, event_id, due_in_seconds, resource, resource_size)) {
+    case INBOX_RESET_DONE:
+        return CRM_REPLAY_QUEUED;
+    case INBOX_RESET_NOT_FINISHED:
+        return CRM_REPLAY_STILL_PENDING;
+    case INBOX_RESET_NO_SUCH_EVENT:
+        return CRM_REPLAY_NO_SUCH_EVENT;
+    case INBOX_RESET_FAILED:
+        break;
+    }
+    return CRM_REPLAY_UNAVAILABLE;
 }
 
 crm_replay_result crm_replay_queue(db *database, long long event_id)
@@ -753,10 +607,10 @@ crm_replay_result crm_replay_event(crm_processor *processor, long long event_id,
     /* The resource's lock, as a processor would hold it: a processor busy
      * with another version of it finishes first (waited for up to the
      * bound below; then the lease hands the event to the processors). */
-    claim c = {.resource = resource, .connection = NULL, .backend = 0};
+    inbox_claim c = {.resource = resource, .connection = NULL, .backend = 0};
     int taken = 0;
     for (int waited = 0; waited < CRM_REPLAY_LOCK_WAIT_MS; waited += 50) {
-        taken = claim_resource(processor->database, &c);
+        taken = inbox_claim_resource(processor->database, &c);
         if (taken != 0)
             break;
         struct timespec pause = {0, 50 * 1000 * 1000};
@@ -765,7 +619,7 @@ crm_replay_result crm_replay_event(crm_processor *processor, long long event_id,
     if (taken != 1)
         return CRM_REPLAY_DEFERRED;
     int result = crm_process_event(processor, event_id, outcome);
-    release_resource(processor->database, &c);
+    inbox_release_resource(processor->database, &c);
     return result == 0 ? CRM_REPLAY_PROCESSED : CRM_REPLAY_DEFERRED;
 }
 

@@ -18,7 +18,7 @@
  *     whole transaction is run again at once, a few times;
  *   - a payload that cannot be read (a body intake's parser refuses, a
  *     body that does not fit its topic, a field the record cannot be right
- *     without: haravan/payload.h): the event is dead at once with the
+ *     without: crm/haravan_payload.h): the event is dead at once with the
  *     reason. The same bytes through the same code give the same answer;
  *     after a fix, `haravan-ctl replay`. Descriptive fields that cannot be
  *     read, and text the parser repaired, are noted on an event that is
@@ -50,11 +50,9 @@
 
 #define CRM_PROCESSOR_MAX_ATTEMPTS 8
 
-/* The class (first key) of the advisory locks on resources; the second key
- * is hashtext() of the resource's name. */
-#define CRM_PROCESSOR_LOCK_CLASS "26742"
 /* The class of the processors' duty locks (cgi/haravan-fcgi/processing.c:
- * the token refresh duty is (26743, 0)). */
+ * the token refresh duty is (26743, 0)); the resources' locks are the
+ * inbox's (inbox/claim.h, INBOX_LOCK_CLASS). */
 #define CRM_PROCESSOR_DUTY_CLASS "26743"
 
 /* Resolves a Haravan staff id to an email, outside any transaction.

@@ -10,6 +10,7 @@
 #include "core/base64.h"
 #include "core/crypto.h"
 #include "core/json.h"
+#include "inbox/body.h"
 
 const char *const hv_webhook_signature_headers[] = {
     "X-Haravan-Hmacsha256",
@@ -64,67 +65,6 @@ int hv_webhook_topic_valid(const char *topic)
     return 1;
 }
 
-int hv_webhook_parse(const char *body, size_t length, cJSON **json, json_repairs *repairs,
-                     char *reason, size_t size)
-{
-    json_refusal refusal = JSON_ACCEPTED;
-    size_t offset = 0;
-    *json = json_parse_checked(body, length, HV_WEBHOOK_MAX_DEPTH, &refusal, &offset, repairs);
-    reason[0] = '\0';
-    switch (refusal) {
-    case JSON_ACCEPTED:
-        break;
-    case JSON_NO_MEMORY:
-        return -1;
-    case JSON_NUL_BYTE:
-        snprintf(reason, size, "body is not valid JSON: it contains a NUL byte");
-        break;
-    case JSON_TOO_DEEP:
-        snprintf(reason, size, "body is not accepted: JSON nested deeper than %d levels",
-                 HV_WEBHOOK_MAX_DEPTH);
-        break;
-    case JSON_SYNTAX:
-        snprintf(reason, size, "body is not valid JSON (error near byte %zu)", offset);
-        break;
-    case JSON_TRAILING:
-        snprintf(reason, size, "body is not valid JSON (unexpected data at byte %zu)", offset);
-        break;
-    }
-    return 0;
-}
-
-void hv_webhook_repairs_note(const json_repairs *repairs, char *out, size_t size)
-{
-    size_t used = 0;
-    out[0] = '\0';
-    const struct {
-        size_t count;
-        const char *what;
-    } parts[] = {
-        {repairs->invalid_utf8, "byte sequence(s) that are not UTF-8 read as U+FFFD"},
-        {repairs->nul_escapes, "\\u0000 escape(s) read as U+FFFD"},
-        {repairs->big_integers, "integer(s) beyond 2^53 read as exact text"},
-    };
-    for (size_t i = 0; i < sizeof parts / sizeof parts[0] && used < size; i++) {
-        if (parts[i].count == 0)
-            continue;
-        int n = snprintf(out + used, size - used, "%sbody: %zu %s", used > 0 ? "; " : "",
-                         parts[i].count, parts[i].what);
-        if (n < 0)
-            break;
-        used += (size_t)n;
-    }
-}
-
-void hv_webhook_header_note(const char *names, char *out, size_t size)
-{
-    if (names == NULL || names[0] == '\0') {
-        out[0] = '\0';
-        return;
-    }
-    snprintf(out, size, "header %s: bytes that are not UTF-8 stored as U+FFFD", names);
-}
-
 /* 2^53: above it a double is not the integer that was written; the
  * checked parser turns such integer literals into strings. */
 #define HV_EXACT_INTEGER 9007199254740992.0
@@ -164,7 +104,7 @@ int hv_webhook_read(hv_webhook *webhook, const char *topic, const char *org_head
                     const char *body, size_t length)
 {
     memset(webhook, 0, sizeof *webhook);
-    if (hv_webhook_parse(body, length, &webhook->json, &webhook->repairs, webhook->parse_error,
+    if (inbox_body_parse(body, length, &webhook->json, &webhook->repairs, webhook->parse_error,
                          sizeof webhook->parse_error) != 0)
         return -1;
     if (cJSON_IsObject(webhook->json)) {

@@ -28,9 +28,7 @@
 #include "core/json.h"
 
 /* Largest body accepted, as in the nginx snippet's client_max_body_size. */
-#define HV_WEBHOOK_MAX_BODY (1024 * 1024)
-/* Deepest JSON nesting accepted; Haravan's resources nest about 4 deep. */
-#define HV_WEBHOOK_MAX_DEPTH 64
+#define HV_WEBHOOK_MAX_BODY  (1024 * 1024)
 #define HV_WEBHOOK_MAX_TOPIC 100
 #define HV_WEBHOOK_MAX_ID    64
 /* Signatures one delivery may carry (its headers repeated, or under
@@ -64,31 +62,6 @@ int hv_webhook_verify_any(const void *body, size_t length, const char *const *si
 
 /* 1 when `topic` looks like a Haravan topic ("orders/create"). */
 int hv_webhook_topic_valid(const char *topic);
-
-/* The one parse of a delivery's body, shared by intake, processing and
- * replay so that they agree on what can be read: json_parse_checked() with
- * HV_WEBHOOK_MAX_DEPTH, and the refusals' wording (a body refused here is
- * stored dead with `reason`). Returns 0 with *json the tree (the caller's,
- * cJSON_Delete() it), or NULL and `reason` saying why the body can never be
- * read; -1 when memory ran out (no verdict: try again). */
-int hv_webhook_parse(const char *body, size_t length, cJSON **json, json_repairs *repairs,
-                     char *reason, size_t size);
-
-/* A note for the event saying what hv_webhook_parse() repaired in the
- * body's tree ("body: 1 byte sequence(s) that are not UTF-8 read as
- * U+FFFD"), "" when nothing was. */
-void hv_webhook_repairs_note(const json_repairs *repairs, char *out, size_t size);
-
-/* The key under which intake lists, in the stored headers, the headers
- * whose bytes that are not UTF-8 it stored as U+FFFD. */
-#define HV_WEBHOOK_NOT_UTF8_KEY "_not_utf8"
-
-/* A note for the event naming those headers (`names`, the list stored
- * under HV_WEBHOOK_NOT_UTF8_KEY: "User-Agent, X-Haravan-Org-Id"); "" when
- * `names` is NULL or empty. Intake writes it, and processing writes it
- * again, so that the note outlives the processing that rewrites the notes
- * and a replay says it once. */
-void hv_webhook_header_note(const char *names, char *out, size_t size);
 
 typedef struct hv_webhook {
     char org_id[HV_WEBHOOK_MAX_ID];      /* "" when unknown */

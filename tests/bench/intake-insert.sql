@@ -1,7 +1,7 @@
 -- intake-insert.sql: PostgreSQL's own single-row insert rate, for tests/bench/run.sh.
 --
 -- The same statement haravan-fcgi runs for each webhook delivery
--- (lib/haravan/inbox.c): the same columns, the same casts, the same
+-- (lib/inbox/inbox.c): the same columns, the same casts, the same
 -- ON CONFLICT DO NOTHING RETURNING id and the same pg_notify to wake the
 -- processors (which makes PostgreSQL commit notifying transactions one at
 -- a time, a cost the intake pays and so must this row), one autocommit

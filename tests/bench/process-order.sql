@@ -11,7 +11,7 @@
 -- parsed and planned each time, as PQexecParams makes PostgreSQL do.
 --
 -- What differs, and why it does not favour pgbench:
--- - The values come from bench_process_input (what hv_payload_* reads out
+-- - The values come from bench_process_input (what crm_payload_* reads out
 --   of each body), joined into the first statement, which the C code uses
 --   to read the event row and its body: one index lookup more, in the same
 --   round trip.

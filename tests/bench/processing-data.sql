@@ -13,7 +13,7 @@
 --                          items, 2 transactions (a pending one and the
 --                          capture, as in the sample), address;
 --   bench_process_input    for pgbench only: the values the C code reads out
---                          of each payload (hv_payload_*), so that pgbench can
+--                          of each payload (crm_payload_*), so that pgbench can
 --                          send the same statements with the same values
 --                          without parsing JSON. '' stands for NULL (pgbench
 --                          variables cannot hold NULL; the script nullifs).
@@ -146,7 +146,7 @@ SELECT n AS id, :'org'::text AS org_id, 'orders/create'::text AS topic,
        convert_to(body::text, 'UTF8') AS body
 FROM bodies;
 
--- What hv_payload_order / hv_payload_customer make of each body.
+-- What crm_payload_order / crm_payload_customer make of each body.
 CREATE TABLE bench_process_input AS
 SELECT o.n AS event_id,
        CASE WHEN o.is_new THEN 1 ELSE 0 END AS is_new,

@@ -271,7 +271,7 @@ static void restart_fcgi_with(const char *name, const char *value);
 static int restart_as_configured(void **state);
 
 /* (b') A worker announces at most one stored event per 50 ms
- * (haravan/inbox.h, "Waking"); a delivery it stores sooner after one it
+ * (inbox/inbox.h, "Waking"); a delivery it stores sooner after one it
  * announced is covered only by the processors' promise to look again
  * after every notification. Made to happen: one worker (so both
  * deliveries of a pair meet the same one), the first of a pair announced

@@ -1,6 +1,6 @@
 /*
  * Unit tests for the checked JSON parser (lib/core/json_parse.c) and the
- * id reader it serves (hv_field_id in lib/haravan/field.c).
+ * id reader it serves (crm_field_id in lib/crm/haravan_field.c).
  *
  * Each case is a text from the network and what must come out of it: the
  * refusal (and where), or the tree, printed exactly (print_tree: numbers
@@ -24,7 +24,7 @@
 
 #include "core/buffer.h"
 #include "core/json.h"
-#include "haravan/field.h"
+#include "crm/haravan_field.h"
 
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
 #define FFFD         "\xEF\xBF\xBD"
@@ -292,40 +292,40 @@ static void test_parse_large_repaired_body(void **state)
 
 typedef struct id_case {
     const char *text;
-    hv_field read;
+    crm_field read;
     const char *id;
 } id_case;
 
 /* Through the checked parser, the id reader intake and processing share
- * (haravan/field.h): a number and the string of its digits are the same
+ * (crm/haravan_field.h): a number and the string of its digits are the same
  * id, at 2^53 and beyond it, where the parser hands the digits over. */
 static void test_ids_read_exactly_after_parsing(void **state)
 {
     (void)state;
     static const id_case ids[] = {
-        {"{\"id\":123}", HV_FIELD_READ, "123"},
-        {"{\"id\":\"123\"}", HV_FIELD_READ, "123"},
-        {"{\"id\":1000114691.0}", HV_FIELD_READ, "1000114691"},
-        {"{\"id\":9007199254740992}", HV_FIELD_READ, "9007199254740992"},
-        {"{\"id\":\"9007199254740992\"}", HV_FIELD_READ, "9007199254740992"},
-        {"{\"id\":9007199254740993}", HV_FIELD_READ, "9007199254740993"},
-        {"{\"id\":\"9007199254740993\"}", HV_FIELD_READ, "9007199254740993"},
-        {"{\"id\":12345678901234567890}", HV_FIELD_READ, "12345678901234567890"},
-        {"{\"id\":0}", HV_FIELD_ABSENT, ""},
-        {"{\"id\":\"0\"}", HV_FIELD_ABSENT, ""},
-        {"{\"id\":-5}", HV_FIELD_UNREADABLE, ""},
-        {"{\"id\":1.5}", HV_FIELD_UNREADABLE, ""},
-        {"{\"id\":1e3}", HV_FIELD_READ, "1000"},
-        {"{\"id\":null}", HV_FIELD_ABSENT, ""},
-        {"{}", HV_FIELD_ABSENT, ""},
+        {"{\"id\":123}", CRM_FIELD_READ, "123"},
+        {"{\"id\":\"123\"}", CRM_FIELD_READ, "123"},
+        {"{\"id\":1000114691.0}", CRM_FIELD_READ, "1000114691"},
+        {"{\"id\":9007199254740992}", CRM_FIELD_READ, "9007199254740992"},
+        {"{\"id\":\"9007199254740992\"}", CRM_FIELD_READ, "9007199254740992"},
+        {"{\"id\":9007199254740993}", CRM_FIELD_READ, "9007199254740993"},
+        {"{\"id\":\"9007199254740993\"}", CRM_FIELD_READ, "9007199254740993"},
+        {"{\"id\":12345678901234567890}", CRM_FIELD_READ, "12345678901234567890"},
+        {"{\"id\":0}", CRM_FIELD_ABSENT, ""},
+        {"{\"id\":\"0\"}", CRM_FIELD_ABSENT, ""},
+        {"{\"id\":-5}", CRM_FIELD_UNREADABLE, ""},
+        {"{\"id\":1.5}", CRM_FIELD_UNREADABLE, ""},
+        {"{\"id\":1e3}", CRM_FIELD_READ, "1000"},
+        {"{\"id\":null}", CRM_FIELD_ABSENT, ""},
+        {"{}", CRM_FIELD_ABSENT, ""},
     };
     for (size_t i = 0; i < COUNT(ids); i++) {
         cJSON *tree = json_parse_checked(ids[i].text, strlen(ids[i].text), 8, NULL, NULL, NULL);
         assert_non_null(tree);
         char out[64];
-        hv_field read = hv_field_id(tree, "id", out, sizeof out);
+        crm_field read = crm_field_id(tree, "id", out, sizeof out);
         if (read != ids[i].read || strcmp(out, ids[i].id) != 0)
-            fail_msg("%s: hv_field_id %d \"%s\", expected %d \"%s\"", ids[i].text, read, out,
+            fail_msg("%s: crm_field_id %d \"%s\", expected %d \"%s\"", ids[i].text, read, out,
                      ids[i].read, ids[i].id);
         cJSON_Delete(tree);
     }

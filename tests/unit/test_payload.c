@@ -1,5 +1,5 @@
 /*
- * Unit tests for lib/haravan/payload and lib/haravan/field: what a Haravan
+ * Unit tests for lib/crm/haravan_payload and lib/crm/haravan_field: what a Haravan
  * order or customer becomes before any SQL, over every sample in
  * HARAVAN_SAMPLES_DIR.
  *
@@ -14,7 +14,7 @@
  *     with what must happen: the event fails with a reason naming the
  *     field's path and value, or it is read with a note saying what was
  *     left empty; never a silent default;
- *   - readers: hv_field's answers for ids, amounts and counts in every
+ *   - readers: crm_field's answers for ids, amounts and counts in every
  *     form they come in.
  */
 #include <setjmp.h>
@@ -33,8 +33,8 @@
 
 #include "core/buffer.h"
 #include "core/json.h"
-#include "haravan/field.h"
-#include "haravan/payload.h"
+#include "crm/haravan_field.h"
+#include "crm/haravan_payload.h"
 
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
 #define ORG          "1000114691"
@@ -150,10 +150,10 @@ static void test_each_sample_fits_its_own_topic_only(void **state)
     for (size_t i = 0; i < COUNT(samples); i++) {
         const sample *s = &samples[i];
         cJSON *body = load_resource(s->file, s->wrapper);
-        hv_report as_order = {.reason = ""}, as_customer = {.reason = ""};
-        int fits_order = hv_payload_fits(body, HV_PAYLOAD_ORDER, "orders/create", &as_order);
+        crm_report as_order = {.reason = ""}, as_customer = {.reason = ""};
+        int fits_order = crm_payload_fits(body, CRM_PAYLOAD_ORDER, "orders/create", &as_order);
         int fits_customer =
-            hv_payload_fits(body, HV_PAYLOAD_CUSTOMER, "customers/create", &as_customer);
+            crm_payload_fits(body, CRM_PAYLOAD_CUSTOMER, "customers/create", &as_customer);
         if (fits_order != (s->kind == ORDER) || fits_customer != (s->kind == CUSTOMER))
             fail_msg("%s: fits orders %d (%s), customers %d (%s)", s->file, fits_order,
                      as_order.reason, fits_customer, as_customer.reason);
@@ -166,9 +166,9 @@ static void test_each_sample_fits_its_own_topic_only(void **state)
 static void check_order_sample(const sample *s)
 {
     cJSON *body = load_resource(s->file, s->wrapper);
-    hv_order_payload payload;
-    hv_report report = {.reason = "", .notes = ""};
-    if (hv_payload_order(body, "orders/create", ORG, &payload, &report) != 0)
+    crm_order_payload payload;
+    crm_report report = {.reason = "", .notes = ""};
+    if (crm_payload_order(body, "orders/create", ORG, &payload, &report) != 0)
         fail_msg("%s: %s", s->file, report.reason);
     if (report.notes[0] != '\0')
         fail_msg("%s: a real order was noted: %s", s->file, report.notes);
@@ -186,7 +186,7 @@ static void check_order_sample(const sample *s)
         assert_true(payload.order.items[i].line_item_id[0] != '\0');
         assert_true(payload.order.items[i].name[0] != '\0');
     }
-    hv_payload_order_free(&payload);
+    crm_payload_order_free(&payload);
     cJSON_Delete(body);
 }
 
@@ -194,8 +194,8 @@ static void check_customer_sample(const sample *s)
 {
     cJSON *body = load_resource(s->file, s->wrapper);
     crm_customer_input customer;
-    hv_report report = {.reason = "", .notes = ""};
-    if (hv_payload_customer(body, ORG, &customer, &report) != 0)
+    crm_report report = {.reason = "", .notes = ""};
+    if (crm_payload_customer(body, ORG, &customer, &report) != 0)
         fail_msg("%s: %s", s->file, report.reason);
     if (report.notes[0] != '\0')
         fail_msg("%s: a real customer was noted: %s", s->file, report.notes);
@@ -427,15 +427,15 @@ static int run_case(const sample *s, const broken *c, const char *prefix)
         snprintf(also, sizeof also, "%s%s", prefix, c->also_path);
         assert_true(set_path(body, also, c->also_value));
     }
-    hv_report report = {.reason = "", .notes = ""};
+    crm_report report = {.reason = "", .notes = ""};
     int result = 0;
     if (s->kind == ORDER) {
-        hv_order_payload payload;
-        result = hv_payload_order(body, "orders/create", ORG, &payload, &report);
-        hv_payload_order_free(&payload);
+        crm_order_payload payload;
+        result = crm_payload_order(body, "orders/create", ORG, &payload, &report);
+        crm_payload_order_free(&payload);
     } else {
         crm_customer_input customer;
-        result = hv_payload_customer(body, ORG, &customer, &report);
+        result = crm_payload_customer(body, ORG, &customer, &report);
     }
     cJSON_Delete(body);
     char expected[512], says[384];
@@ -507,8 +507,8 @@ static void test_customer_body_without_a_readable_id(void **state)
         cJSON *body = load_resource("customer-api-get-single.docs.json", "customer");
         assert_true(set_path(body, "id", cases[i].value));
         crm_customer_input customer;
-        hv_report report = {.reason = "", .notes = ""};
-        assert_int_equal(hv_payload_customer(body, ORG, &customer, &report), -1);
+        crm_report report = {.reason = "", .notes = ""};
+        assert_int_equal(crm_payload_customer(body, ORG, &customer, &report), -1);
         assert_string_equal(report.reason, cases[i].reason);
         cJSON_Delete(body);
     }
@@ -523,9 +523,9 @@ static void test_noted_fields_are_left_empty(void **state)
     assert_true(set_path(body, "customer.birthday", "\"soon\""));
     assert_true(set_path(body, "source_name", "7"));
     assert_true(set_path(body, "line_items[1].product_id", "\"a b\""));
-    hv_order_payload payload;
-    hv_report report = {.reason = "", .notes = ""};
-    assert_int_equal(hv_payload_order(body, "orders/create", ORG, &payload, &report), 0);
+    crm_order_payload payload;
+    crm_report report = {.reason = "", .notes = ""};
+    assert_int_equal(crm_payload_order(body, "orders/create", ORG, &payload, &report), 0);
     assert_null(payload.customer.gender);
     assert_null(payload.customer.birthday);
     assert_null(payload.order.channel);
@@ -534,7 +534,7 @@ static void test_noted_fields_are_left_empty(void **state)
                                       "line_items[1].product_id: \"a b\" is not an id; left empty; "
                                       "customer.gender: \"x\" is not a gender; left empty; "
                                       "customer.birthday: \"soon\" is not a date; left empty");
-    hv_payload_order_free(&payload);
+    crm_payload_order_free(&payload);
     cJSON_Delete(body);
 }
 
@@ -549,13 +549,13 @@ static void test_long_text_is_cut_at_a_character(void **state)
         assert_int_equal(buffer_append_string(&long_name, "Đ"), 0);
     assert_int_equal(buffer_append_char(&long_name, '"'), 0);
     assert_true(set_path(body, "line_items[0].title", long_name.data));
-    hv_order_payload payload;
-    hv_report report = {.reason = "", .notes = ""};
-    assert_int_equal(hv_payload_order(body, "orders/create", ORG, &payload, &report), 0);
+    crm_order_payload payload;
+    crm_report report = {.reason = "", .notes = ""};
+    assert_int_equal(crm_payload_order(body, "orders/create", ORG, &payload, &report), 0);
     const char *name = payload.order.items[0].name;
     assert_int_equal(strlen(name), 2 * 255); /* 511 bytes fit, but the 256th Đ would be split */
     assert_string_equal(report.notes, "line_items[0] name: longer than 511 bytes; cut");
-    hv_payload_order_free(&payload);
+    crm_payload_order_free(&payload);
     buffer_free(&long_name);
     cJSON_Delete(body);
 }
@@ -567,13 +567,13 @@ static void test_bodies_that_do_not_fit_their_topic(void **state)
     (void)state;
     cJSON *order = load_resource("order-api-create-pos-response.docs.json", "order");
     cJSON *customer = load_resource("customer-api-get-single.docs.json", "customer");
-    hv_report report = {.reason = ""};
-    assert_int_equal(hv_payload_fits(order, HV_PAYLOAD_CUSTOMER, "customers/create", &report), 0);
+    crm_report report = {.reason = ""};
+    assert_int_equal(crm_payload_fits(order, CRM_PAYLOAD_CUSTOMER, "customers/create", &report), 0);
     assert_string_equal(report.reason, "body does not fit topic customers/create: it has "
                                        "line_items, financial_status, total_price, order_number, "
                                        "fulfillment_status, which only an order has");
     report.reason[0] = '\0';
-    assert_int_equal(hv_payload_fits(customer, HV_PAYLOAD_ORDER, "orders/paid", &report), 0);
+    assert_int_equal(crm_payload_fits(customer, CRM_PAYLOAD_ORDER, "orders/paid", &report), 0);
     assert_string_equal(report.reason,
                         "body does not fit topic orders/paid: it has first_name, last_name, "
                         "addresses, default_address, accepts_marketing, orders_count, total_spent, "
@@ -585,19 +585,19 @@ static void test_bodies_that_do_not_fit_their_topic(void **state)
     /* Minimal bodies of each kind still fit. */
     static const struct {
         const char *body;
-        hv_payload_kind kind;
+        crm_payload_kind kind;
         int fits;
     } cases[] = {
-        {"{\"id\":1,\"line_items\":[]}", HV_PAYLOAD_ORDER, 1},
-        {"{\"id\":1,\"first_name\":\"An\"}", HV_PAYLOAD_CUSTOMER, 1},
-        {"{\"id\":1,\"updated_at\":\"2026-01-01T00:00:00Z\"}", HV_PAYLOAD_ORDER, 0},
-        {"{\"id\":1,\"email\":\"a@b.vn\"}", HV_PAYLOAD_CUSTOMER, 0},
-        {"{\"id\":1,\"first_name\":\"An\",\"user_type\":\"invited\"}", HV_PAYLOAD_CUSTOMER, 0},
+        {"{\"id\":1,\"line_items\":[]}", CRM_PAYLOAD_ORDER, 1},
+        {"{\"id\":1,\"first_name\":\"An\"}", CRM_PAYLOAD_CUSTOMER, 1},
+        {"{\"id\":1,\"updated_at\":\"2026-01-01T00:00:00Z\"}", CRM_PAYLOAD_ORDER, 0},
+        {"{\"id\":1,\"email\":\"a@b.vn\"}", CRM_PAYLOAD_CUSTOMER, 0},
+        {"{\"id\":1,\"first_name\":\"An\",\"user_type\":\"invited\"}", CRM_PAYLOAD_CUSTOMER, 0},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         cJSON *body = cJSON_Parse(cases[i].body);
-        hv_report r = {.reason = ""};
-        if (hv_payload_fits(body, cases[i].kind, "x/y", &r) != cases[i].fits)
+        crm_report r = {.reason = ""};
+        if (crm_payload_fits(body, cases[i].kind, "x/y", &r) != cases[i].fits)
             fail_msg("%s: expected fits %d, reason '%s'", cases[i].body, cases[i].fits, r.reason);
         cJSON_Delete(body);
     }
@@ -610,35 +610,35 @@ static void test_ids_are_exact_text(void **state)
     (void)state;
     static const struct {
         const char *json;
-        hv_field state;
+        crm_field state;
         const char *text;
     } cases[] = {
-        {"1238520665", HV_FIELD_READ, "1238520665"},
-        {"\"1238520665\"", HV_FIELD_READ, "1238520665"},
-        {"\"001238520665\"", HV_FIELD_READ, "1238520665"},
-        {"9007199254740992", HV_FIELD_READ, "9007199254740992"},
+        {"1238520665", CRM_FIELD_READ, "1238520665"},
+        {"\"1238520665\"", CRM_FIELD_READ, "1238520665"},
+        {"\"001238520665\"", CRM_FIELD_READ, "1238520665"},
+        {"9007199254740992", CRM_FIELD_READ, "9007199254740992"},
         /* beyond 2^53 as a number: a double cannot be trusted with it */
-        {"18014398509481984", HV_FIELD_UNREADABLE, ""},
-        {"\"9007199254740993\"", HV_FIELD_READ, "9007199254740993"},
-        {"\"123456789012345678901234567890\"", HV_FIELD_READ, "123456789012345678901234567890"},
-        {"\"12345678901234567890123456789012\"", HV_FIELD_UNREADABLE, ""},
-        {"\"6141d6266e269fed5b515c89\"", HV_FIELD_READ, "6141d6266e269fed5b515c89"},
-        {"0", HV_FIELD_ABSENT, ""},
-        {"\"000\"", HV_FIELD_ABSENT, ""},
-        {"null", HV_FIELD_ABSENT, ""},
-        {"\"\"", HV_FIELD_ABSENT, ""},
-        {"-5", HV_FIELD_UNREADABLE, ""},
-        {"1.5", HV_FIELD_UNREADABLE, ""},
-        {"\"12 34\"", HV_FIELD_UNREADABLE, ""},
-        {"\"12:34\"", HV_FIELD_UNREADABLE, ""},
-        {"true", HV_FIELD_UNREADABLE, ""},
-        {"[1]", HV_FIELD_UNREADABLE, ""},
+        {"18014398509481984", CRM_FIELD_UNREADABLE, ""},
+        {"\"9007199254740993\"", CRM_FIELD_READ, "9007199254740993"},
+        {"\"123456789012345678901234567890\"", CRM_FIELD_READ, "123456789012345678901234567890"},
+        {"\"12345678901234567890123456789012\"", CRM_FIELD_UNREADABLE, ""},
+        {"\"6141d6266e269fed5b515c89\"", CRM_FIELD_READ, "6141d6266e269fed5b515c89"},
+        {"0", CRM_FIELD_ABSENT, ""},
+        {"\"000\"", CRM_FIELD_ABSENT, ""},
+        {"null", CRM_FIELD_ABSENT, ""},
+        {"\"\"", CRM_FIELD_ABSENT, ""},
+        {"-5", CRM_FIELD_UNREADABLE, ""},
+        {"1.5", CRM_FIELD_UNREADABLE, ""},
+        {"\"12 34\"", CRM_FIELD_UNREADABLE, ""},
+        {"\"12:34\"", CRM_FIELD_UNREADABLE, ""},
+        {"true", CRM_FIELD_UNREADABLE, ""},
+        {"[1]", CRM_FIELD_UNREADABLE, ""},
     };
     for (size_t i = 0; i < COUNT(cases); i++) {
         char json[128], out[32];
         snprintf(json, sizeof json, "{\"id\":%s}", cases[i].json);
         cJSON *object = cJSON_Parse(json);
-        hv_field state_read = hv_field_id(object, "id", out, sizeof out);
+        crm_field state_read = crm_field_id(object, "id", out, sizeof out);
         if (state_read != cases[i].state || strcmp(out, cases[i].text) != 0)
             fail_msg("%s: got %d '%s'", cases[i].json, state_read, out);
         cJSON_Delete(object);
@@ -650,55 +650,55 @@ static void test_amounts_and_counts(void **state)
     (void)state;
     static const struct {
         const char *json;
-        hv_field state;
+        crm_field state;
         const char *amount;
     } amounts[] = {
-        {"980000", HV_FIELD_READ, "980000.00"},
-        {"980000.0", HV_FIELD_READ, "980000.00"},
-        {"\"980000\"", HV_FIELD_READ, "980000.00"},
-        {"\"-12.5\"", HV_FIELD_READ, "-12.50"},
-        {"\".5\"", HV_FIELD_READ, "0.50"},
-        {"null", HV_FIELD_ABSENT, ""},
-        {"\" \"", HV_FIELD_ABSENT, ""},
-        {"\"abc\"", HV_FIELD_UNREADABLE, ""},
-        {"\"1e5\"", HV_FIELD_UNREADABLE, ""},
-        {"\"0x10\"", HV_FIELD_UNREADABLE, ""},
-        {"\" 5\"", HV_FIELD_UNREADABLE, ""},
-        {"\"inf\"", HV_FIELD_UNREADABLE, ""},
-        {"\".\"", HV_FIELD_UNREADABLE, ""},
-        {"1e15", HV_FIELD_UNREADABLE, ""},
-        {"true", HV_FIELD_UNREADABLE, ""},
-        {"{}", HV_FIELD_UNREADABLE, ""},
+        {"980000", CRM_FIELD_READ, "980000.00"},
+        {"980000.0", CRM_FIELD_READ, "980000.00"},
+        {"\"980000\"", CRM_FIELD_READ, "980000.00"},
+        {"\"-12.5\"", CRM_FIELD_READ, "-12.50"},
+        {"\".5\"", CRM_FIELD_READ, "0.50"},
+        {"null", CRM_FIELD_ABSENT, ""},
+        {"\" \"", CRM_FIELD_ABSENT, ""},
+        {"\"abc\"", CRM_FIELD_UNREADABLE, ""},
+        {"\"1e5\"", CRM_FIELD_UNREADABLE, ""},
+        {"\"0x10\"", CRM_FIELD_UNREADABLE, ""},
+        {"\" 5\"", CRM_FIELD_UNREADABLE, ""},
+        {"\"inf\"", CRM_FIELD_UNREADABLE, ""},
+        {"\".\"", CRM_FIELD_UNREADABLE, ""},
+        {"1e15", CRM_FIELD_UNREADABLE, ""},
+        {"true", CRM_FIELD_UNREADABLE, ""},
+        {"{}", CRM_FIELD_UNREADABLE, ""},
     };
     for (size_t i = 0; i < COUNT(amounts); i++) {
         char json[128], out[32];
         snprintf(json, sizeof json, "{\"a\":%s}", amounts[i].json);
         cJSON *object = cJSON_Parse(json);
-        hv_field state_read = hv_field_amount(object, "a", out, sizeof out);
+        crm_field state_read = crm_field_amount(object, "a", out, sizeof out);
         if (state_read != amounts[i].state || strcmp(out, amounts[i].amount) != 0)
             fail_msg("amount %s: got %d '%s'", amounts[i].json, state_read, out);
         cJSON_Delete(object);
     }
     static const struct {
         const char *json;
-        hv_field state;
+        crm_field state;
         long long value;
     } counts[] = {
-        {"2", HV_FIELD_READ, 2},
-        {"\"2\"", HV_FIELD_READ, 2},
-        {"2.0", HV_FIELD_READ, 2},
-        {"\"-3\"", HV_FIELD_READ, -3},
-        {"null", HV_FIELD_ABSENT, 0},
-        {"2.5", HV_FIELD_UNREADABLE, 0},
-        {"\"two\"", HV_FIELD_UNREADABLE, 0},
-        {"[2]", HV_FIELD_UNREADABLE, 0},
+        {"2", CRM_FIELD_READ, 2},
+        {"\"2\"", CRM_FIELD_READ, 2},
+        {"2.0", CRM_FIELD_READ, 2},
+        {"\"-3\"", CRM_FIELD_READ, -3},
+        {"null", CRM_FIELD_ABSENT, 0},
+        {"2.5", CRM_FIELD_UNREADABLE, 0},
+        {"\"two\"", CRM_FIELD_UNREADABLE, 0},
+        {"[2]", CRM_FIELD_UNREADABLE, 0},
     };
     for (size_t i = 0; i < COUNT(counts); i++) {
         char json[128];
         long long value = 0;
         snprintf(json, sizeof json, "{\"q\":%s}", counts[i].json);
         cJSON *object = cJSON_Parse(json);
-        hv_field state_read = hv_field_count(object, "q", &value);
+        crm_field state_read = crm_field_count(object, "q", &value);
         if (state_read != counts[i].state || value != counts[i].value)
             fail_msg("count %s: got %d %lld", counts[i].json, state_read, value);
         cJSON_Delete(object);
@@ -710,28 +710,28 @@ static void test_reports_quote_values_and_cut_at_characters(void **state)
     (void)state;
     cJSON *object = cJSON_Parse("{\"note\":\"Giao hàng trước 5 giờ chiều, gọi trước khi đến nhé\","
                                 "\"n\":12.25,\"big\":1234567890123}");
-    hv_report report = {.reason = "", .notes = ""};
-    hv_report_fail(&report, "order 7", "line_items[3]", object, "note", "an amount");
+    crm_report report = {.reason = "", .notes = ""};
+    crm_report_fail(&report, "order 7", "line_items[3]", object, "note", "an amount");
     /* 40 bytes of the value, cut before the 'ư' it would split */
     assert_string_equal(report.reason,
                         "order 7: line_items[3].note: \"Giao hàng trước 5 giờ chiều, "
                         "g...\" is not an amount");
-    hv_report_fail(&report, "order 7", NULL, object, "n", "x"); /* the first reason stays */
+    crm_report_fail(&report, "order 7", NULL, object, "n", "x"); /* the first reason stays */
     assert_non_null(strstr(report.reason, "line_items[3].note"));
-    hv_report_note(&report, NULL, object, "n", "an id", "left empty");
-    hv_report_note(&report, "customer", object, "big", "text", "left empty");
-    hv_report_note(&report, "customer", object, "gone", "text", "left empty");
+    crm_report_note(&report, NULL, object, "n", "an id", "left empty");
+    crm_report_note(&report, "customer", object, "big", "text", "left empty");
+    crm_report_note(&report, "customer", object, "gone", "text", "left empty");
     assert_string_equal(report.notes, "n: 12.25 is not an id; left empty; "
                                       "customer.big: 1234567890123 is not text; left empty; "
                                       "customer.gone: null is not text; left empty");
-    hv_report_add(&report, "n: 12.25 is not an id; left empty"); /* already there */
+    crm_report_add(&report, "n: 12.25 is not an id; left empty"); /* already there */
     assert_int_equal(strstr(strstr(report.notes, "n: 12.25") + 1, "n: 12.25"), NULL);
     char out[6];
-    assert_int_equal(hv_copy_utf8(out, sizeof out, "aĐĐĐ"), 1);
+    assert_int_equal(crm_copy_utf8(out, sizeof out, "aĐĐĐ"), 1);
     assert_string_equal(out, "aĐĐ");
-    assert_int_equal(hv_copy_utf8(out, sizeof out, "abĐĐ"), 1);
+    assert_int_equal(crm_copy_utf8(out, sizeof out, "abĐĐ"), 1);
     assert_string_equal(out, "abĐ");
-    assert_int_equal(hv_copy_utf8(out, sizeof out, "abcde"), 0);
+    assert_int_equal(crm_copy_utf8(out, sizeof out, "abcde"), 0);
     cJSON_Delete(object);
 }
 
@@ -755,9 +755,9 @@ static void test_the_checked_parser_feeds_the_mapping(void **state)
     assert_non_null(body);
     assert_int_equal(repairs.invalid_utf8, 1);
     assert_int_equal(repairs.nul_escapes, 1);
-    hv_order_payload payload;
-    hv_report report = {.reason = "", .notes = ""};
-    assert_int_equal(hv_payload_order(body, "orders/paid", ORG, &payload, &report), 0);
+    crm_order_payload payload;
+    crm_report report = {.reason = "", .notes = ""};
+    assert_int_equal(crm_payload_order(body, "orders/paid", ORG, &payload, &report), 0);
     assert_string_equal(report.notes, "");
     assert_string_equal(payload.order.haravan_id, "9007199254740993");
     assert_string_equal(payload.customer.haravan_id, "9007199254740995");
@@ -768,9 +768,9 @@ static void test_the_checked_parser_feeds_the_mapping(void **state)
     assert_string_equal(payload.order.payments[0].transaction_id, "9007199254741013");
     assert_string_equal(payload.order.note, "giao\xEF\xBF\xBDsau");
     assert_string_equal(payload.customer.name, "Th\xEF\xBF\xBD");
-    hv_report_replacements(&report, body);
+    crm_report_replacements(&report, body);
     assert_string_equal(report.notes, "U+FFFD in: note, customer.first_name");
-    hv_payload_order_free(&payload);
+    crm_payload_order_free(&payload);
     cJSON_Delete(body);
 }
 
@@ -804,8 +804,8 @@ static void test_replacement_paths_are_cut_at_characters(void **state)
     cJSON *tree = json_parse_checked(text.data, text.length, 64, NULL, NULL, &repairs);
     assert_non_null(tree);
     assert_int_equal(repairs.invalid_utf8, 1);
-    hv_report report = {.reason = "", .notes = ""};
-    hv_report_replacements(&report, tree);
+    crm_report report = {.reason = "", .notes = ""};
+    crm_report_replacements(&report, tree);
     assert_true(strncmp(report.notes, "U+FFFD in: a.xyĐĐ", strlen("U+FFFD in: a.xyĐĐ")) == 0);
     assert_true(is_utf8(report.notes));
     cJSON_Delete(tree);

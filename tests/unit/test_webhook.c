@@ -32,6 +32,7 @@
 #include "core/crypto.h"
 #include "core/header.h"
 #include "haravan/webhook.h"
+#include "inbox/body.h"
 
 #define COUNT(array) (sizeof(array) / sizeof((array)[0]))
 
@@ -793,13 +794,13 @@ static void test_read_nesting_limit(void **state)
 {
     (void)state;
     static const depth_case cases[] = {
-        {HV_WEBHOOK_MAX_DEPTH, 0, 1},
-        {HV_WEBHOOK_MAX_DEPTH + 1, 0, 0},
-        {HV_WEBHOOK_MAX_DEPTH, 1, 1},
-        {HV_WEBHOOK_MAX_DEPTH + 1, 1, 0},
+        {INBOX_BODY_MAX_DEPTH, 0, 1},
+        {INBOX_BODY_MAX_DEPTH + 1, 0, 0},
+        {INBOX_BODY_MAX_DEPTH, 1, 1},
+        {INBOX_BODY_MAX_DEPTH + 1, 1, 0},
         {10000, 0, 0},
     };
-    assert_int_equal(HV_WEBHOOK_MAX_DEPTH, 64);
+    assert_int_equal(INBOX_BODY_MAX_DEPTH, 64);
     for (size_t i = 0; i < COUNT(cases); i++) {
         buffer body = BUFFER_INIT;
         nested_json(&body, cases[i].depth, cases[i].objects);
@@ -857,7 +858,7 @@ typedef struct parse_case {
     const char *note;
 } parse_case;
 
-/* hv_webhook_parse() is where intake, processing and replay get their
+/* inbox_body_parse() is where intake, processing and replay get their
  * verdict and its wording: the same refusals, the same repairs, and the
  * note an event carries about them. */
 static void test_parse_verdicts_and_notes(void **state)
@@ -880,21 +881,21 @@ static void test_parse_verdicts_and_notes(void **state)
         json_repairs repairs;
         char reason[160];
         char note[256];
-        assert_int_equal(hv_webhook_parse(body, length, &json, &repairs, reason, sizeof reason), 0);
+        assert_int_equal(inbox_body_parse(body, length, &json, &repairs, reason, sizeof reason), 0);
         assert_int_equal(json == NULL, cases[i].reason[0] != '\0');
         assert_string_equal(reason, cases[i].reason);
-        hv_webhook_repairs_note(&repairs, note, sizeof note);
+        inbox_body_repairs_note(&repairs, note, sizeof note);
         assert_string_equal(note, cases[i].note);
         cJSON_Delete(json);
         free(body);
     }
     /* The depth limit and its wording. */
     buffer deep = BUFFER_INIT;
-    for (int d = 0; d <= HV_WEBHOOK_MAX_DEPTH; d++)
+    for (int d = 0; d <= INBOX_BODY_MAX_DEPTH; d++)
         assert_int_equal(buffer_append_char(&deep, '['), 0);
     cJSON *json = NULL;
     char reason[160];
-    assert_int_equal(hv_webhook_parse(deep.data, deep.length, &json, NULL, reason, sizeof reason),
+    assert_int_equal(inbox_body_parse(deep.data, deep.length, &json, NULL, reason, sizeof reason),
                      0);
     assert_null(json);
     assert_string_equal(reason, "body is not accepted: JSON nested deeper than 64 levels");

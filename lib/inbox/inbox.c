@@ -1,7 +1,7 @@
 /*
- * hv_inbox: one idempotent INSERT per delivery. See inbox.h.
+ * inbox: one idempotent INSERT per delivery. See inbox.h.
  */
-#include "haravan/inbox.h"
+#include "inbox/inbox.h"
 
 #include <stdlib.h>
 
@@ -30,28 +30,27 @@ static const db_statement insert_statement = {
     " CASE WHEN $3 <> '' THEN split_part($2, '/', 1) || ':' || $1 || ':' || $3 END,"
     " hv_timestamptz(nullif($4, '')))"
     " ON CONFLICT DO NOTHING RETURNING id)"
-    " SELECT id, CASE WHEN $12::boolean THEN pg_notify('" HV_INBOX_CHANNEL "', '') END"
+    " SELECT id, CASE WHEN $12::boolean THEN pg_notify('" INBOX_CHANNEL "', '') END"
     " FROM stored",
     12,
 };
 
-int hv_inbox_store(db *database, const hv_inbox_entry *entry, long long *event_id)
+int inbox_store(db *database, const inbox_entry *entry, long long *event_id)
 {
-    const hv_webhook *webhook = entry->webhook;
-    int unparseable = webhook->json == NULL;
+    int unparseable = entry->unreadable != NULL;
     /* A body that cannot be parsed will never process; it is kept, dead,
      * with the reason, so that a person sees it and Haravan stops sending. */
     const char *values[] = {
-        webhook->org_id,
+        entry->org_id,
         entry->topic,
-        webhook->resource_id,
-        webhook->updated_at,
-        buffer_text(&webhook->dedupe_key),
+        entry->resource_id,
+        entry->updated_at,
+        entry->dedupe_key,
         entry->headers_json,
         entry->body,
         entry->is_test ? "true" : "false",
         unparseable ? "dead" : "pending",
-        unparseable ? webhook->parse_error : NULL,
+        entry->unreadable,
         entry->notes,
         entry->announce ? "true" : "false",
     };

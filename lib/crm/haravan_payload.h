@@ -1,5 +1,5 @@
 /*
- * hv_payload: reading Haravan's customer and order objects into the CRM's
+ * crm_payload: reading Haravan's customer and order objects into the CRM's
  * inputs (crm/customer.h, crm/order.h).
  *
  * This is where Haravan's shapes (docs/HARAVAN.md section 4) meet the CRM's
@@ -43,18 +43,18 @@
  *   Text cut to fit a CRM column (a name, an address line) is cut at a
  *   character and noted.
  *
- * Ids are read exactly (haravan/field.h): 123 and "123" are one id, and an
+ * Ids are read exactly (crm/haravan_field.h): 123 and "123" are one id, and an
  * id a double cannot hold exactly arrives from json_parse_checked as a
  * string of its digits, so two orders never share a key by rounding.
  *
- * The body must fit its topic (hv_payload_fits): the header is not signed,
+ * The body must fit its topic (crm_payload_fits): the header is not signed,
  * and an order taken for a customer would make a customer out of an order.
  *
  * Ownership: the inputs point into the cJSON tree, which must outlive
- * them; items are malloc'd into `order.items` (hv_payload_order_free).
+ * them; items are malloc'd into `order.items` (crm_payload_order_free).
  */
-#ifndef HARAVAN_HARAVAN_PAYLOAD_H
-#define HARAVAN_HARAVAN_PAYLOAD_H
+#ifndef HARAVAN_CRM_HARAVAN_PAYLOAD_H
+#define HARAVAN_CRM_HARAVAN_PAYLOAD_H
 
 #include <stddef.h>
 
@@ -62,12 +62,12 @@
 
 #include "crm/customer.h"
 #include "crm/order.h"
-#include "haravan/field.h"
+#include "crm/haravan_field.h"
 
-typedef enum hv_payload_kind {
-    HV_PAYLOAD_ORDER,
-    HV_PAYLOAD_CUSTOMER,
-} hv_payload_kind;
+typedef enum crm_payload_kind {
+    CRM_PAYLOAD_ORDER,
+    CRM_PAYLOAD_CUSTOMER,
+} crm_payload_kind;
 
 /* 1 when `body` is the kind of resource its topic names, else 0 with
  * report->reason saying what does not fit. What tells them apart (from
@@ -79,28 +79,29 @@ typedef enum hv_payload_kind {
  * last_order_id. Neither ever carries the other's fields at its top level,
  * and a body with fields of Haravan's staff users or shop (account_owner,
  * user_type, permissions, shop_owner, myharavan_domain) is neither. */
-int hv_payload_fits(const cJSON *body, hv_payload_kind kind, const char *topic, hv_report *report);
+int crm_payload_fits(const cJSON *body, crm_payload_kind kind, const char *topic,
+                     crm_report *report);
 
 /* Reads the body of a customers/... event. Returns 0, or -1 with
  * report->reason; notes go to report->notes either way. */
-int hv_payload_customer(const cJSON *body, const char *org_id, crm_customer_input *out,
-                        hv_report *report);
+int crm_payload_customer(const cJSON *body, const char *org_id, crm_customer_input *out,
+                         crm_report *report);
 
-typedef struct hv_order_payload {
+typedef struct crm_order_payload {
     crm_order_input order;
     crm_customer_input customer; /* when has_customer */
     int has_customer;            /* a POS sale may have none */
     char staff_id[32];           /* user_id, "" when none */
-} hv_order_payload;
+} crm_order_payload;
 
 /* Reads the body of an orders/... event, with its customer. `topic` decides
  * what a bare field cannot (an orders/cancelled without cancelled_at is
  * cancelled). Returns 0, or -1 with report->reason; notes go to
- * report->notes either way. Free with hv_payload_order_free(), also after
+ * report->notes either way. Free with crm_payload_order_free(), also after
  * a failure. */
-int hv_payload_order(const cJSON *body, const char *topic, const char *org_id,
-                     hv_order_payload *out, hv_report *report);
+int crm_payload_order(const cJSON *body, const char *topic, const char *org_id,
+                      crm_order_payload *out, crm_report *report);
 
-void hv_payload_order_free(hv_order_payload *payload);
+void crm_payload_order_free(crm_order_payload *payload);
 
 #endif

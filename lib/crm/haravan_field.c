@@ -1,9 +1,9 @@
 /*
- * hv_field: field readers that tell absent from unreadable, and the report
- * that names what could not be read. See field.h.
+ * crm_field: field readers that tell absent from unreadable, and the report
+ * that names what could not be read. See haravan_field.h.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "haravan/field.h"
+#include "crm/haravan_field.h"
 
 #include <errno.h>
 #include <math.h>
@@ -30,18 +30,18 @@ static int is_blank(const char *text)
     return 1;
 }
 
-hv_field hv_field_text(const cJSON *object, const char *key, const char **out)
+crm_field crm_field_text(const cJSON *object, const char *key, const char **out)
 {
     const cJSON *item = item_of(object, key);
     *out = NULL;
     if (item == NULL || cJSON_IsNull(item))
-        return HV_FIELD_ABSENT;
+        return CRM_FIELD_ABSENT;
     if (!cJSON_IsString(item))
-        return HV_FIELD_UNREADABLE;
+        return CRM_FIELD_UNREADABLE;
     if (is_blank(item->valuestring))
-        return HV_FIELD_ABSENT;
+        return CRM_FIELD_ABSENT;
     *out = item->valuestring;
-    return HV_FIELD_READ;
+    return CRM_FIELD_READ;
 }
 
 static int all_digits(const char *text)
@@ -60,46 +60,46 @@ static int is_id_character(char c)
            c == '_';
 }
 
-static hv_field id_from_string(const char *text, char *out, size_t size)
+static crm_field id_from_string(const char *text, char *out, size_t size)
 {
     if (is_blank(text))
-        return HV_FIELD_ABSENT;
+        return CRM_FIELD_ABSENT;
     for (const char *c = text; *c != '\0'; c++)
         if (!is_id_character(*c))
-            return HV_FIELD_UNREADABLE;
+            return CRM_FIELD_UNREADABLE;
     if (all_digits(text)) {
         while (text[0] == '0' && text[1] != '\0')
             text++;
         if (strcmp(text, "0") == 0)
-            return HV_FIELD_ABSENT;
+            return CRM_FIELD_ABSENT;
     }
     if (strlen(text) >= size)
-        return HV_FIELD_UNREADABLE;
+        return CRM_FIELD_UNREADABLE;
     snprintf(out, size, "%s", text);
-    return HV_FIELD_READ;
+    return CRM_FIELD_READ;
 }
 
-hv_field hv_field_id(const cJSON *object, const char *key, char *out, size_t size)
+crm_field crm_field_id(const cJSON *object, const char *key, char *out, size_t size)
 {
     const cJSON *item = item_of(object, key);
     out[0] = '\0';
     if (item == NULL || cJSON_IsNull(item))
-        return HV_FIELD_ABSENT;
+        return CRM_FIELD_ABSENT;
     if (cJSON_IsString(item))
         return id_from_string(item->valuestring, out, size);
     if (!cJSON_IsNumber(item))
-        return HV_FIELD_UNREADABLE;
+        return CRM_FIELD_UNREADABLE;
     double value = item->valuedouble;
     if (value == 0)
-        return HV_FIELD_ABSENT;
+        return CRM_FIELD_ABSENT;
     if (!(value > 0 && value <= EXACT_DOUBLE_LIMIT) || floor(value) != value)
-        return HV_FIELD_UNREADABLE;
+        return CRM_FIELD_UNREADABLE;
     int written = snprintf(out, size, "%.0f", value);
     if (written < 0 || (size_t)written >= size) {
         out[0] = '\0';
-        return HV_FIELD_UNREADABLE;
+        return CRM_FIELD_UNREADABLE;
     }
-    return HV_FIELD_READ;
+    return CRM_FIELD_READ;
 }
 
 /* A plain decimal: optional '-', digits, optionally '.' and digits; at
@@ -119,72 +119,72 @@ static int is_plain_decimal(const char *text)
 }
 
 /* A number, or a string holding a plain decimal, as a double. */
-static hv_field number_of(const cJSON *item, double *out)
+static crm_field number_of(const cJSON *item, double *out)
 {
     if (item == NULL || cJSON_IsNull(item))
-        return HV_FIELD_ABSENT;
+        return CRM_FIELD_ABSENT;
     if (cJSON_IsNumber(item)) {
         *out = item->valuedouble;
-        return isfinite(*out) ? HV_FIELD_READ : HV_FIELD_UNREADABLE;
+        return isfinite(*out) ? CRM_FIELD_READ : CRM_FIELD_UNREADABLE;
     }
     if (!cJSON_IsString(item))
-        return HV_FIELD_UNREADABLE;
+        return CRM_FIELD_UNREADABLE;
     if (is_blank(item->valuestring))
-        return HV_FIELD_ABSENT;
+        return CRM_FIELD_ABSENT;
     if (!is_plain_decimal(item->valuestring))
-        return HV_FIELD_UNREADABLE;
+        return CRM_FIELD_UNREADABLE;
     errno = 0;
     *out = strtod(item->valuestring, NULL);
-    return errno == 0 && isfinite(*out) ? HV_FIELD_READ : HV_FIELD_UNREADABLE;
+    return errno == 0 && isfinite(*out) ? CRM_FIELD_READ : CRM_FIELD_UNREADABLE;
 }
 
-hv_field hv_field_amount(const cJSON *object, const char *key, char *out, size_t size)
+crm_field crm_field_amount(const cJSON *object, const char *key, char *out, size_t size)
 {
     double value = 0;
     out[0] = '\0';
-    hv_field state = number_of(item_of(object, key), &value);
-    if (state != HV_FIELD_READ)
+    crm_field state = number_of(item_of(object, key), &value);
+    if (state != CRM_FIELD_READ)
         return state;
     if (fabs(value) >= 1e15)
-        return HV_FIELD_UNREADABLE;
+        return CRM_FIELD_UNREADABLE;
     snprintf(out, size, "%.2f", value);
-    return HV_FIELD_READ;
+    return CRM_FIELD_READ;
 }
 
-hv_field hv_field_count(const cJSON *object, const char *key, long long *out)
+crm_field crm_field_count(const cJSON *object, const char *key, long long *out)
 {
     double value = 0;
-    hv_field state = number_of(item_of(object, key), &value);
-    if (state != HV_FIELD_READ)
+    crm_field state = number_of(item_of(object, key), &value);
+    if (state != CRM_FIELD_READ)
         return state;
     if (floor(value) != value || fabs(value) >= 9e15)
-        return HV_FIELD_UNREADABLE;
+        return CRM_FIELD_UNREADABLE;
     *out = (long long)value;
-    return HV_FIELD_READ;
+    return CRM_FIELD_READ;
 }
 
-hv_field hv_field_object(const cJSON *object, const char *key, const cJSON **out)
+crm_field crm_field_object(const cJSON *object, const char *key, const cJSON **out)
 {
     const cJSON *item = item_of(object, key);
     *out = NULL;
     if (item == NULL || cJSON_IsNull(item))
-        return HV_FIELD_ABSENT;
+        return CRM_FIELD_ABSENT;
     if (!cJSON_IsObject(item))
-        return HV_FIELD_UNREADABLE;
+        return CRM_FIELD_UNREADABLE;
     *out = item;
-    return HV_FIELD_READ;
+    return CRM_FIELD_READ;
 }
 
-hv_field hv_field_array(const cJSON *object, const char *key, const cJSON **out)
+crm_field crm_field_array(const cJSON *object, const char *key, const cJSON **out)
 {
     const cJSON *item = item_of(object, key);
     *out = NULL;
     if (item == NULL || cJSON_IsNull(item))
-        return HV_FIELD_ABSENT;
+        return CRM_FIELD_ABSENT;
     if (!cJSON_IsArray(item))
-        return HV_FIELD_UNREADABLE;
+        return CRM_FIELD_UNREADABLE;
     *out = item;
-    return HV_FIELD_READ;
+    return CRM_FIELD_READ;
 }
 
 /* ---- the report ---- */
@@ -194,7 +194,7 @@ static int utf8_continuation(unsigned char c)
     return (c & 0xC0) == 0x80;
 }
 
-int hv_copy_utf8(char *out, size_t size, const char *text)
+int crm_copy_utf8(char *out, size_t size, const char *text)
 {
     size_t length = strlen(text);
     if (length < size) {
@@ -217,7 +217,7 @@ static void describe(const cJSON *item, char *out, size_t size)
         snprintf(out, size, "null");
     } else if (cJSON_IsString(item)) {
         char shown[QUOTED_BYTES + 1];
-        int cut = hv_copy_utf8(shown, sizeof shown, item->valuestring);
+        int cut = crm_copy_utf8(shown, sizeof shown, item->valuestring);
         snprintf(out, size, "\"%s%s\"", shown, cut ? "..." : "");
     } else if (cJSON_IsNumber(item)) {
         double number = item->valuedouble;
@@ -248,13 +248,13 @@ static void append(char *text, size_t size, const char *separator, const char *p
     size_t used = strlen(text);
     if (used + 1 >= size)
         return;
-    char joined[2 * HV_REPORT_NOTES_SIZE];
+    char joined[2 * CRM_REPORT_NOTES_SIZE];
     snprintf(joined, sizeof joined, "%s%s", used > 0 ? separator : "", part);
-    hv_copy_utf8(text + used, size - used, joined);
+    crm_copy_utf8(text + used, size - used, joined);
 }
 
-void hv_report_fail(hv_report *report, const char *subject, const char *path, const cJSON *object,
-                    const char *key, const char *expected)
+void crm_report_fail(crm_report *report, const char *subject, const char *path, const cJSON *object,
+                     const char *key, const char *expected)
 {
     if (report->reason[0] != '\0')
         return;
@@ -262,7 +262,7 @@ void hv_report_fail(hv_report *report, const char *subject, const char *path, co
     field_path(path, key, where, sizeof where);
     const cJSON *item = item_of(object, key);
     int has_subject = subject != NULL && subject[0] != '\0';
-    char text[2 * HV_REPORT_REASON_SIZE]; /* cut to size below, at a character */
+    char text[2 * CRM_REPORT_REASON_SIZE]; /* cut to size below, at a character */
     if (item == NULL || cJSON_IsNull(item)) {
         snprintf(text, sizeof text, "%s%s%s: missing", has_subject ? subject : "",
                  has_subject ? ": " : "", where);
@@ -271,20 +271,20 @@ void hv_report_fail(hv_report *report, const char *subject, const char *path, co
         snprintf(text, sizeof text, "%s%s%s: %s is not %s", has_subject ? subject : "",
                  has_subject ? ": " : "", where, value, expected);
     }
-    hv_copy_utf8(report->reason, sizeof report->reason, text);
+    crm_copy_utf8(report->reason, sizeof report->reason, text);
 }
 
-void hv_report_note(hv_report *report, const char *path, const cJSON *object, const char *key,
-                    const char *expected, const char *consequence)
+void crm_report_note(crm_report *report, const char *path, const cJSON *object, const char *key,
+                     const char *expected, const char *consequence)
 {
     char where[192], value[QUOTED_BYTES + 48], note[1024];
     field_path(path, key, where, sizeof where);
     describe(item_of(object, key), value, sizeof value);
     snprintf(note, sizeof note, "%s: %s is not %s; %s", where, value, expected, consequence);
-    hv_report_add(report, note);
+    crm_report_add(report, note);
 }
 
-void hv_report_add(hv_report *report, const char *note)
+void crm_report_add(crm_report *report, const char *note)
 {
     /* One field may be read twice (an order's address, then as its
      * customer's fallback): one note is enough. */
@@ -292,16 +292,16 @@ void hv_report_add(hv_report *report, const char *note)
         append(report->notes, sizeof report->notes, "; ", note);
 }
 
-void hv_report_reason(hv_report *report, const char *format, ...)
+void crm_report_reason(crm_report *report, const char *format, ...)
 {
     if (report->reason[0] != '\0')
         return;
-    char text[2 * HV_REPORT_REASON_SIZE]; /* cut to size below, at a character */
+    char text[2 * CRM_REPORT_REASON_SIZE]; /* cut to size below, at a character */
     va_list args;
     va_start(args, format);
     vsnprintf(text, sizeof text, format, args);
     va_end(args);
-    hv_copy_utf8(report->reason, sizeof report->reason, text);
+    crm_copy_utf8(report->reason, sizeof report->reason, text);
 }
 
 /* ---- where U+FFFD is ---- */
@@ -310,7 +310,7 @@ void hv_report_reason(hv_report *report, const char *format, ...)
 #define MAX_LISTED_PATHS      8
 
 typedef struct replacements {
-    char list[HV_REPORT_NOTES_SIZE / 2];
+    char list[CRM_REPORT_NOTES_SIZE / 2];
     int listed;
     int more;
 } replacements;
@@ -359,7 +359,7 @@ static void find_replacements(const cJSON *item, const char *path, replacements 
     }
 }
 
-void hv_report_replacements(hv_report *report, const cJSON *tree)
+void crm_report_replacements(crm_report *report, const cJSON *tree)
 {
     replacements found = {.list = "", .listed = 0, .more = 0};
     if (tree == NULL)
@@ -369,5 +369,5 @@ void hv_report_replacements(hv_report *report, const cJSON *tree)
         return;
     char note[sizeof found.list + 32];
     snprintf(note, sizeof note, "U+FFFD in: %s%s", found.list, found.more ? ", ..." : "");
-    hv_report_add(report, note);
+    crm_report_add(report, note);
 }

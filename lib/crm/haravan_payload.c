@@ -1,9 +1,9 @@
 /*
- * hv_payload: Haravan customers and orders into CRM inputs. See payload.h
+ * crm_payload: Haravan customers and orders into CRM inputs. See haravan_payload.h
  * for which fields fail an event and which are left empty and noted.
  */
 #define _POSIX_C_SOURCE 200809L
-#include "haravan/payload.h"
+#include "crm/haravan_payload.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,49 +17,49 @@
 
 /* ---- small readers that note what they leave empty ---- */
 
-static const char *text_or_note(hv_report *report, const char *path, const cJSON *object,
+static const char *text_or_note(crm_report *report, const char *path, const cJSON *object,
                                 const char *key)
 {
     const char *text = NULL;
-    if (hv_field_text(object, key, &text) == HV_FIELD_UNREADABLE)
-        hv_report_note(report, path, object, key, "text", "left empty");
+    if (crm_field_text(object, key, &text) == CRM_FIELD_UNREADABLE)
+        crm_report_note(report, path, object, key, "text", "left empty");
     return text;
 }
 
-static const cJSON *object_or_note(hv_report *report, const char *path, const cJSON *object,
+static const cJSON *object_or_note(crm_report *report, const char *path, const cJSON *object,
                                    const char *key)
 {
     const cJSON *found = NULL;
-    if (hv_field_object(object, key, &found) == HV_FIELD_UNREADABLE)
-        hv_report_note(report, path, object, key, "an object", "left empty");
+    if (crm_field_object(object, key, &found) == CRM_FIELD_UNREADABLE)
+        crm_report_note(report, path, object, key, "an object", "left empty");
     return found;
 }
 
-static void id_or_note(hv_report *report, const char *path, const cJSON *object, const char *key,
+static void id_or_note(crm_report *report, const char *path, const cJSON *object, const char *key,
                        char *out, size_t size)
 {
-    if (hv_field_id(object, key, out, size) == HV_FIELD_UNREADABLE)
-        hv_report_note(report, path, object, key, "an id", "left empty");
+    if (crm_field_id(object, key, out, size) == CRM_FIELD_UNREADABLE)
+        crm_report_note(report, path, object, key, "an id", "left empty");
 }
 
 /* An amount the record needs: absent or unreadable fails. */
-static int need_amount(hv_report *report, const char *subject, const char *path,
+static int need_amount(crm_report *report, const char *subject, const char *path,
                        const cJSON *object, const char *key, char *out, size_t size)
 {
-    if (hv_field_amount(object, key, out, size) == HV_FIELD_READ)
+    if (crm_field_amount(object, key, out, size) == CRM_FIELD_READ)
         return 0;
-    hv_report_fail(report, subject, path, object, key, "an amount");
+    crm_report_fail(report, subject, path, object, key, "an amount");
     return -1;
 }
 
 /* Text that decides something (a status): unreadable fails, absent is NULL. */
-static int decisive_text(hv_report *report, const char *subject, const char *path,
+static int decisive_text(crm_report *report, const char *subject, const char *path,
                          const cJSON *object, const char *key, const char *expected,
                          const char **out)
 {
-    if (hv_field_text(object, key, out) != HV_FIELD_UNREADABLE)
+    if (crm_field_text(object, key, out) != CRM_FIELD_UNREADABLE)
         return 0;
-    hv_report_fail(report, subject, path, object, key, expected);
+    crm_report_fail(report, subject, path, object, key, expected);
     return -1;
 }
 
@@ -79,14 +79,14 @@ static int join(char *line, size_t size, const char *part, const char *separator
         return 1;
     memcpy(line + used, separator, separator_length);
     used += separator_length;
-    return hv_copy_utf8(line + used, size - used, part);
+    return crm_copy_utf8(line + used, size - used, part);
 }
 
-static void note_cut(hv_report *report, const char *what, size_t size)
+static void note_cut(crm_report *report, const char *what, size_t size)
 {
     char note[160];
     snprintf(note, sizeof note, "%s: longer than %zu bytes; cut", what, size - 1);
-    hv_report_add(report, note);
+    crm_report_add(report, note);
 }
 
 static void path_of(char *out, size_t size, const char *path, const char *key)
@@ -97,7 +97,7 @@ static void path_of(char *out, size_t size, const char *path, const char *key)
 /* ---- customers ---- */
 
 /* Vietnamese names are written family name first: last_name first_name. */
-static void full_name(hv_report *report, const char *path, const cJSON *person, char *out,
+static void full_name(crm_report *report, const char *path, const cJSON *person, char *out,
                       size_t size)
 {
     out[0] = '\0';
@@ -121,7 +121,7 @@ static const char *gender_of_text(const char *text)
 }
 
 /* 1 male, 0 female, null unknown; some senders use words. */
-static const char *gender_of(hv_report *report, const char *path, const cJSON *customer)
+static const char *gender_of(crm_report *report, const char *path, const cJSON *customer)
 {
     const cJSON *gender = cJSON_GetObjectItemCaseSensitive(customer, "gender");
     const char *text = NULL;
@@ -130,12 +130,12 @@ static const char *gender_of(hv_report *report, const char *path, const cJSON *c
         return NULL;
     if (cJSON_IsNumber(gender) && (gender->valuedouble == 1 || gender->valuedouble == 0))
         found = gender->valuedouble == 1 ? "male" : "female";
-    else if (hv_field_text(customer, "gender", &text) == HV_FIELD_ABSENT)
+    else if (crm_field_text(customer, "gender", &text) == CRM_FIELD_ABSENT)
         return NULL;
     else if (text != NULL)
         found = gender_of_text(text);
     if (found == NULL)
-        hv_report_note(report, path, customer, "gender", "a gender", "left empty");
+        crm_report_note(report, path, customer, "gender", "a gender", "left empty");
     return found;
 }
 
@@ -150,11 +150,11 @@ static int starts_with_date(const char *text)
     return 1;
 }
 
-static const char *birthday_of(hv_report *report, const char *path, const cJSON *customer)
+static const char *birthday_of(crm_report *report, const char *path, const cJSON *customer)
 {
     const char *text = text_or_note(report, path, customer, "birthday");
     if (text != NULL && !starts_with_date(text)) {
-        hv_report_note(report, path, customer, "birthday", "a date", "left empty");
+        crm_report_note(report, path, customer, "birthday", "a date", "left empty");
         return NULL;
     }
     return text;
@@ -176,7 +176,7 @@ static void read_email(const char *email, crm_customer_input *out)
         out->email_raw = email;
 }
 
-static void read_address(hv_report *report, const char *path, const cJSON *address,
+static void read_address(crm_report *report, const char *path, const cJSON *address,
                          crm_customer_input *out)
 {
     if (address == NULL || out->address[0] != '\0')
@@ -194,7 +194,7 @@ static void read_address(hv_report *report, const char *path, const cJSON *addre
 
 /* The customer's own address, else `fallback` (an order's billing or
  * shipping address), with the path each is noted under. */
-static const cJSON *address_of(hv_report *report, const char *path, const cJSON *customer,
+static const cJSON *address_of(crm_report *report, const char *path, const cJSON *customer,
                                const cJSON *fallback, const char *fallback_path, char *where,
                                size_t where_size)
 {
@@ -207,7 +207,7 @@ static const cJSON *address_of(hv_report *report, const char *path, const cJSON 
     return fallback;
 }
 
-static void read_name(hv_report *report, const char *path, const cJSON *customer,
+static void read_name(crm_report *report, const char *path, const cJSON *customer,
                       const cJSON *address, const char *address_path, crm_customer_input *out)
 {
     full_name(report, path, customer, out->name, sizeof out->name);
@@ -223,13 +223,13 @@ static void read_name(hv_report *report, const char *path, const cJSON *customer
  * order); `subject` names the event in a reason. */
 static int read_customer(const cJSON *customer, const char *path, const char *subject,
                          const cJSON *fallback, const char *fallback_path, const char *org_id,
-                         crm_customer_input *out, hv_report *report)
+                         crm_customer_input *out, crm_report *report)
 {
     memset(out, 0, sizeof *out);
     out->org_id = org_id;
-    if (hv_field_id(customer, "id", out->haravan_id, sizeof out->haravan_id) ==
-        HV_FIELD_UNREADABLE) {
-        hv_report_fail(report, subject, path, customer, "id", "an id");
+    if (crm_field_id(customer, "id", out->haravan_id, sizeof out->haravan_id) ==
+        CRM_FIELD_UNREADABLE) {
+        crm_report_fail(report, subject, path, customer, "id", "an id");
         return -1;
     }
     char address_path[64];
@@ -248,18 +248,18 @@ static int read_customer(const cJSON *customer, const char *path, const char *su
     return 0;
 }
 
-int hv_payload_customer(const cJSON *body, const char *org_id, crm_customer_input *out,
-                        hv_report *report)
+int crm_payload_customer(const cJSON *body, const char *org_id, crm_customer_input *out,
+                         crm_report *report)
 {
     memset(out, 0, sizeof *out);
     if (!cJSON_IsObject(body)) {
-        hv_report_reason(report, "customer body is not a JSON object");
+        crm_report_reason(report, "customer body is not a JSON object");
         return -1;
     }
     if (read_customer(body, "", "customer", NULL, "", org_id, out, report) != 0)
         return -1;
     if (out->haravan_id[0] == '\0') {
-        hv_report_reason(report, "customer without an id");
+        crm_report_reason(report, "customer without an id");
         return -1;
     }
     return 0;
@@ -291,7 +291,8 @@ static int fields_present(const cJSON *body, const char *const *keys, char *foun
     return count;
 }
 
-int hv_payload_fits(const cJSON *body, hv_payload_kind kind, const char *topic, hv_report *report)
+int crm_payload_fits(const cJSON *body, crm_payload_kind kind, const char *topic,
+                     crm_report *report)
 {
     if (!cJSON_IsObject(body))
         return 1; /* the reader says what is wrong with it */
@@ -299,22 +300,22 @@ int hv_payload_fits(const cJSON *body, hv_payload_kind kind, const char *topic, 
     int order = fields_present(body, order_fields, orders, sizeof orders);
     int customer = fields_present(body, customer_fields, customers, sizeof customers);
     int other = fields_present(body, other_fields, others, sizeof others);
-    const char *mine = kind == HV_PAYLOAD_ORDER ? "an order" : "a customer";
+    const char *mine = kind == CRM_PAYLOAD_ORDER ? "an order" : "a customer";
     if (other > 0) {
-        hv_report_reason(report, "body does not fit topic %s: it has %s, which %s does not have",
-                         topic, others, mine);
+        crm_report_reason(report, "body does not fit topic %s: it has %s, which %s does not have",
+                          topic, others, mine);
         return 0;
     }
-    int foreign = kind == HV_PAYLOAD_ORDER ? customer : order;
+    int foreign = kind == CRM_PAYLOAD_ORDER ? customer : order;
     if (foreign > 0) {
-        hv_report_reason(report, "body does not fit topic %s: it has %s, which only %s has", topic,
-                         kind == HV_PAYLOAD_ORDER ? customers : orders,
-                         kind == HV_PAYLOAD_ORDER ? "a customer" : "an order");
+        crm_report_reason(report, "body does not fit topic %s: it has %s, which only %s has", topic,
+                          kind == CRM_PAYLOAD_ORDER ? customers : orders,
+                          kind == CRM_PAYLOAD_ORDER ? "a customer" : "an order");
         return 0;
     }
-    if ((kind == HV_PAYLOAD_ORDER ? order : customer) == 0) {
-        hv_report_reason(report, "body does not fit topic %s: it has none of %s's fields", topic,
-                         mine);
+    if ((kind == CRM_PAYLOAD_ORDER ? order : customer) == 0) {
+        crm_report_reason(report, "body does not fit topic %s: it has none of %s's fields", topic,
+                          mine);
         return 0;
     }
     return 1;
@@ -351,8 +352,8 @@ typedef struct order_reading {
     const cJSON *body;
     char subject[SUBJECT_SIZE]; /* "order 123" */
     const char *method;         /* the order's gateway, for payments without one */
-    hv_order_payload *out;
-    hv_report *report;
+    crm_order_payload *out;
+    crm_report *report;
 } order_reading;
 
 /* A transaction that moved money to the shop: a capture or sale that did
@@ -375,14 +376,14 @@ static int read_payment(order_reading *r, const cJSON *transaction, const char *
 {
     crm_order_input *order = &r->out->order;
     if (order->payment_count == CRM_ORDER_MAX_PAYMENTS) {
-        hv_report_reason(r->report, "%s: transactions: more than %d payments", r->subject,
-                         CRM_ORDER_MAX_PAYMENTS);
+        crm_report_reason(r->report, "%s: transactions: more than %d payments", r->subject,
+                          CRM_ORDER_MAX_PAYMENTS);
         return -1;
     }
     crm_payment_input *payment = &order->payments[order->payment_count];
-    if (hv_field_id(transaction, "id", payment->transaction_id, sizeof payment->transaction_id) !=
-        HV_FIELD_READ) {
-        hv_report_fail(r->report, r->subject, path, transaction, "id", "an id");
+    if (crm_field_id(transaction, "id", payment->transaction_id, sizeof payment->transaction_id) !=
+        CRM_FIELD_READ) {
+        crm_report_fail(r->report, r->subject, path, transaction, "id", "an id");
         return -1;
     }
     if (need_amount(r->report, r->subject, path, transaction, "amount", payment->amount,
@@ -404,8 +405,8 @@ static int read_payments(order_reading *r)
     if (!paid && strcmp(order->payment_status, "partially_paid") != 0)
         return 0;
     const cJSON *transactions = NULL;
-    if (hv_field_array(r->body, "transactions", &transactions) == HV_FIELD_UNREADABLE) {
-        hv_report_fail(r->report, r->subject, NULL, r->body, "transactions", "an array");
+    if (crm_field_array(r->body, "transactions", &transactions) == CRM_FIELD_UNREADABLE) {
+        crm_report_fail(r->report, r->subject, NULL, r->body, "transactions", "an array");
         return -1;
     }
     const cJSON *transaction = NULL;
@@ -415,7 +416,7 @@ static int read_payments(order_reading *r)
         char path[48];
         snprintf(path, sizeof path, "transactions[%zu]", index++);
         if (!cJSON_IsObject(transaction)) {
-            hv_report_fail(r->report, r->subject, path, transaction, NULL, "an object");
+            crm_report_fail(r->report, r->subject, path, transaction, NULL, "an object");
             return -1;
         }
         int successful = is_successful(r, transaction, path);
@@ -451,10 +452,10 @@ static void item_name(order_reading *r, const cJSON *line, const char *path, crm
 static int read_quantity(order_reading *r, const cJSON *line, const char *path,
                          crm_item_input *item)
 {
-    if (hv_field_count(line, "quantity", &item->quantity) == HV_FIELD_READ && item->quantity >= 0 &&
-        item->quantity <= 1000000000)
+    if (crm_field_count(line, "quantity", &item->quantity) == CRM_FIELD_READ &&
+        item->quantity >= 0 && item->quantity <= 1000000000)
         return 0;
-    hv_report_fail(r->report, r->subject, path, line, "quantity", "a quantity");
+    crm_report_fail(r->report, r->subject, path, line, "quantity", "a quantity");
     return -1;
 }
 
@@ -464,20 +465,20 @@ static int read_item(order_reading *r, const cJSON *line, size_t index, crm_item
     snprintf(path, sizeof path, "line_items[%zu]", index);
     memset(item, 0, sizeof *item);
     if (!cJSON_IsObject(line)) {
-        hv_report_fail(r->report, r->subject, path, line, NULL, "an object");
+        crm_report_fail(r->report, r->subject, path, line, NULL, "an object");
         return -1;
     }
     if (read_quantity(r, line, path, item) != 0 ||
         need_amount(r->report, r->subject, path, line, "price", item->price, sizeof item->price) !=
             0)
         return -1;
-    hv_field discount =
-        hv_field_amount(line, "total_discount", item->discount, sizeof item->discount);
-    if (discount == HV_FIELD_UNREADABLE) {
-        hv_report_fail(r->report, r->subject, path, line, "total_discount", "an amount");
+    crm_field discount =
+        crm_field_amount(line, "total_discount", item->discount, sizeof item->discount);
+    if (discount == CRM_FIELD_UNREADABLE) {
+        crm_report_fail(r->report, r->subject, path, line, "total_discount", "an amount");
         return -1;
     }
-    if (discount == HV_FIELD_ABSENT)
+    if (discount == CRM_FIELD_ABSENT)
         snprintf(item->discount, sizeof item->discount, "0.00");
     id_or_note(r->report, path, line, "product_id", item->product_id, sizeof item->product_id);
     id_or_note(r->report, path, line, "variant_id", item->variant_id, sizeof item->variant_id);
@@ -491,21 +492,21 @@ static int read_items(order_reading *r)
 {
     crm_order_input *order = &r->out->order;
     const cJSON *lines = NULL;
-    hv_field state = hv_field_array(r->body, "line_items", &lines);
-    if (state != HV_FIELD_READ) {
-        hv_report_reason(r->report, "%s: line_items %s", r->subject,
-                         state == HV_FIELD_ABSENT ? "missing" : "is not an array");
+    crm_field state = crm_field_array(r->body, "line_items", &lines);
+    if (state != CRM_FIELD_READ) {
+        crm_report_reason(r->report, "%s: line_items %s", r->subject,
+                          state == CRM_FIELD_ABSENT ? "missing" : "is not an array");
         return -1;
     }
     int count = cJSON_GetArraySize(lines);
     if (count > CRM_ORDER_MAX_ITEMS) {
-        hv_report_reason(r->report, "%s: %d line items, more than %d", r->subject, count,
-                         CRM_ORDER_MAX_ITEMS);
+        crm_report_reason(r->report, "%s: %d line items, more than %d", r->subject, count,
+                          CRM_ORDER_MAX_ITEMS);
         return -1;
     }
     order->items = calloc(count > 0 ? (size_t)count : 1, sizeof *order->items);
     if (order->items == NULL) {
-        hv_report_reason(r->report, "out of memory");
+        crm_report_reason(r->report, "out of memory");
         return -1;
     }
     const cJSON *line = NULL;
@@ -564,8 +565,8 @@ static int read_money(order_reading *r)
         return -1;
     order->payment_status = payment_status_of(financial);
     if (order->payment_status == NULL) {
-        hv_report_fail(r->report, r->subject, NULL, r->body, "financial_status",
-                       "a financial status");
+        crm_report_fail(r->report, r->subject, NULL, r->body, "financial_status",
+                        "a financial status");
         return -1;
     }
     if (decisive_text(r->report, r->subject, NULL, r->body, "currency", "a currency",
@@ -591,9 +592,9 @@ static void read_description(order_reading *r)
     order->ordered_at = text_or_note(r->report, NULL, r->body, "created_at");
     order->updated_at = text_or_note(r->report, NULL, r->body, "updated_at");
     const char *channel = NULL;
-    if (hv_field_text(r->body, "source_name", &channel) == HV_FIELD_UNREADABLE)
-        hv_report_note(r->report, NULL, r->body, "source_name", "text",
-                       "the order's source is Haravan");
+    if (crm_field_text(r->body, "source_name", &channel) == CRM_FIELD_UNREADABLE)
+        crm_report_note(r->report, NULL, r->body, "source_name", "text",
+                        "the order's source is Haravan");
     order->channel = channel;
     read_shipping(r);
 }
@@ -603,18 +604,18 @@ static void read_description(order_reading *r)
 static int read_order_customer(order_reading *r, const char *org_id)
 {
     const cJSON *customer = NULL;
-    if (hv_field_object(r->body, "customer", &customer) == HV_FIELD_UNREADABLE) {
-        hv_report_fail(r->report, r->subject, NULL, r->body, "customer", "an object");
+    if (crm_field_object(r->body, "customer", &customer) == CRM_FIELD_UNREADABLE) {
+        crm_report_fail(r->report, r->subject, NULL, r->body, "customer", "an object");
         return -1;
     }
     if (customer == NULL)
         return 0; /* a POS sale without a customer stays without one */
     const char *fallback_path = "billing_address";
     const cJSON *fallback = NULL;
-    hv_field_object(r->body, "billing_address", &fallback);
+    crm_field_object(r->body, "billing_address", &fallback);
     if (fallback == NULL) {
         fallback_path = "shipping_address";
-        hv_field_object(r->body, "shipping_address", &fallback);
+        crm_field_object(r->body, "shipping_address", &fallback);
     }
     crm_customer_input *out = &r->out->customer;
     if (read_customer(customer, "customer", r->subject, fallback, fallback_path, org_id, out,
@@ -629,24 +630,24 @@ static int read_order_customer(order_reading *r, const char *org_id)
 static int read_order_id(order_reading *r)
 {
     crm_order_input *order = &r->out->order;
-    hv_field state = hv_field_id(r->body, "id", order->haravan_id, sizeof order->haravan_id);
-    if (state == HV_FIELD_ABSENT)
-        hv_report_reason(r->report, "order without an id");
-    else if (state == HV_FIELD_UNREADABLE)
-        hv_report_fail(r->report, "order", NULL, r->body, "id", "an id");
-    if (state != HV_FIELD_READ)
+    crm_field state = crm_field_id(r->body, "id", order->haravan_id, sizeof order->haravan_id);
+    if (state == CRM_FIELD_ABSENT)
+        crm_report_reason(r->report, "order without an id");
+    else if (state == CRM_FIELD_UNREADABLE)
+        crm_report_fail(r->report, "order", NULL, r->body, "id", "an id");
+    if (state != CRM_FIELD_READ)
         return -1;
     snprintf(r->subject, sizeof r->subject, "order %s", order->haravan_id);
     return 0;
 }
 
-int hv_payload_order(const cJSON *body, const char *topic, const char *org_id,
-                     hv_order_payload *out, hv_report *report)
+int crm_payload_order(const cJSON *body, const char *topic, const char *org_id,
+                      crm_order_payload *out, crm_report *report)
 {
     memset(out, 0, sizeof *out);
     out->order.org_id = org_id;
     if (!cJSON_IsObject(body)) {
-        hv_report_reason(report, "order body is not a JSON object");
+        crm_report_reason(report, "order body is not a JSON object");
         return -1;
     }
     order_reading r = {.body = body, .out = out, .report = report};
@@ -659,7 +660,7 @@ int hv_payload_order(const cJSON *body, const char *topic, const char *org_id,
     return 0;
 }
 
-void hv_payload_order_free(hv_order_payload *payload)
+void crm_payload_order_free(crm_order_payload *payload)
 {
     free(payload->order.items);
     payload->order.items = NULL;
