@@ -150,42 +150,59 @@ static void record_failure(db *database, PGresult *result)
     db_disconnect(database);
 }
 
-/* Prepares `statement` on the session unless it already is. Returns 0,
- * 1 when it must run unprepared (the session has prepared DB_PREPARED_MAX
- * already), or -1 with the failure recorded. */
-static int prepare(db *database, const db_statement *statement)
+/* Forgets what the session prepared (the session is gone, or going). */
+static void forget_prepared(db *database)
 {
     for (int i = 0; i < database->prepared_count; i++)
-        if (database->prepared[i] == statement)
-            return 0;
+        free(database->prepared[i].text);
+    database->prepared_count = 0;
+}
+
+/* The name under which `sql` is prepared on this session, preparing it if
+ * there is room. Returns 1 with `name` set, 0 when it runs unprepared
+ * (no room, or its buffer now holds another text), -1 with the failure
+ * recorded. */
+static int prepared_name(db *database, const char *sql, int count, char *name, size_t size)
+{
+    int index = 0;
+    while (index < database->prepared_count && database->prepared[index].address != sql)
+        index++;
+    if (index < database->prepared_count) {
+        snprintf(name, size, "hv_%d", index);
+        return strcmp(database->prepared[index].text, sql) == 0;
+    }
     if (database->prepared_count == DB_PREPARED_MAX)
-        return 1;
-    PGresult *result = PQprepare(database->connection, statement->name, statement->sql,
-                                 statement->parameter_count, NULL);
+        return 0;
+    char *text = strdup(sql);
+    if (text == NULL)
+        return 0; /* out of memory: it runs unprepared */
+    snprintf(name, size, "hv_%d", index);
+    PGresult *result = PQprepare(database->connection, name, sql, count, NULL);
     if (result == NULL || !result_ok(result)) {
+        free(text);
         record_failure(database, result);
         PQclear(result);
         return -1;
     }
     PQclear(result);
-    database->prepared[database->prepared_count++] = statement;
-    return 0;
+    database->prepared[index] = (db_prepared){.address = sql, .text = text};
+    database->prepared_count++;
+    return 1;
 }
 
-/* One attempt at a statement on the current session: by name when it is
- * a db_statement, else with its text. NULL with the failure recorded. */
-static PGresult *run_once(db *database, const char *sql, const db_statement *statement, int count,
-                          const char *const *values, const int *lengths, const int *formats)
+/* One attempt at a statement on the current session. NULL with the
+ * failure recorded. */
+static PGresult *run_once(db *database, const char *sql, int count, const char *const *values,
+                          const int *lengths, const int *formats)
 {
-    PGresult *result = NULL;
-    int prepared = statement != NULL ? prepare(database, statement) : 1;
+    char name[16];
+    int prepared = prepared_name(database, sql, count, name, sizeof name);
     if (prepared < 0)
         return NULL;
-    if (prepared == 0)
-        result = PQexecPrepared(database->connection, statement->name, count, values, lengths,
-                                formats, 0);
-    else
-        result = PQexecParams(database->connection, sql, count, NULL, values, lengths, formats, 0);
+    PGresult *result =
+        prepared ? PQexecPrepared(database->connection, name, count, values, lengths, formats, 0)
+                 : PQexecParams(database->connection, sql, count, NULL, values, lengths, formats,
+                                0);
     if (result != NULL && result_ok(result))
         return result;
     record_failure(database, result);
@@ -193,8 +210,8 @@ static PGresult *run_once(db *database, const char *sql, const db_statement *sta
     return NULL;
 }
 
-static PGresult *run(db *database, int flags, const char *sql, const db_statement *statement,
-                     int count, const char *const *values, const int *lengths, const int *formats)
+PGresult *db_query(db *database, int flags, const char *sql, int count, const char *const *values,
+                   const int *lengths, const int *formats)
 {
     clear_error(database);
     if (database->transaction && !connected(database)) {
@@ -206,26 +223,13 @@ static PGresult *run(db *database, int flags, const char *sql, const db_statemen
     for (int attempt = 0; attempt < attempts; attempt++) {
         if (db_connect(database) != 0)
             return NULL;
-        PGresult *result = run_once(database, sql, statement, count, values, lengths, formats);
+        PGresult *result = run_once(database, sql, count, values, lengths, formats);
         if (result != NULL)
             return result;
         if (database->connection != NULL)
             return NULL; /* a real SQL error: running it again changes nothing */
     }
     return NULL;
-}
-
-PGresult *db_query(db *database, int flags, const char *sql, int count, const char *const *values,
-                   const int *lengths, const int *formats)
-{
-    return run(database, flags, sql, NULL, count, values, lengths, formats);
-}
-
-PGresult *db_execute(db *database, int flags, const db_statement *statement,
-                     const char *const *values, const int *lengths, const int *formats)
-{
-    return run(database, flags, statement->sql, statement, statement->parameter_count, values,
-               lengths, formats);
 }
 
 int db_command(db *database, const char *sql)
@@ -291,7 +295,7 @@ void db_disconnect(db *database)
     if (database->connection != NULL)
         PQfinish(database->connection);
     database->connection = NULL;
-    database->prepared_count = 0; /* a session's prepared statements end with it */
+    forget_prepared(database); /* a session's prepared statements end with it */
 }
 
 void db_close(db *database)

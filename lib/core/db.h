@@ -22,14 +22,19 @@
  * A db runs `on_connect` after every successful (re)connection: that is
  * where LISTEN and session settings go, since a new session has none.
  *
- * Statements run many times a second (the intake's INSERT, the
- * processors' claim) are db_statements: prepared once per session, the
- * first time they run on it, then executed by name, so PostgreSQL parses
- * and plans them once per connection instead of once per call. A new
- * session (a reconnect) has none, and prepares again.
+ * Prepared statements: db_query() prepares each statement text the first
+ * time it runs on a session and executes it by name from then on, so
+ * PostgreSQL parses and plans it once per connection instead of once per
+ * call (it doubled the processing statements' rate under pgbench:
+ * docs/PERFORMANCE.md). A statement is known by the address of its text
+ * and, to be sure the buffer was not reused for another, the text itself.
+ * A session prepares at most DB_PREPARED_MAX texts; more run unprepared,
+ * as all did before, so the server's memory per session stays bounded. A
+ * new session (a reconnect) has none, and prepares again.
  *
- * Ownership: the db owns its PGconn and its conninfo copy. A PGresult
- * returned by db_query() or db_execute() belongs to the caller: PQclear() it.
+ * Ownership: the db owns its PGconn, its conninfo copy and its copies of
+ * the prepared texts. A PGresult returned by db_query() belongs to the
+ * caller: PQclear() it.
  */
 #ifndef HARAVAN_CORE_DB_H
 #define HARAVAN_CORE_DB_H
@@ -39,17 +44,14 @@
 typedef struct db db;
 typedef int (*db_connect_hook)(db *database, void *context);
 
-/* A statement prepared per session. Static storage: the db remembers
- * which it prepared by address. */
-typedef struct db_statement {
-    const char *name; /* unique among the process's statements */
-    const char *sql;
-    int parameter_count;
-} db_statement;
+/* How many statement texts one session prepares at most (the processors
+ * run about 40). */
+#define DB_PREPARED_MAX 64
 
-/* How many different db_statements one session prepares at most; one past
- * that runs unprepared (db_execute still works, only slower). */
-#define DB_PREPARED_MAX 16
+typedef struct db_prepared {
+    const char *address; /* the caller's text, as passed */
+    char *text;          /* our copy of it */
+} db_prepared;
 
 struct db {
     PGconn *connection; /* NULL while disconnected */
@@ -60,8 +62,9 @@ struct db {
     char error[256];  /* the last failure, for logs and replies */
     char sqlstate[6]; /* its SQLSTATE ("23505"), or "" */
     int transaction;  /* inside db_transaction(): never reconnect */
-    /* What this session has prepared; emptied when the session ends. */
-    const db_statement *prepared[DB_PREPARED_MAX];
+    /* What this session has prepared, named "hv_{index}"; emptied when
+     * the session ends. */
+    db_prepared prepared[DB_PREPARED_MAX];
     int prepared_count;
 };
 
@@ -86,12 +89,6 @@ int db_connect(db *database);
  * db->error itself as a parameter. */
 PGresult *db_query(db *database, int flags, const char *sql, int count, const char *const *values,
                    const int *lengths, const int *formats);
-
-/* db_query() for a db_statement: prepares it on this session if it is
- * not yet, then executes it by name. The same flags, parameters, result
- * and errors as db_query(). */
-PGresult *db_execute(db *database, int flags, const db_statement *statement,
-                     const char *const *values, const int *lengths, const int *formats);
 
 /* Runs a statement that returns nothing. Returns 0, or -1 with db->error. */
 int db_command(db *database, const char *sql);

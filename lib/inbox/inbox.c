@@ -19,8 +19,7 @@
  * notifying transactions one at a time. resource and resource_version are
  * what the processors' per-resource claim orders by
  * (sql/008_pipeline.sql). */
-static const db_statement insert_statement = {
-    "inbox_store",
+static const char insert_sql[] =
     "WITH stored AS (INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at,"
     " dedupe_key, headers, body, body_sha256, is_test, status, reason, notes, next_attempt_at,"
     " processed_at, resource, resource_version)"
@@ -31,9 +30,7 @@ static const db_statement insert_statement = {
     " hv_timestamptz(nullif($4, '')))"
     " ON CONFLICT DO NOTHING RETURNING id)"
     " SELECT id, CASE WHEN $12::boolean THEN pg_notify('" INBOX_CHANNEL "', '') END"
-    " FROM stored",
-    12,
-};
+    " FROM stored";
 
 int inbox_store(db *database, const inbox_entry *entry, long long *event_id)
 {
@@ -60,7 +57,7 @@ int inbox_store(db *database, const inbox_entry *entry, long long *event_id)
     formats[6] = 1; /* binary: the body goes in byte for byte */
 
     PGresult *result =
-        db_execute(database, DB_IDEMPOTENT, &insert_statement, values, lengths, formats);
+        db_query(database, DB_IDEMPOTENT, insert_sql, 12, values, lengths, formats);
     if (result == NULL)
         return -1;
     *event_id = PQntuples(result) > 0 ? strtoll(PQgetvalue(result, 0, 0), NULL, 10) : 0;
