@@ -1,5 +1,5 @@
 /*
- * crm_processor: one event, one transaction. See processor.h for the
+ * crm_processor: events in batches, one savepoint each. See processor.h for the
  * failure rules and why the staff lookup happens before the transaction.
  */
 #define _POSIX_C_SOURCE 200809L
@@ -332,65 +332,46 @@ static int apply_order(db *database, event *e, const crm_order_payload *work,
     return apply_order_events(database, e, &work->order, &result);
 }
 
-/* ---- the transaction ---- */
-
-typedef int (*apply_function)(db *database, event *e, const void *work, const context *settled);
-
-/* Locks the event if it is still pending and nobody else holds it. Returns
- * 1 when locked, 0 when not, -1 on error. */
-static int lock_event(db *database, const event *e)
+/* Why the attempt failed, copied into `out` (the next query clears
+ * db->error), and never empty: a reason that says nothing cannot be acted
+ * on. */
+static const char *failure_reason(const db *database, char *out, size_t size)
 {
-    return inbox_lock(database, e->id_text);
+    snprintf(out, size, "%s",
+             database->error[0] != '\0' ? database->error
+                                        : "processing failed without an error from the database");
+    return out;
 }
 
-typedef struct transaction_work {
-    event *e;
-    apply_function apply;
-    const void *work;
-    const context *settled;
-} transaction_work;
+/* ---- work: what an event means, settled before any transaction ---- */
 
-/* The transaction's body (db_transaction): 1, roll back, when the event is
- * not ours to process. */
-static int transaction_body(db *database, void *argument)
+typedef enum work_kind {
+    WORK_NONE,     /* nothing to apply: the outcome is decided */
+    WORK_CUSTOMER, /* apply `customer` with settled.owner_id */
+    WORK_ORDER,    /* apply `order` with settled.executor_id */
+} work_kind;
+
+/* One claimed event on its way through: loaded and read outside any
+ * transaction (the staff lookup may call Haravan), then applied inside
+ * the batch's. */
+typedef struct work {
+    event e;
+    work_kind kind;
+    crm_customer_input customer;
+    crm_order_payload order; /* WORK_ORDER: freed by work_free() */
+    context settled;
+    crm_outcome outcome;
+    inbox_claim claim;
+    char resource[256];
+} work;
+
+static void work_free(work *w)
 {
-    transaction_work *t = argument;
-    int locked = lock_event(database, t->e);
-    if (locked <= 0)
-        return locked == 0 ? 1 : -1;
-    if (t->apply(database, t->e, t->work, t->settled) != 0 ||
-        finish(database, t->e, "done", NULL) != 0)
-        return -1;
-    return 0;
-}
-
-/* Runs `apply` and marks the event done, in one transaction, run again
- * whole after a conflict or a lost connection (db_retryable). Returns 0
- * with *outcome DONE or SKIPPED, or -1 with the error in database->error. */
-static int transact(db *database, event *e, apply_function apply, const void *work,
-                    const context *settled, crm_outcome *outcome)
-{
-    char notes_before[sizeof e->notes];
-    memcpy(notes_before, e->notes, sizeof notes_before);
-    transaction_work t = {e, apply, work, settled};
-    for (int attempt = 0;; attempt++) {
-        memcpy(e->notes, notes_before, sizeof notes_before);
-        int result = db_transaction(database, transaction_body, &t);
-        if (result >= 0) {
-            *outcome = result == 0 ? CRM_OUTCOME_DONE : CRM_OUTCOME_SKIPPED;
-            return 0;
-        }
-        if (!db_retryable(database) || attempt + 1 >= CONFLICT_RETRIES)
-            return -1;
-    }
-}
-
-/* ---- customer topics ---- */
-
-static int apply_customer_event(db *database, event *e, const void *work, const context *settled)
-{
-    long long customer_id = 0;
-    return apply_customer(database, e, work, settled->owner_id, &customer_id);
+    if (w->kind == WORK_ORDER)
+        crm_payload_order_free(&w->order);
+    w->kind = WORK_NONE;
+    cJSON_Delete(w->e.json);
+    w->e.json = NULL;
 }
 
 /* A payload that cannot be read is dead at once: the same bytes through
@@ -405,47 +386,117 @@ static int refuse(event *e, const crm_report *report, crm_outcome *outcome, char
     return 0;
 }
 
-static int process_customer(crm_processor *processor, event *e, crm_outcome *outcome, char *reason,
-                            size_t reason_size)
+static int prepare_customer(crm_processor *processor, work *w, char *reason, size_t reason_size)
 {
-    crm_customer_input input;
     crm_report report = {.reason = "", .notes = ""};
-    if (crm_payload_customer(e->json, e->org_id, &input, &report) != 0)
-        return refuse(e, &report, outcome, reason, reason_size);
-    add_note(e, report.notes);
-    context settled = {.owner_id = default_owner(processor->database, e), .executor_id = 0};
-    if (settled.owner_id < 0)
+    if (crm_payload_customer(w->e.json, w->e.org_id, &w->customer, &report) != 0)
+        return refuse(&w->e, &report, &w->outcome, reason, reason_size);
+    add_note(&w->e, report.notes);
+    w->settled.owner_id = default_owner(processor->database, &w->e);
+    if (w->settled.owner_id < 0)
         return -1;
-    return transact(processor->database, e, apply_customer_event, &input, &settled, outcome);
+    w->kind = WORK_CUSTOMER;
+    return 0;
 }
 
-/* ---- order topics ---- */
-
-static int apply_order_event(db *database, event *e, const void *work, const context *settled)
+static int prepare_order(crm_processor *processor, work *w, char *reason, size_t reason_size)
 {
-    return apply_order(database, e, work, settled);
-}
-
-static int process_order(crm_processor *processor, event *e, crm_outcome *outcome, char *reason,
-                         size_t reason_size)
-{
-    crm_order_payload work;
     crm_report report = {.reason = "", .notes = ""};
-    if (crm_payload_order(e->json, e->topic, e->org_id, &work, &report) != 0) {
-        crm_payload_order_free(&work);
-        return refuse(e, &report, outcome, reason, reason_size);
+    if (crm_payload_order(w->e.json, w->e.topic, w->e.org_id, &w->order, &report) != 0) {
+        crm_payload_order_free(&w->order);
+        return refuse(&w->e, &report, &w->outcome, reason, reason_size);
     }
-    add_note(e, report.notes);
-    context settled = {.owner_id = 0, .executor_id = executor(processor, e, work.staff_id)};
-    int result = 0;
-    if (settled.executor_id == EXECUTOR_NOT_NOW)
-        *outcome = CRM_OUTCOME_WAITING;
-    else if (settled.executor_id < 0)
-        result = -1;
-    else
-        result = transact(processor->database, e, apply_order_event, &work, &settled, outcome);
-    crm_payload_order_free(&work);
-    return result;
+    w->kind = WORK_ORDER; /* owns w->order from here */
+    add_note(&w->e, report.notes);
+    w->settled.executor_id = executor(processor, &w->e, w->order.staff_id);
+    if (w->settled.executor_id == EXECUTOR_NOT_NOW) {
+        work_free(w);
+        w->outcome = CRM_OUTCOME_WAITING;
+        return 0;
+    }
+    return w->settled.executor_id < 0 ? -1 : 0;
+}
+
+/* ---- the batch: several events, one transaction, one savepoint each ---- */
+
+/* Applies one event's work and marks it done, inside the batch's
+ * transaction. 1 when the event was not ours (another process has its
+ * row, or finished it), 0 done, -1 failed. */
+static int apply_work(db *database, work *w)
+{
+    int locked = inbox_lock(database, w->e.id_text);
+    if (locked <= 0)
+        return locked == 0 ? 1 : -1;
+    long long customer_id = 0;
+    int applied = w->kind == WORK_CUSTOMER ? apply_customer(database, &w->e, &w->customer,
+                                                            w->settled.owner_id, &customer_id)
+                                           : apply_order(database, &w->e, &w->order, &w->settled);
+    if (applied != 0 || finish(database, &w->e, "done", NULL) != 0)
+        return -1;
+    return 0;
+}
+
+/* One event of the batch under its own savepoint: a conflict (two events
+ * creating one person at once, a deadlock) is run again from the
+ * savepoint a few times; any other failure is rolled back to it and
+ * counted on that event alone (inbox_record_failure, in the same
+ * transaction), so the others of the batch commit. Returns 0, or -1 when
+ * the transaction itself is lost (the connection, or a failure that even
+ * the rollback to the savepoint could not undo). */
+static int apply_in_savepoint(db *database, work *w)
+{
+    char notes_before[sizeof w->e.notes];
+    memcpy(notes_before, w->e.notes, sizeof notes_before);
+    for (int attempt = 0;; attempt++) {
+        memcpy(w->e.notes, notes_before, sizeof notes_before);
+        if (db_command(database, "SAVEPOINT crm_event") != 0)
+            return -1;
+        int applied = apply_work(database, w);
+        if (applied >= 0) {
+            w->outcome = applied == 0 ? CRM_OUTCOME_DONE : CRM_OUTCOME_SKIPPED;
+            return db_command(database, "RELEASE SAVEPOINT crm_event");
+        }
+        char failure[sizeof database->error];
+        int retryable = db_retryable(database);
+        failure_reason(database, failure, sizeof failure);
+        if (database->connection == NULL ||
+            db_command(database, "ROLLBACK TO SAVEPOINT crm_event") != 0)
+            return -1;
+        if (retryable && attempt + 1 < CONFLICT_RETRIES)
+            continue;
+        memcpy(w->e.notes, notes_before, sizeof notes_before);
+        if (record_failure(database, &w->e, failure, &w->outcome) != 0)
+            return -1;
+        return db_command(database, "RELEASE SAVEPOINT crm_event");
+    }
+}
+
+typedef struct batch {
+    work *items;
+    int count;
+} batch;
+
+static int batch_body(db *database, void *argument)
+{
+    batch *b = argument;
+    for (int i = 0; i < b->count; i++)
+        if (b->items[i].kind != WORK_NONE && apply_in_savepoint(database, &b->items[i]) != 0)
+            return -1;
+    return 0;
+}
+
+/* Applies every item with work in one transaction, so that one commit
+ * (one WAL flush) finishes them all. Returns 0 with each item's outcome
+ * set, or -1 when the transaction was lost: nothing of it happened, every
+ * event is still pending and is taken again later. */
+static int apply_batch(db *database, work *items, int count)
+{
+    batch b = {items, count};
+    int result = db_transaction(database, batch_body, &b);
+    for (int i = 0; i < count; i++)
+        if (items[i].kind != WORK_NONE && result != 0)
+            items[i].outcome = CRM_OUTCOME_SKIPPED;
+    return result == 0 ? 0 : -1;
 }
 
 /* ---- the public functions ---- */
@@ -458,16 +509,19 @@ static int is_topic(const char *topic, const char *const *topics)
     return 0;
 }
 
-static int dispatch(crm_processor *processor, event *e, crm_outcome *outcome, char *reason,
-                    size_t reason_size)
+/* Reads what event `w` means. Returns 0 with w->kind set (work to apply)
+ * or with w->outcome decided (ignored, dead, waiting) and `reason`; -1
+ * when the database failed on the way (the attempt is counted). */
+static int prepare(crm_processor *processor, work *w, char *reason, size_t reason_size)
 {
     static const char *const customer_topics[] = {"customers/create", "customers/update", NULL};
     static const char *const order_topics[] = {"orders/create", "orders/updated", "orders/paid",
                                                "orders/cancelled", NULL};
+    event *e = &w->e;
     if (is_topic(e->topic, customer_topics) || is_topic(e->topic, order_topics)) {
         if (e->json == NULL) {
             snprintf(reason, reason_size, "%s", e->parse_error);
-            *outcome = CRM_OUTCOME_DEAD;
+            w->outcome = CRM_OUTCOME_DEAD;
             return 0;
         }
         int customer = is_topic(e->topic, customer_topics);
@@ -476,59 +530,75 @@ static int dispatch(crm_processor *processor, event *e, crm_outcome *outcome, ch
         crm_report report = {.reason = "", .notes = ""};
         if (!crm_payload_fits(e->json, customer ? CRM_PAYLOAD_CUSTOMER : CRM_PAYLOAD_ORDER,
                               e->topic, &report))
-            return refuse(e, &report, outcome, reason, reason_size);
-        return customer ? process_customer(processor, e, outcome, reason, reason_size)
-                        : process_order(processor, e, outcome, reason, reason_size);
+            return refuse(e, &report, &w->outcome, reason, reason_size);
+        return customer ? prepare_customer(processor, w, reason, reason_size)
+                        : prepare_order(processor, w, reason, reason_size);
     }
     snprintf(reason, reason_size, "topic %s is not used by the CRM", e->topic);
-    *outcome = CRM_OUTCOME_IGNORED;
+    w->outcome = CRM_OUTCOME_IGNORED;
     return 0;
 }
 
-/* Why the attempt failed, copied into `out` (the next query clears
- * db->error), and never empty: a reason that says nothing cannot be acted
- * on. */
-static const char *failure_reason(const db *database, char *out, size_t size)
+/* Loads and reads event `id` into `w`, and records at once the outcome of
+ * an event that needs no CRM transaction (ignored, dead, waiting, or the
+ * failure of its preparation). Returns 0: w->kind says whether work is
+ * left for a batch, else w->outcome is final (SKIPPED: not pending); -1
+ * when not even that could be recorded (the event stays pending). */
+static int take(crm_processor *processor, long long id, work *w)
 {
-    snprintf(out, size, "%s",
-             database->error[0] != '\0' ? database->error
-                                        : "processing failed without an error from the database");
-    return out;
-}
-
-int crm_process_event(crm_processor *processor, long long event_id, crm_outcome *outcome)
-{
-    event e;
     int pending = 0;
-    *outcome = CRM_OUTCOME_SKIPPED;
-    if (load(processor->database, event_id, &e, &pending) != 0)
+    db *database = processor->database;
+    memset(w, 0, sizeof *w);
+    w->outcome = CRM_OUTCOME_SKIPPED;
+    if (load(database, id, &w->e, &pending) != 0)
         return -1;
     if (!pending)
         return 0;
     char reason[512] = "";
-    char failure[sizeof processor->database->error];
-    int result = dispatch(processor, &e, outcome, reason, sizeof reason);
-    if (result == 0 && *outcome == CRM_OUTCOME_DEAD && reason[0] == '\0')
+    char failure[sizeof database->error];
+    int result = prepare(processor, w, reason, sizeof reason);
+    if (result == 0 && w->kind != WORK_NONE)
+        return 0;
+    if (result == 0 && w->outcome == CRM_OUTCOME_DEAD && reason[0] == '\0')
         snprintf(reason, sizeof reason, "the event cannot be processed (no reason was given)");
-    if (result == 0 && *outcome == CRM_OUTCOME_IGNORED)
-        result = finish(processor->database, &e, "ignored", reason);
-    else if (result == 0 && *outcome == CRM_OUTCOME_DEAD)
-        result = finish(processor->database, &e, "dead", reason);
-    else if (result == 0 && *outcome == CRM_OUTCOME_WAITING)
-        result = wait_for_bucket(processor->database, &e);
-    else if (result != 0)
-        result =
-            record_failure(processor->database, &e,
-                           failure_reason(processor->database, failure, sizeof failure), outcome);
-    cJSON_Delete(e.json);
+    if (result != 0) {
+        work_free(w);
+        result = record_failure(database, &w->e, failure_reason(database, failure, sizeof failure),
+                                &w->outcome);
+    } else if (w->outcome == CRM_OUTCOME_IGNORED) {
+        result = finish(database, &w->e, "ignored", reason);
+    } else if (w->outcome == CRM_OUTCOME_DEAD) {
+        result = finish(database, &w->e, "dead", reason);
+    } else if (w->outcome == CRM_OUTCOME_WAITING) {
+        result = wait_for_bucket(database, &w->e);
+    }
+    return result;
+}
+
+int crm_process_event(crm_processor *processor, long long event_id, crm_outcome *outcome)
+{
+    work *w = malloc(sizeof *w);
+    if (w == NULL) {
+        snprintf(processor->database->error, sizeof processor->database->error,
+                 "out of memory processing event %lld", event_id);
+        return -1;
+    }
+    int result = take(processor, event_id, w);
+    if (result == 0 && w->kind != WORK_NONE)
+        result = apply_batch(processor->database, w, 1);
+    *outcome = w->outcome;
+    work_free(w);
+    free(w);
     return result;
 }
 
 /* ---- claiming: one version of a resource at a time, oldest first ---- */
 
-/* Claims event `id` of `resource` and processes it. Returns 1 processed
- * (whatever the outcome), 0 not ours now, -1 the database failed. */
-static int claim_and_process(crm_processor *processor, const char *id, const char *resource)
+/* Claims event `id` of `resource` into `w`: its resource's lock, the
+ * check that it is still first, and take(). Returns 1 claimed (w->kind
+ * says whether work is left; the lock is held until release_work()), 0
+ * not ours now (nothing held), -1 the database failed (nothing held). */
+static int claim(crm_processor *processor, const char *id, const char *resource, work *w)
 {
     db *database = processor->database;
     inbox_claim c = {.resource = resource, .connection = NULL, .backend = 0};
@@ -536,37 +606,69 @@ static int claim_and_process(crm_processor *processor, const char *id, const cha
     if (taken <= 0)
         return taken;
     int first = inbox_still_first(database, id);
-    int result = first;
-    if (first == 1) {
-        /* Skipped (another process had the row, or finished it): not work
-         * done, so the caller does not take it as a reason to look again. */
-        crm_outcome outcome = CRM_OUTCOME_SKIPPED;
-        if (crm_process_event(processor, strtoll(id, NULL, 10), &outcome) != 0)
-            result = -1;
-        else
-            result = outcome != CRM_OUTCOME_SKIPPED;
+    if (first == 1 && take(processor, strtoll(id, NULL, 10), w) != 0)
+        first = -1;
+    if (first != 1) {
+        inbox_release_resource(database, &c);
+        return first;
     }
-    inbox_release_resource(database, &c);
-    return result;
+    snprintf(w->resource, sizeof w->resource, "%s", resource);
+    w->claim = c;
+    w->claim.resource = w->resource;
+    return 1;
+}
+
+static void release_work(db *database, work *w)
+{
+    inbox_release_resource(database, &w->claim);
+    work_free(w);
+}
+
+/* Applies the claimed items with work in one transaction, then lets every
+ * claimed item go. Returns how many were processed (an outcome other
+ * than skipped), or -1 when the transaction was lost and none were. */
+static int finish_batch(crm_processor *processor, work *items, int count)
+{
+    int lost = apply_batch(processor->database, items, count) != 0;
+    int processed = 0;
+    for (int i = 0; i < count; i++) {
+        processed += items[i].outcome != CRM_OUTCOME_SKIPPED;
+        release_work(processor->database, &items[i]);
+    }
+    return lost && processed == 0 ? -1 : processed;
 }
 
 int crm_process_due(crm_processor *processor, int limit)
 {
-    PGresult *result = inbox_due(processor->database, limit);
-    if (result == NULL)
+    PGresult *due = inbox_due(processor->database, limit);
+    if (due == NULL)
         return -1;
-    int processed = 0;
-    for (int row = 0; row < PQntuples(result); row++) {
-        int claimed =
-            claim_and_process(processor, PQgetvalue(result, row, 0), PQgetvalue(result, row, 1));
-        if (claimed < 0) {
-            processed = processed > 0 ? processed : -1;
-            break;
-        }
-        processed += claimed;
+    work *items = calloc(CRM_PROCESSOR_BATCH, sizeof *items);
+    if (items == NULL) {
+        PQclear(due);
+        return -1;
     }
-    PQclear(result);
-    return processed;
+    int processed = 0, count = 0, failed = 0;
+    for (int row = 0; row < PQntuples(due) && !failed; row++) {
+        int claimed =
+            claim(processor, PQgetvalue(due, row, 0), PQgetvalue(due, row, 1), &items[count]);
+        failed = claimed < 0;
+        if (claimed == 1 && items[count].kind == WORK_NONE) {
+            processed += items[count].outcome != CRM_OUTCOME_SKIPPED;
+            release_work(processor->database, &items[count]);
+        } else if (claimed == 1) {
+            count++;
+        }
+        if (count == CRM_PROCESSOR_BATCH || (count > 0 && (failed || row + 1 == PQntuples(due)))) {
+            int finished = finish_batch(processor, items, count);
+            failed = failed || finished < 0;
+            processed += finished > 0 ? finished : 0;
+            count = 0;
+        }
+    }
+    free(items);
+    PQclear(due);
+    return processed == 0 && failed ? -1 : processed;
 }
 
 /* ---- replay ---- */

@@ -2,20 +2,31 @@
  * crm_processor: turns one stored Haravan event into CRM records, exactly
  * once.
  *
- * Processing an event is one transaction: the event row is locked with
- * `FOR UPDATE SKIP LOCKED` (so any number of workers, on any number of
- * hosts, can share the inbox and never process one event twice), the
- * customer, order, items, payments and crm_events rows are written, the
- * event is marked done, and all of it commits together or not at all.
+ * Processing an event is one savepoint in a batch's transaction: the
+ * event row is locked with `FOR UPDATE SKIP LOCKED` (so any number of
+ * processors, on any number of hosts, can share the inbox and never
+ * process one event twice), the customer, order, items, payments and
+ * crm_events rows are written, the event is marked done, and all of it
+ * commits together or not at all.
+ *
+ * Batches: crm_process_due applies up to CRM_PROCESSOR_BATCH claimed
+ * events in one transaction, each under its own savepoint, so that one
+ * commit (one WAL flush, the largest fixed cost of an event) finishes them
+ * all. An event that fails is rolled back to its savepoint and its failed
+ * attempt is recorded in the same transaction: it never fails or loses the
+ * others of its batch. Only a transaction lost whole (its connection, or
+ * its COMMIT) loses the batch's work, and then every event of it is still
+ * pending, none counted, and is taken again.
  *
  * What may be slow or fail outside our control (resolving an order's staff
  * member through Haravan's API) happens before the transaction opens, so
  * no transaction is ever held across a network call.
  *
  * Failures:
- *   - a unique violation (two events creating one person at once), a
- *     deadlock or a connection lost in the middle (db_retryable): the
- *     whole transaction is run again at once, a few times;
+ *   - a unique violation (two events creating one person at once) or a
+ *     deadlock (db_retryable): the event is run again from its savepoint
+ *     at once, a few times; a connection lost in the middle: the batch is
+ *     lost whole, its events still pending (above);
  *   - a payload that cannot be read (a body intake's parser refuses, a
  *     body that does not fit its topic, a field the record cannot be right
  *     without: crm/haravan_payload.h): the event is dead at once with the
@@ -49,6 +60,10 @@
 #include "core/db.h"
 
 #define CRM_PROCESSOR_MAX_ATTEMPTS 8
+/* Events applied in one transaction. Each savepoint that writes takes a
+ * subtransaction id, and PostgreSQL keeps 64 of them per backend in shared
+ * memory before every other session's snapshots get slower: well under. */
+#define CRM_PROCESSOR_BATCH 16
 
 /* The class of the processors' duty locks (cgi/haravan-fcgi/processing.c:
  * the token refresh duty is (26743, 0)); the resources' locks are the
