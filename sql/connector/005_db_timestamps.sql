@@ -41,9 +41,5 @@ EXCEPTION WHEN others THEN
     RETURN NULL;
 END $$;
 
--- Rows frozen by a word read as a time before this migration: their next
--- version from Haravan applies again.
-UPDATE orders SET haravan_updated_at = NULL WHERE NOT isfinite(haravan_updated_at);
-UPDATE orders SET ordered_at = NULL WHERE NOT isfinite(ordered_at);
-UPDATE customers SET haravan_updated_at = NULL WHERE NOT isfinite(haravan_updated_at);
-UPDATE payments SET paid_at = NULL WHERE NOT isfinite(paid_at);
+-- The old single set's 005 also released CRM rows frozen by such a word;
+-- that repair of the CRM tables is sql/crm/002_finite_timestamps.sql.
