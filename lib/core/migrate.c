@@ -155,12 +155,24 @@ static const char *const crm_columns[][22] = {
     {"crm_events", "id", "type", "entity_id", "payload", "created_at", NULL},
 };
 
-/* The unique indexes the connector's INSERT ... ON CONFLICT name, as
- * "table", "its columns in index order". A view cannot carry them: the
- * check looks at tables only, and a view's base table must have them. */
-static const char *const crm_unique[][2] = {
-    {"payments", "order_id,haravan_transaction_id"},
-    {"order_sources", "haravan_channel"},
+/* The unique indexes the connector relies on, as "table", "its keys in
+ * index order" (as pg_get_indexdef prints them), and whether a partial one
+ * does: an INSERT ... ON CONFLICT names the first two and infers only a
+ * plain index; the others make two processors that create the same customer
+ * or order at once collide, so that the loser retries and finds the
+ * winner's row (lib/crm/processor.c) instead of making a duplicate. A view
+ * cannot carry an index: the check looks at tables only, and a view's base
+ * table must have them (docs/CONTRACT.md). */
+static const struct {
+    const char *table, *keys;
+    int partial_ok;
+} crm_unique[] = {
+    {"payments", "order_id, haravan_transaction_id", 0},
+    {"order_sources", "haravan_channel", 0},
+    {"orders", "haravan_org_id, haravan_order_id", 1},
+    {"customers", "phone", 1},
+    {"customers", "email", 1},
+    {"customers", "haravan_org_id, haravan_customer_id", 1},
 };
 
 static void report_missing(const migrate_options *options, const char *what)
@@ -209,20 +221,18 @@ static int check_table(db *database, const char *const *columns, const migrate_o
     return missing;
 }
 
-/* 1 when the table has a plain unique index on exactly `columns` (or is a
- * view, see crm_unique), 0 when not, -1 on error. */
-static int has_unique(db *database, const char *table, const char *columns)
+/* 1 when the table has a unique index on exactly `keys` (partial when
+ * `partial_ok`), or is a view (see crm_unique); 0 when not, -1 on error. */
+static int has_unique(db *database, const char *table, const char *keys, int partial_ok)
 {
-    const char *values[] = {table, columns};
+    const char *values[] = {table, keys, partial_ok ? "t" : "f"};
     return exists(database,
                   "SELECT 1 FROM pg_class c WHERE c.oid = to_regclass($1) AND (c.relkind = 'v'"
                   " OR EXISTS (SELECT 1 FROM pg_index i WHERE i.indrelid = c.oid"
-                  "  AND i.indisunique AND i.indpred IS NULL AND i.indexprs IS NULL"
-                  "  AND (SELECT string_agg(a.attname, ',' ORDER BY k.n)"
-                  "       FROM unnest(i.indkey) WITH ORDINALITY k(attnum, n)"
-                  "       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = k.attnum)"
-                  "      = $2))",
-                  2, values);
+                  "  AND i.indisunique AND (i.indpred IS NULL OR $3::boolean)"
+                  "  AND (SELECT string_agg(pg_get_indexdef(i.indexrelid, k, true), ', '"
+                  "       ORDER BY k) FROM generate_series(1, i.indnkeyatts) k) = $2))",
+                  3, values);
 }
 
 /* HARAVAN_CRM_SCHEMA=own: counts (and reports) what the CRM's tables lack;
@@ -238,13 +248,14 @@ static int check_crm_tables(db *database, const migrate_options *options)
         missing += lacking;
     }
     for (size_t i = 0; i < sizeof crm_unique / sizeof crm_unique[0]; i++) {
-        int found = has_unique(database, crm_unique[i][0], crm_unique[i][1]);
+        int found =
+            has_unique(database, crm_unique[i].table, crm_unique[i].keys, crm_unique[i].partial_ok);
         if (found < 0)
             return -1;
         if (found == 0) {
             char what[160];
-            snprintf(what, sizeof what, "a unique index on %s (%s)", crm_unique[i][0],
-                     crm_unique[i][1]);
+            snprintf(what, sizeof what, "a unique index on %s (%s)", crm_unique[i].table,
+                     crm_unique[i].keys);
             report_missing(options, what);
             missing++;
         }

@@ -309,14 +309,27 @@ static void test_own_crm_tables_lacking_columns_apply_nothing(void **state)
     it_exec("DROP TABLE it_migrate_own.crm_events");
     it_exec("ALTER TABLE it_migrate_own.payments"
             " DROP CONSTRAINT payments_order_id_haravan_transaction_id_key");
+    /* Unique, but partial: ON CONFLICT (haravan_channel) cannot use it. */
+    it_exec("ALTER TABLE it_migrate_own.order_sources"
+            " DROP CONSTRAINT order_sources_haravan_channel_key");
+    it_exec("CREATE UNIQUE INDEX ON it_migrate_own.order_sources (haravan_channel)"
+            " WHERE haravan_channel <> ''");
+    /* Not unique: two processors could create one customer twice. */
+    it_exec("DROP INDEX it_migrate_own.customers_email");
+    it_exec("CREATE INDEX ON it_migrate_own.customers (email)");
 
     buffer out = BUFFER_INIT;
     assert_int_equal(migrate("it_migrate_own", "own", &out), 1);
     assert_contains(&out, "missing customers.phone_raw\n");
     assert_contains(&out, "missing orders.haravan_updated_at\n");
     assert_contains(&out, "missing crm_events\n");
-    assert_contains(&out, "missing a unique index on payments (order_id,haravan_transaction_id)\n");
-    assert_contains(&out, "lack 4 thing(s)");
+    assert_contains(&out,
+                    "missing a unique index on payments (order_id, haravan_transaction_id)\n");
+    assert_contains(&out, "missing a unique index on order_sources (haravan_channel)\n");
+    assert_contains(&out, "missing a unique index on customers (email)\n");
+    assert_lacks(&out, "missing a unique index on customers (phone)");
+    assert_lacks(&out, "missing a unique index on orders");
+    assert_contains(&out, "lack 6 thing(s)");
     assert_lacks(&out, "missing customers.phone\n");
     assert_lacks(&out, "applied c");
     buffer_free(&out);
