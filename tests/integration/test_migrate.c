@@ -62,15 +62,15 @@ static void run_sql(PGconn *connection, const char *sql)
     PQclear(result);
 }
 
-/* `haravan-ctl migrate` on `schema` (with HARAVAN_CRM_SCHEMA=`crm_schema`
+/* `haravan-ctl COMMAND` on `schema` (with HARAVAN_CRM_SCHEMA=`crm_schema`
  * when not NULL): its exit status, stdout and stderr together in `out`. */
-static int migrate(const char *schema, const char *crm_schema, buffer *out)
+static int ctl_on(const char *schema, const char *crm_schema, const char *command_name, buffer *out)
 {
     char conninfo[1024], command[2048];
     conninfo_for(schema, conninfo, sizeof conninfo);
-    snprintf(command, sizeof command, "HARAVAN_DB=\"%s\" %s%s '%s' migrate 2>&1", conninfo,
+    snprintf(command, sizeof command, "HARAVAN_DB=\"%s\" %s%s '%s' %s 2>&1", conninfo,
              crm_schema != NULL ? "HARAVAN_CRM_SCHEMA=" : "", crm_schema != NULL ? crm_schema : "",
-             it_env("HARAVAN_CTL"));
+             it_env("HARAVAN_CTL"), command_name);
     FILE *pipe = popen(command, "r");
     assert_non_null(pipe);
     char chunk[4096];
@@ -80,6 +80,11 @@ static int migrate(const char *schema, const char *crm_schema, buffer *out)
     assert_int_equal(buffer_append(out, "", 1), 0);
     int status = pclose(pipe);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int migrate(const char *schema, const char *crm_schema, buffer *out)
+{
+    return ctl_on(schema, crm_schema, "migrate", out);
 }
 
 static void assert_contains(const buffer *text, const char *needle)
@@ -213,6 +218,12 @@ static void test_new_database_gets_both_sets_named(void **state)
     assert_lacks(&again, "applied c");
     assert_contains(&again, "0 applied now");
     buffer_free(&again);
+
+    buffer status = BUFFER_INIT;
+    assert_int_equal(ctl_on("it_migrate_new", NULL, "status", &status), 0);
+    assert_contains(&status, "schema connector version 9\n");
+    assert_contains(&status, "schema crm version 2\n");
+    buffer_free(&status);
 }
 
 /* ---- a database at the old single set ---- */
@@ -361,6 +372,12 @@ static void test_own_crm_tables_get_only_the_connector_set(void **state)
     buffer_free(&out);
     assert_int_equal(count_in("it_migrate_own", "schema_migrations WHERE migration_set = 'crm'"),
                      0);
+
+    buffer status = BUFFER_INIT;
+    assert_int_equal(ctl_on("it_migrate_own", "own", "status", &status), 0);
+    assert_contains(&status, "schema connector version 9\n");
+    assert_contains(&status, "schema crm: the CRM's own tables (HARAVAN_CRM_SCHEMA=own)\n");
+    buffer_free(&status);
 }
 
 static int teardown(void **state)
