@@ -15,7 +15,24 @@
 
 static void print_applied(const migration *applied)
 {
-    printf("applied %s\n", applied->name);
+    printf("applied %s %s\n", applied->set, applied->name);
+}
+
+static void print_missing(const char *what)
+{
+    fprintf(stderr, "haravan-ctl: migrate: missing %s\n", what);
+}
+
+/* One line per set: its version, or why it has none. */
+static void print_versions(ctl_context *context, const char *prefix)
+{
+    printf("%sconnector version %d\n", prefix,
+           migrate_current_version(&context->database, MIGRATE_SET_CONNECTOR));
+    if (context->configuration.crm_own)
+        printf("%scrm: the CRM's own tables (HARAVAN_CRM_SCHEMA=own)\n", prefix);
+    else
+        printf("%scrm version %d\n", prefix,
+               migrate_current_version(&context->database, MIGRATE_SET_CRM));
 }
 
 int command_migrate(ctl_context *context, int argc, char **argv)
@@ -25,13 +42,14 @@ int command_migrate(ctl_context *context, int argc, char **argv)
         fprintf(stderr, "usage: haravan-ctl migrate\n");
         return 2;
     }
-    int applied = migrate_apply(&context->database, print_applied);
+    migrate_options options = {context->configuration.crm_own, print_applied, print_missing};
+    int applied = migrate_apply(&context->database, &options);
     if (applied < 0) {
         fprintf(stderr, "haravan-ctl: migrate: %s\n", context->database.error);
         return 1;
     }
-    printf("schema is at version %d (%d applied now)\n",
-           migrate_current_version(&context->database), applied);
+    printf("%d applied now; schema is at\n", applied);
+    print_versions(context, "  ");
     return 0;
 }
 
@@ -241,7 +259,7 @@ int command_status(ctl_context *context, int argc, char **argv)
         fprintf(stderr, "usage: haravan-ctl status\n");
         return 2;
     }
-    printf("schema version %d\n", migrate_current_version(&context->database));
+    print_versions(context, "schema ");
     PGresult *result = inbox_count_by_status(&context->database);
     if (result == NULL) {
         fprintf(stderr, "haravan-ctl: %s\n", context->database.error);

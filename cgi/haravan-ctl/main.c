@@ -25,7 +25,7 @@ static const command commands[] = {
     {"migrate", command_migrate, "apply the database migrations built into this binary"},
     {"settings", command_settings, "settings list | get NAME | set NAME VALUE|- | unset NAME"},
     {"events", command_events, "events [--status S] [--topic T] [--limit N] | events show ID"},
-    {"status", command_status, "events counted by status, schema version"},
+    {"status", command_status, "events counted by status, the schema version of each migration set"},
     {"replay", command_replay, "replay ID | --dead: process an event again"},
     {"user", command_user, "user add --email E [--name N] | user list: CRM users"},
     {"sources", command_sources, "sources list | set CHANNEL NAME: order sources"},

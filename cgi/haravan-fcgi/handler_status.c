@@ -18,7 +18,7 @@
 #include "handlers.h"
 #include "inbox/view.h"
 
-/* Every status of hv_events (sql/001_intake.sql), shown even at zero so
+/* Every status of hv_events (sql/connector/001_intake.sql), shown even at zero so
  * the page need not know which exist. */
 static const char *const event_statuses[] = {"pending", "processing", "done",
                                              "ignored", "dead",       NULL};

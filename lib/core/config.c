@@ -180,6 +180,19 @@ static int set_admin_auth(config *c, const char *name, const char *value, char *
     return -1;
 }
 
+/* ours (the default: migrate creates the CRM tables) or own (the CRM has
+ * them; migrate checks them): lib/core/migrate.h. */
+static int set_crm_schema(config *c, const char *name, const char *value, char *error,
+                          size_t error_size)
+{
+    if (strcmp(value, "ours") == 0 || strcmp(value, "own") == 0) {
+        c->crm_own = strcmp(value, "own") == 0;
+        return 0;
+    }
+    snprintf(error, error_size, "%s must be ours or own", name);
+    return -1;
+}
+
 static int set_string(char **slot, const char *name, const char *value, char *error,
                       size_t error_size)
 {
@@ -209,6 +222,8 @@ int config_set(config *c, const char *name, const char *value, char *error, size
         return set_url(&c->webhook_url, name, value, error, error_size);
     if (strcmp(name, "HARAVAN_ADMIN_AUTH") == 0)
         return set_admin_auth(c, name, value, error, error_size);
+    if (strcmp(name, "HARAVAN_CRM_SCHEMA") == 0)
+        return set_crm_schema(c, name, value, error, error_size);
     if (strcmp(name, "HARAVAN_ADMIN_HEADER") == 0) {
         /* Named so that a deployment still setting it stops loudly rather
          * than silently losing (or keeping) a header anyone could send. */
@@ -366,11 +381,14 @@ int config_apply_text(config *c, const char *text, char *error, size_t error_siz
 }
 
 static const char *const environment_names[] = {
-    "HARAVAN_DB",           "HARAVAN_PUBLIC_URL",   "HARAVAN_ACCOUNTS_URL",
-    "HARAVAN_API_URL",      "HARAVAN_WEBHOOK_URL",  "HARAVAN_SOCKET",
-    "HARAVAN_SOCKET_GROUP", "HARAVAN_SOCKET_MODE",  "HARAVAN_WORKERS",
-    "HARAVAN_PROCESSORS",   "HARAVAN_MASTER_KEY",   "HARAVAN_MASTER_KEY_FILE",
-    "HARAVAN_ADMIN_AUTH",   "HARAVAN_ADMIN_HEADER", NULL,
+    "HARAVAN_DB",           "HARAVAN_PUBLIC_URL",
+    "HARAVAN_ACCOUNTS_URL", "HARAVAN_API_URL",
+    "HARAVAN_WEBHOOK_URL",  "HARAVAN_SOCKET",
+    "HARAVAN_SOCKET_GROUP", "HARAVAN_SOCKET_MODE",
+    "HARAVAN_WORKERS",      "HARAVAN_PROCESSORS",
+    "HARAVAN_MASTER_KEY",   "HARAVAN_MASTER_KEY_FILE",
+    "HARAVAN_ADMIN_AUTH",   "HARAVAN_ADMIN_HEADER",
+    "HARAVAN_CRM_SCHEMA",   NULL,
 };
 
 static int apply_environment(config *c, char *error, size_t error_size)

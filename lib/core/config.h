@@ -33,6 +33,7 @@ typedef struct config {
     char *api_url;        /* HARAVAN_API_URL */
     char *webhook_url;    /* HARAVAN_WEBHOOK_URL */
     int admin_crm;        /* HARAVAN_ADMIN_AUTH=crm (default password) */
+    int crm_own;          /* HARAVAN_CRM_SCHEMA=own (default ours): lib/core/migrate.h */
     char *socket_path;    /* HARAVAN_SOCKET: the FastCGI unix socket */
     char *socket_group;   /* HARAVAN_SOCKET_GROUP: group given the socket */
     unsigned socket_mode; /* HARAVAN_SOCKET_MODE, octal, e.g. 0660 */

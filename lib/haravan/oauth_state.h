@@ -1,7 +1,7 @@
 /*
  * hv_oauth_state: the state, nonce and browser secret of each authorize
  * request the connector sends a merchant to (hv_oauth_states,
- * sql/004_connect.sql and sql/006_oauth_browser.sql).
+ * sql/connector/004_connect.sql and sql/connector/006_oauth_browser.sql).
  *
  * Haravan's callbacks (/api/haravan/login, /api/haravan/grandservice) are
  * cross-site form posts, so no session cookie comes with them; the state is

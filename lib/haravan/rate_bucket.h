@@ -1,6 +1,6 @@
 /*
  * hv_rate: each shop's Haravan API rate limit, as one bucket in
- * PostgreSQL (hv_rate_buckets, sql/009_rate_buckets.sql) that every
+ * PostgreSQL (hv_rate_buckets, sql/connector/009_rate_buckets.sql) that every
  * process on every host spends together.
  *
  * What Haravan does (docs/ARCHITECTURE.md, "Rate limit"): each shop has a

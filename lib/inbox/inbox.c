@@ -18,7 +18,7 @@
  * (entry->announce, inbox.h says why), because PostgreSQL commits
  * notifying transactions one at a time. resource and resource_version are
  * what the processors' per-resource claim orders by
- * (sql/008_pipeline.sql). */
+ * (sql/connector/008_pipeline.sql). */
 static const char insert_sql[] =
     "WITH stored AS (INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at,"
     " dedupe_key, headers, body, body_sha256, is_test, status, reason, notes, next_attempt_at,"

@@ -38,7 +38,7 @@ static const char *const haravan_variables[] = {
     "HARAVAN_CONFIG",       "HARAVAN_DB",          "HARAVAN_PUBLIC_URL", "HARAVAN_ACCOUNTS_URL",
     "HARAVAN_API_URL",      "HARAVAN_WEBHOOK_URL", "HARAVAN_SOCKET",     "HARAVAN_SOCKET_GROUP",
     "HARAVAN_SOCKET_MODE",  "HARAVAN_WORKERS",     "HARAVAN_MASTER_KEY", "HARAVAN_MASTER_KEY_FILE",
-    "HARAVAN_ADMIN_HEADER", "HARAVAN_ADMIN_AUTH",  "HARAVAN_PROCESSORS",
+    "HARAVAN_ADMIN_HEADER", "HARAVAN_ADMIN_AUTH",  "HARAVAN_PROCESSORS", "HARAVAN_CRM_SCHEMA",
 };
 
 static char *saved_values[COUNT(haravan_variables)];
@@ -127,6 +127,7 @@ static void assert_defaults(const config *c)
     assert_string_or_null(c->socket_path, "/run/haravan-crm/fcgi.sock", "socket_path");
     assert_string_or_null(c->socket_group, NULL, "socket_group");
     assert_int_equal(c->admin_crm, 0);
+    assert_int_equal(c->crm_own, 0);
     assert_int_equal(c->socket_mode, 0660);
     assert_int_equal(c->workers, 0);
     assert_int_equal(c->processors, -1);
@@ -640,6 +641,30 @@ static void test_set_admin_auth(void **state)
     config_free(&c);
 }
 
+/* ours (the default) or own, from a file or the environment; anything else
+ * stops the load rather than leave `migrate` creating tables a CRM has. */
+static void test_set_crm_schema(void **state)
+{
+    (void)state;
+    config c;
+    config_defaults(&c);
+    char error[256] = "";
+    assert_int_equal(config_apply_text(&c, "HARAVAN_CRM_SCHEMA=own\n", error, sizeof error), 0);
+    assert_int_equal(c.crm_own, 1);
+    assert_int_equal(config_set(&c, "HARAVAN_CRM_SCHEMA", "ours", error, sizeof error), 0);
+    assert_int_equal(c.crm_own, 0);
+    assert_int_equal(config_set(&c, "HARAVAN_CRM_SCHEMA", "mine", error, sizeof error), -1);
+    assert_string_equal(error, "HARAVAN_CRM_SCHEMA must be ours or own");
+    assert_int_equal(c.crm_own, 0);
+    config_free(&c);
+
+    setenv("HARAVAN_CRM_SCHEMA", "own", 1);
+    load_or_fail(&c, NULL);
+    assert_int_equal(c.crm_own, 1);
+    config_free(&c);
+    unsetenv("HARAVAN_CRM_SCHEMA");
+}
+
 /* A key file with any access for group or others is refused, naming the
  * file, its mode and the fix; read-only or read-write for its owner is
  * fine. */
@@ -690,6 +715,7 @@ int main(void)
         cmocka_unit_test(test_set_accepts_boundaries),
         cmocka_unit_test(test_set_url_strips_trailing_slashes),
         cmocka_unit_test(test_set_admin_auth),
+        cmocka_unit_test(test_set_crm_schema),
         cmocka_unit_test_teardown(test_master_key_file_mode, remove_temp_files),
         cmocka_unit_test(test_set_refuses_url_without_host),
         cmocka_unit_test_teardown(test_master_key_file, remove_temp_files),

@@ -1,0 +1,112 @@
+-- crm 001: the CRM tables the connector writes (docs/CONTRACT.md, "Tables
+-- the CRM reads"), for a CRM that has none of its own (HARAVAN_CRM_SCHEMA=ours,
+-- the default), the local stack and the tests. A CRM with its own tables
+-- skips this set (HARAVAN_CRM_SCHEMA=own) and `haravan-ctl migrate` checks
+-- that its tables have what the connector writes (docs/CONTRACT.md, "A CRM
+-- with its own tables"). Until the split into two sets this was the first
+-- half of the single set's 002_crm.sql, unchanged; a database upgraded from
+-- that set records this file as applied with the old 002.
+--
+-- The columns are exactly the contract's, plus a few the connector owns
+-- (marked).
+
+CREATE TABLE crm_users (
+    id         bigserial PRIMARY KEY,
+    email      text NOT NULL,
+    name       text NOT NULL DEFAULT '',
+    active     boolean NOT NULL DEFAULT true,
+    created_at timestamptz NOT NULL DEFAULT now()
+);
+CREATE UNIQUE INDEX crm_users_email ON crm_users (lower(email));
+
+CREATE TABLE customers (
+    id                  bigserial PRIMARY KEY,
+    name                text NOT NULL DEFAULT '',
+    phone               text,          -- canonical (lib/core/phone.h), unique
+    email               text,          -- trimmed, lower case, unique
+    gender              text CHECK (gender IN ('male', 'female')),
+    birthday            date,
+    description         text,
+    address             text,
+    province            text,
+    district            text,
+    ward                text,
+    owner_id            bigint REFERENCES crm_users (id),
+    source              text NOT NULL DEFAULT 'haravan',
+    haravan_org_id      text,
+    haravan_customer_id text,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    updated_at          timestamptz NOT NULL DEFAULT now(),
+    -- The connector's: what Haravan sent when it was not usable to match
+    -- (a junk phone, a placeholder email), kept so nothing is lost.
+    phone_raw           text,
+    email_raw           text,
+    haravan_updated_at  timestamptz
+);
+CREATE UNIQUE INDEX customers_phone ON customers (phone) WHERE phone IS NOT NULL;
+CREATE UNIQUE INDEX customers_email ON customers (email) WHERE email IS NOT NULL;
+CREATE UNIQUE INDEX customers_haravan ON customers (haravan_org_id, haravan_customer_id)
+    WHERE haravan_customer_id IS NOT NULL;
+
+CREATE TABLE order_sources (
+    id              bigserial PRIMARY KEY,
+    name            text NOT NULL,
+    haravan_channel text NOT NULL UNIQUE
+);
+
+CREATE TABLE orders (
+    id                 bigserial PRIMARY KEY,
+    haravan_org_id     text NOT NULL,
+    haravan_order_id   text NOT NULL,
+    code               text NOT NULL DEFAULT '',
+    customer_id        bigint REFERENCES customers (id),
+    executor_id        bigint REFERENCES crm_users (id),
+    source_id          bigint REFERENCES order_sources (id),
+    channel            text,
+    payment_status     text NOT NULL DEFAULT 'unpaid'
+        CHECK (payment_status IN ('paid', 'unpaid', 'partially_paid', 'refunded', 'voided')),
+    status             text NOT NULL DEFAULT 'open',
+    total              numeric(18, 2) NOT NULL DEFAULT 0,
+    currency           text NOT NULL DEFAULT 'VND',
+    shipping_address   text,
+    note               text,
+    ordered_at         timestamptz,
+    created_at         timestamptz NOT NULL DEFAULT now(),
+    updated_at         timestamptz NOT NULL DEFAULT now(),
+    -- The connector's: the version of the order this row reflects.
+    haravan_updated_at timestamptz,
+    UNIQUE (haravan_org_id, haravan_order_id)
+);
+CREATE INDEX orders_customer ON orders (customer_id);
+
+CREATE TABLE order_items (
+    id                   bigserial PRIMARY KEY,
+    order_id             bigint NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+    product_id           text,
+    variant_id           text,
+    sku                  text,
+    name                 text NOT NULL DEFAULT '',
+    quantity             integer NOT NULL,
+    price                numeric(18, 2) NOT NULL DEFAULT 0,
+    discount             numeric(18, 2) NOT NULL DEFAULT 0,
+    haravan_line_item_id text
+);
+CREATE INDEX order_items_order ON order_items (order_id);
+
+CREATE TABLE payments (
+    id                     bigserial PRIMARY KEY,
+    order_id               bigint NOT NULL REFERENCES orders (id) ON DELETE CASCADE,
+    amount                 numeric(18, 2) NOT NULL,
+    method                 text,
+    paid_at                timestamptz,
+    haravan_transaction_id text NOT NULL,
+    UNIQUE (order_id, haravan_transaction_id)
+);
+
+CREATE TABLE crm_events (
+    id         bigserial PRIMARY KEY,
+    type       text NOT NULL,
+    entity_id  bigint NOT NULL,
+    payload    jsonb NOT NULL DEFAULT '{}',
+    created_at timestamptz NOT NULL DEFAULT now()
+);
