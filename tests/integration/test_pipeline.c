@@ -5,7 +5,10 @@
  * Covers: deliveries answered and stored, and left pending, while every
  * processor is stopped (SIGSTOP), then processed when they run again;
  * processing starting at once after a delivery (well inside the 10 s
- * sweep, so a notification woke it); many versions of one order, stored
+ * sweep, so a notification woke it), and so for a delivery its worker
+ * stored without announcing it; five orders claimed together applied in
+ * one transaction, one of them failing (a trigger refuses its order) and
+ * the other four done in that same transaction; many versions of one order, stored
  * shuffled while the processors were stopped, applied one at a time in
  * updated_at order while another order proceeds beside it; a processor
  * killed with SIGKILL in the middle of an event's transaction losing
@@ -310,6 +313,80 @@ static void test_unannounced_delivery_is_not_left_for_the_sweep(void **state)
     }
 }
 
+/* (e) Batches: events claimed together are applied in one transaction,
+ * one savepoint each, and one that fails does not fail or lose the others.
+ * One processor runs (the other stays stopped) so that it claims all five
+ * orders in one pass; a trigger of the test's own refuses the third one's
+ * order row. Every finished event, and the failed attempt of the third,
+ * is logged with its transaction's start (pipeline_log): all five share
+ * one. Then the trigger goes and the third is processed on its retry. */
+static void test_one_failure_in_a_batch_spares_the_others(void **state)
+{
+    (void)state;
+    it_exec("CREATE OR REPLACE FUNCTION pipeline_refuse_order() RETURNS trigger"
+            " LANGUAGE plpgsql AS $$ BEGIN IF NEW.haravan_order_id = '7700003' THEN"
+            " RAISE EXCEPTION 'test: order 7700003 refused by a trigger'; END IF;"
+            " RETURN NEW; END $$");
+    it_exec("CREATE TRIGGER pipeline_refuse_order BEFORE INSERT ON orders FOR EACH ROW"
+            " EXECUTE FUNCTION pipeline_refuse_order()");
+    it_exec("CREATE TRIGGER pipeline_log_attempt BEFORE UPDATE OF attempts ON hv_events"
+            " FOR EACH ROW WHEN (NEW.status = 'pending' AND NEW.attempts > OLD.attempts)"
+            " EXECUTE FUNCTION pipeline_log_finish()");
+    signal_processors(SIGSTOP);
+    long long events[5];
+    char ids[5][16], id_list[160] = "";
+    for (int i = 0; i < 5; i++) {
+        char order[16], customer[16];
+        snprintf(order, sizeof order, "770000%d", i + 1);
+        snprintf(customer, sizeof customer, "770000%d001", i + 1);
+        events[i] = deliver_order(order, 0, customer);
+        snprintf(ids[i], sizeof ids[i], "%lld", events[i]);
+        snprintf(id_list + strlen(id_list), sizeof id_list - strlen(id_list), "%s%lld",
+                 i > 0 ? "," : "", events[i]);
+    }
+    pid_t pids[64];
+    assert_true(processor_pids(pids, 64) >= 1);
+    assert_int_equal(kill(pids[0], SIGCONT), 0);
+
+    for (int i = 0; i < 5; i++)
+        if (i != 2)
+            assert_string_equal(it_wait_processed(events[i]), "done");
+    for (int i = 0;
+         i < 500 && it_scalar("SELECT attempts FROM hv_events WHERE id = $1::bigint", ids[2]) == 0;
+         i++)
+        pause_ms(20);
+    assert_string_equal(it_text("SELECT status || ': ' || reason FROM hv_events"
+                                " WHERE id = $1::bigint",
+                                ids[2], NULL),
+                        "pending: ERROR:  test: order 7700003 refused by a trigger\n"
+                        "CONTEXT:  PL/pgSQL function pipeline_refuse_order() line 1 at RAISE");
+    char in_batch[512];
+    snprintf(in_batch, sizeof in_batch,
+             "SELECT count(*) FILTER (WHERE status = 'done') || ' done, '"
+             " || count(*) FILTER (WHERE status = 'pending') || ' failed, in '"
+             " || count(DISTINCT started) || ' transaction(s)'"
+             " FROM pipeline_log WHERE event_id IN (%s)",
+             id_list);
+    assert_string_equal(it_text(in_batch, NULL, NULL), "4 done, 1 failed, in 1 transaction(s)");
+    assert_int_equal(order_total("7700001"), 100000);
+    assert_int_equal(order_total("7700005"), 100000);
+    assert_int_equal(it_scalar("SELECT count(*) FROM orders WHERE haravan_org_id = '" ORG "'"
+                               " AND haravan_order_id = '7700003'",
+                               NULL),
+                     0);
+
+    it_exec("DROP TRIGGER pipeline_refuse_order ON orders");
+    assert_string_equal(it_wait_processed(events[2]), "done");
+    assert_int_equal(order_total("7700003"), 100000);
+}
+
+static int drop_batch_triggers(void **state)
+{
+    it_exec("DROP TRIGGER IF EXISTS pipeline_refuse_order ON orders");
+    it_exec("DROP TRIGGER IF EXISTS pipeline_log_attempt ON hv_events");
+    return resume_processors(state);
+}
+
 /* Versions 1..VERSIONS of orders `a` and `b`, in a shuffled order. */
 static void deliver_shuffled_versions(const char *a, const char *a_customer, const char *b,
                                       const char *b_customer)
@@ -605,6 +682,8 @@ int main(void)
         cmocka_unit_test_teardown(test_versions_of_one_order_in_order_others_in_parallel,
                                   resume_processors),
         cmocka_unit_test_teardown(test_processor_killed_mid_event_loses_nothing, resume_processors),
+        cmocka_unit_test_teardown(test_one_failure_in_a_batch_spares_the_others,
+                                  drop_batch_triggers),
         cmocka_unit_test_teardown(test_intake_only_host_processes_nothing, restart_with_processors),
         cmocka_unit_test(test_one_processor_holds_the_refresh_duty),
     };
