@@ -602,11 +602,10 @@ static int claim(crm_processor *processor, const char *id, const char *resource,
 {
     db *database = processor->database;
     inbox_claim c = {.resource = resource, .connection = NULL, .backend = 0};
-    int taken = inbox_claim_resource(database, &c);
-    if (taken <= 0)
-        return taken;
-    int first = inbox_still_first(database, id);
-    if (first == 1 && take(processor, strtoll(id, NULL, 10), w) != 0)
+    int first = inbox_claim_first(database, id, &c);
+    if (first <= 0)
+        return first;
+    if (take(processor, strtoll(id, NULL, 10), w) != 0)
         first = -1;
     if (first != 1) {
         inbox_release_resource(database, &c);

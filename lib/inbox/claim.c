@@ -169,6 +169,31 @@ void inbox_release_resource(db *database, const inbox_claim *claim)
     (void)lock_call(database, "SELECT pg_advisory_unlock" RESOURCE_LOCK, claim->resource);
 }
 
+int inbox_claim_first(db *database, const char *id, inbox_claim *claim)
+{
+    if (claim->resource[0] == '\0')
+        return inbox_still_first(database, id);
+    const char *values[] = {claim->resource, id};
+    PGresult *result = db_query(
+        database, DB_ONCE,
+        "SELECT pg_try_advisory_lock" RESOURCE_LOCK ","
+        " EXISTS (SELECT 1 FROM hv_events e WHERE e.id = $2::bigint AND e.status = 'pending'"
+        " AND e.next_attempt_at <= now() AND" NO_OLDER_VERSION_PENDING ")",
+        2, values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    int taken = PQgetvalue(result, 0, 0)[0] == 't';
+    int first = PQgetvalue(result, 0, 1)[0] == 't';
+    PQclear(result);
+    if (!taken)
+        return 0;
+    claim->connection = database->connection;
+    claim->backend = PQbackendPID(database->connection);
+    if (!first)
+        inbox_release_resource(database, claim);
+    return first;
+}
+
 /* ---- replay ---- */
 
 inbox_reset_result inbox_reset(db *database, long long event_id, int due_in_seconds, char *resource,

@@ -7,8 +7,9 @@
  *   - inbox_due() lists due events whose resource has no older version
  *     pending; inbox_claim_resource() takes the resource's session
  *     advisory lock (never waiting), and inbox_still_first() asks again
- *     under it, so two versions of one resource are never processed at
- *     once and the older goes first;
+ *     under it (inbox_claim_first(): both in one round trip), so two
+ *     versions of one resource are never processed at once and the older
+ *     goes first;
  *   - inbox_lock() is the event row's FOR UPDATE SKIP LOCKED inside the
  *     processing transaction: any number of processors, on any number of
  *     hosts, share the inbox and never process one event twice;
@@ -96,6 +97,17 @@ int inbox_claim_resource(db *database, inbox_claim *claim);
 /* Lets the resource go, unless the session that held it is gone (a lost
  * connection took the lock with it, and a new session holds nothing). */
 void inbox_release_resource(db *database, const inbox_claim *claim);
+
+/* inbox_claim_resource() and inbox_still_first() in one round trip: the
+ * resource's lock (never waiting) and whether event `id` is still first.
+ * Asking both in one statement is as safe as asking the second under the
+ * lock: the statement's snapshot is taken before the lock, and every
+ * version another session is processing, or processed but not yet
+ * committed, is still pending in it, so the answer can only be "not yet"
+ * too often, never "first" too soon (the event's own status is asked
+ * again when it is loaded, and under its row lock). Returns 1 with the
+ * lock held, 0 not ours (nothing held), -1 error (nothing held). */
+int inbox_claim_first(db *database, const char *id, inbox_claim *claim);
 
 typedef enum inbox_reset_result {
     INBOX_RESET_DONE,         /* pending again, and the processors notified */
