@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # variables for the scripts that source this
 # lib.sh: what the benchmarks of tests/bench share (sourced by run.sh, the
-# intake benchmark, and processing.sh, the processing benchmark; figures in
-# docs/PERFORMANCE.md).
+# intake benchmark, processing.sh, the processing benchmark, and burst.sh;
+# figures in docs/PERFORMANCE.md).
 #
 # The caller sets ROOT, BUILD, PGBIN and KEEP, sources this file, and calls
 # bench_workdir, then bench_start_stack. It gets:
@@ -251,9 +251,9 @@ memory_table() {
     echo
     echo "| read after | role | pid | peak RSS (VmHWM) MB | RSS then MB | < 8 MB |"
     echo "| --- | --- | ---: | ---: | ---: | --- |"
-    sort -k1,1 -s "$WORK/out/memory.txt" | awk -v aim="$MEMORY_AIM_KB" '{
+    awk -v aim="$MEMORY_AIM_KB" '{
         printf "| %s | %s | %s | %.1f | %.1f | %s |\n", $1, $2, $3, $4 / 1024, $5 / 1024,
-            ($4 < aim) ? "met" : "NOT MET" }'
+            ($4 < aim) ? "met" : "NOT MET" }' "$WORK/out/memory.txt"
     echo
 }
 

@@ -239,7 +239,9 @@ PHP_FPM=$(ls /usr/sbin/php-fpm* 2> /dev/null | sort -V | tail -n 1 || true)
 PHP_ROWS=0
 if [ "$WANT_PHP" = 0 ]; then
     NOTES+=("PHP-FPM rows skipped (BENCH_PHP=0)")
-elif [ -z "$PHP_FPM" ] || ! "$PHP_FPM" -m 2> /dev/null | grep -qx pgsql; then
+elif [ -z "$PHP_FPM" ] || ! grep -qx pgsql <<< "$("$PHP_FPM" -m 2> /dev/null || true)"; then
+    # (The module list is read whole first: `php-fpm -m | grep -q` under
+    # pipefail fails whenever grep's early exit makes php-fpm die of SIGPIPE.)
     [ "$WANT_PHP" = 1 ] && die "BENCH_PHP=1 but php-fpm with pgsql is not installed (apt-get install php-fpm php-pgsql)"
     NOTES+=("PHP-FPM rows skipped: php-fpm or php-pgsql not installed (apt-get install php-fpm php-pgsql)")
 else
@@ -347,6 +349,22 @@ if [ "$WANT_WRK" != 0 ] && command -v wrk > /dev/null; then
     done
 elif [ "$WANT_WRK" = 1 ]; then
     die "BENCH_WRK=1 but wrk is not installed"
+fi
+
+# ------------------------------------------------------------------ like for like
+# Every row the intake, PHP-FPM and pgbench stored carries what the intake's
+# statement writes (the same key shape, the body's digest, the resource
+# and version the processors claim by): the PHP peer and pgbench do the
+# intake's work, not less.
+incomplete=$(psql_super -c "SELECT count(*) FROM hv_events WHERE body_sha256 IS NULL
+    OR resource IS DISTINCT FROM 'orders:$ORG_ID:' || resource_id OR resource_version IS NULL
+    OR dedupe_key <> 'v1:$ORG_ID:$TOPIC:' || resource_id || ':' || resource_updated_at
+    OR status <> 'pending' AND status <> 'done'")
+if [ "$incomplete" = 0 ]; then
+    NOTES+=("every row stored by the intake, PHP-FPM and pgbench has the intake's key, body digest, resource and version: match")
+else
+    NOTES+=("$incomplete stored rows lack what the intake's statement writes (key, body digest, resource, version): MISMATCH")
+    FAILURES+=("$incomplete stored rows differ from what the intake stores")
 fi
 
 # ------------------------------------------------------------------ intake while processing
