@@ -165,6 +165,7 @@ else
 fi
 
 # ------------------------------------------------------------------ report
+# shellcheck disable=SC2086 # the row's figures, one word each
 set -- ${CPU[burst]}
 if awk -v wall="$1" -v other="$9" -v hz="$TICKS" -v cores="$(nproc)" \
     'BEGIN { exit !(100 * other / (wall * hz * cores) > 5) }'; then
