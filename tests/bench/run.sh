@@ -51,6 +51,8 @@
 #   BENCH_OPEN_CONNECTIONS  connections of the open-loop rows (default 32)
 #   BENCH_PHP               auto (default: run if installed) | 0 (skip) | 1 (required)
 #   BENCH_WRK               auto (default: cross-check rows 1-2 with wrk if installed) | 0 | 1
+#   BENCH_PGBENCH_MODE      pgbench's -M (default prepared: lib/core/db.c prepares each
+#                           statement once per connection; extended: parsed every time)
 #   BENCH_BODY              webhook body template (default: the captured draft-order payload)
 #   BENCH_WAL_WARMUP        1 (default): write and checkpoint WAL first, see below; 0: cold cluster
 #   BENCH_KEEP              1: keep the temp dir (logs) after the run
@@ -74,6 +76,7 @@ OPEN_RATE=${BENCH_OPEN_RATE:-1000}
 OPEN_CONNECTIONS=${BENCH_OPEN_CONNECTIONS:-32}
 WANT_PHP=${BENCH_PHP:-auto}
 WANT_WRK=${BENCH_WRK:-auto}
+PGBENCH_MODE=${BENCH_PGBENCH_MODE:-prepared}
 BODY=${BENCH_BODY:-$ROOT/tests/data/samples/order-webhook-payload-haravan_draft_order-paid.captured.json}
 KEEP=${BENCH_KEEP:-0}
 export HARAVAN_WORKERS=${HARAVAN_WORKERS:-4}
@@ -194,7 +197,7 @@ UPDATED_AT=$(sed -n 's/^  "updated_at": "\([^"]*\)".*/\1/p' "$BODY" | head -n 1)
 run_pgbench() {
     local id_base=$1 seconds=$2
     shift 2
-    "$PGBIN/pgbench" -h "$STACK_PGHOST" -U haravan -n -M extended \
+    "$PGBIN/pgbench" -h "$STACK_PGHOST" -U haravan -n -M "$PGBENCH_MODE" \
         -c "$CONNECTIONS" -j 1 -T "$seconds" -f "$BENCH/intake-insert.sql" \
         -D seq=0 -D "id_base=$id_base" -D "org=$ORG_ID" -D "topic=$TOPIC" \
         -D "updated=$UPDATED_AT" -D "headers=$PG_HEADERS" -D "body=$PG_BODY" \
@@ -437,7 +440,7 @@ PG_FS=$(df -PT "$STACK_PGDATA/" | awk 'NR == 2 { print $2 }')
     echo
     echo "## haravan-crm intake benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "Closed loop: $CONNECTIONS keep-alive connections (pgbench: $CONNECTIONS clients), ${DURATION} s measured after ${WARMUP} s warm-up."
+    echo "Closed loop: $CONNECTIONS keep-alive connections (pgbench: $CONNECTIONS clients, -M $PGBENCH_MODE), ${DURATION} s measured after ${WARMUP} s warm-up."
     echo "Open loop: $OPEN_RATE req/s scheduled, $OPEN_CONNECTIONS connections, latency from the scheduled send time."
     echo "haravan-fcgi workers: $HARAVAN_WORKERS; processors: as each row says (the last two columns: haravan-fcgi's processors during the row, and the events they brought to \`done\` during it, warm-up and drain included)."
     echo

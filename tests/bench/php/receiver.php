@@ -6,10 +6,12 @@
 // base64(HMAC-SHA256(client secret, raw body)) in constant time, check the
 // topic and the org header, read id and updated_at from the JSON for the
 // same dedupe key, and store the delivery with the intake's own statement
-// (one INSERT ... ON CONFLICT with its pg_notify) into the same hv_events
-// table, answering 200 only after it committed. One
-// persistent connection per FPM child, as haravan-fcgi keeps one per worker.
-// run.sh gives the secret and the database in the pool's environment.
+// (one INSERT ... ON CONFLICT, with its pg_notify as often as the intake
+// sends it) into the same hv_events table, answering 200 only after it
+// committed. One persistent connection per FPM child, as haravan-fcgi keeps
+// one per worker; the statement goes through pg_query_params, as PHP code
+// usually sends it (haravan-fcgi prepares it once per connection). run.sh
+// gives the secret and the database in the pool's environment.
 
 function reply(int $status, string $json): void
 {
@@ -73,9 +75,13 @@ if ($db === false) {
     reply(503, '{"error":"database unavailable"}');
     exit;
 }
-// The intake's own statement (lib/haravan/inbox.c, insert_sql), text for
+// The intake's own statement (lib/inbox/inbox.c, insert_sql), text for
 // text: both identities (dedupe key, body digest), the per-resource columns
-// the processors claim by, and the NOTIFY that wakes them on commit.
+// the processors claim by, and the NOTIFY that wakes them on commit, sent
+// as often as the intake sends it: at most once per 50 ms per worker
+// (INBOX_WAKE_MS), here per persistent connection, the time of the last
+// announcing statement kept in a session setting (a PHP request keeps no
+// memory of its own from one request to the next).
 $result = pg_query_params(
     $db,
     "WITH stored AS (INSERT INTO hv_events (org_id, topic, resource_id, resource_updated_at,"
@@ -86,8 +92,11 @@ $result = pg_query_params(
     . " CASE WHEN $9::text = 'dead' THEN now() END,"
     . " CASE WHEN $3 <> '' THEN split_part($2, '/', 1) || ':' || $1 || ':' || $3 END,"
     . " hv_timestamptz(nullif($4, '')))"
-    . " ON CONFLICT DO NOTHING RETURNING id)"
-    . " SELECT id, pg_notify('hv_events', '') FROM stored",
+    . " ON CONFLICT DO NOTHING RETURNING id),"
+    . " clock AS (SELECT floor(extract(epoch FROM clock_timestamp()) * 1000)::bigint AS now_ms)"
+    . " SELECT id, CASE WHEN coalesce(nullif(current_setting('bench.announced_ms', true), '')::bigint, 0)"
+    . " <= now_ms - 50 THEN set_config('bench.announced_ms', now_ms::text, false)"
+    . " || pg_notify('hv_events', '')::text END FROM stored, clock",
     [$org, $topic, $id, $updated, $key, $headers, pg_escape_bytea($db, $body), 'false',
      is_array($data) ? 'pending' : 'dead', is_array($data) ? null : 'body is not valid JSON', null]
 );
