@@ -13,7 +13,9 @@
 #      by the product's C code: N processes calling crm_process_event() on
 #      their share of the backlog, as N haravan-fcgi workers do (process.c);
 #   2. the same backlog, the same statements, the same values, sent by
-#      pgbench with N clients, one transaction per event, -M extended
+#      pgbench with N clients, one transaction per event, -M prepared (as
+#      lib/core/db.c prepares each statement once per connection; -M extended,
+#      parsed every time, with BENCH_PGBENCH_MODE=extended)
 #      (process-order.sql): PostgreSQL's own rate for this work;
 #   2a. end to end (issue #10): the stack's own haravan-fcgi started on the
 #      pending backlog with its processors (hv-processor children) at their
@@ -66,6 +68,7 @@
 #   BENCH_STACK_PROCESSORS haravan-fcgi's processors in the end-to-end row, and
 #                          pgbench's clients next to it (default: the cores); 0: skip
 #   BENCH_STACK_TIMEOUT    most seconds the end-to-end row may take (default 900)
+#   BENCH_PGBENCH_MODE     pgbench's -M (default prepared; extended: parsed every time)
 #   BENCH_LOOKUP_SIZES     customers in the table for the lookup rows
 #                          (default "10000 1000000")
 #   BENCH_LOOKUP_SECONDS   measured seconds per lookup row (default 4)
@@ -92,6 +95,7 @@ LOOKUP_SECONDS=${BENCH_LOOKUP_SECONDS:-4}
 LOOKUP_REPEATS=${BENCH_LOOKUP_REPEATS:-5}
 STACK_PROCESSORS=${BENCH_STACK_PROCESSORS:-$(nproc)}
 STACK_TIMEOUT=${BENCH_STACK_TIMEOUT:-900}
+PGBENCH_MODE=${BENCH_PGBENCH_MODE:-prepared}
 KEEP=${BENCH_KEEP:-0}
 SAMPLE=$ROOT/tests/data/samples/order-webhook-payload-haravan_draft_order-paid.captured.json
 export HARAVAN_WORKERS=${HARAVAN_WORKERS:-4}
@@ -260,7 +264,7 @@ run_pgbench_rows() {
     say "row $name"
     output=$WORK/out/$name.txt
     cpu_begin
-    "$PGBIN/pgbench" -h "$STACK_PGHOST" -U haravan -n -M extended -c "$clients" -j 1 \
+    "$PGBIN/pgbench" -h "$STACK_PGHOST" -U haravan -n -M "$PGBENCH_MODE" -c "$clients" -j 1 \
         -t $((BACKLOG / clients)) -D first=1 -D clients="$clients" -D seq=0 \
         -f "$BENCH/process-order.sql" haravan > "$output" 2>&1 ||
         FAILURES+=("$name: pgbench failed: $(tail -n 3 "$output")")
@@ -376,7 +380,7 @@ lookup_pgbench() {
     } > "$script"
     say "row $name"
     cpu_begin
-    "$PGBIN/pgbench" -h "$STACK_PGHOST" -U haravan -n -M extended -c 1 -j 1 \
+    "$PGBIN/pgbench" -h "$STACK_PGHOST" -U haravan -n -M "$PGBENCH_MODE" -c 1 -j 1 \
         -T "$LOOKUP_SECONDS" -D customers="$size" -D org="$ORG_ID" -f "$script" \
         "$(lookup_db "$size")" > "$output" 2>&1 ||
         FAILURES+=("$name: pgbench failed: $(tail -n 3 "$output")")
