@@ -7,13 +7,16 @@
 #                the settings page in headless Chromium (tests/e2e)
 #   make bench   the intake benchmark (docs/PERFORMANCE.md)
 #   make bench-processing   the processing benchmark (docs/PERFORMANCE.md)
+#   make bench-burst        20,000 deliveries at once: answered, stored, drained
+#   (make bench installs its PHP-FPM peer first: deps.sh bench)
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
 PORT       ?= 8080
 JOBS       ?= $(shell nproc)
 
-.PHONY: all deps deps-test build build-asan run stop check test bench bench-processing format clean
+.PHONY: all deps deps-test deps-bench build build-asan run stop check test bench bench-processing \
+	bench-burst format clean
 
 all: build
 
@@ -22,6 +25,9 @@ deps:
 
 deps-test:
 	@tests/stack/deps.sh test
+
+deps-bench:
+	@tests/stack/deps.sh bench
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo > /dev/null
@@ -54,11 +60,14 @@ check: build
 test: deps-test build build-asan
 	@BUILD=$(CURDIR)/$(BUILD) BUILD_ASAN=$(CURDIR)/$(BUILD_ASAN) tests/run-tests.sh
 
-bench: build
+bench: deps-bench build
 	@BUILD=$(CURDIR)/$(BUILD) tests/bench/run.sh
 
 bench-processing: build
 	@BUILD=$(CURDIR)/$(BUILD) tests/bench/processing.sh
+
+bench-burst: build
+	@BUILD=$(CURDIR)/$(BUILD) tests/bench/burst.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -1,7 +1,7 @@
 # shellcheck shell=bash disable=SC2034 # variables for the scripts that source this
 # lib.sh: what the benchmarks of tests/bench share (sourced by run.sh, the
-# intake benchmark, and processing.sh, the processing benchmark; figures in
-# docs/PERFORMANCE.md).
+# intake benchmark, processing.sh, the processing benchmark, and burst.sh;
+# figures in docs/PERFORMANCE.md).
 #
 # The caller sets ROOT, BUILD, PGBIN and KEEP, sources this file, and calls
 # bench_workdir, then bench_start_stack. It gets:
@@ -16,6 +16,8 @@
 #   cpu_begin / cpu_end      where the CPU went during a row (below)
 #   ratio A B                A / B to two places
 #   FAILURES, NOTES          arrays: what fails the run, what goes under the table
+#   bench_memory, memory_table  each haravan-fcgi child's peak resident set
+#   events_with_status S     events in hv_events with status S
 #
 # At exit the stack is stopped by its own directory (never by process
 # name), and WORK is removed unless KEEP=1 or the run failed.
@@ -218,3 +220,42 @@ cpu_end() {
                 requests, autovacuum
         }' "$WORK/out/cpu-before.txt" "$WORK/out/cpu-after.txt")
 }
+
+# ---------------------------------------------------------- memory
+# Each haravan-fcgi child's peak resident set (VmHWM in /proc/PID/status,
+# the kernel's high-water mark of VmRSS over the process's life), read while
+# it still runs, at the end of the rows it served: issue #10's aim is under
+# 8 MB for every worker and every processor. Processors are the children
+# named hv-processor (processing.c sets the name); the other children are
+# request workers. bench_memory WHEN appends "WHEN role pid hwm_kb rss_kb"
+# per child to WORK/out/memory.txt; memory_table prints them.
+MEMORY_AIM_KB=8192
+bench_memory() {
+    local when=$1 master status comm role hwm rss pid
+    master=$(master_pid "$STACK/haravan-fcgi.pid")
+    [ "$master" != 0 ] || return 0
+    for status in /proc/[0-9]*/status; do
+        [ "$(awk '$1 == "PPid:" { print $2 }' "$status" 2> /dev/null)" = "$master" ] || continue
+        comm=$(awk '$1 == "Name:" { print $2 }' "$status" 2> /dev/null) || continue
+        hwm=$(awk '$1 == "VmHWM:" { print $2 }' "$status" 2> /dev/null) || continue
+        rss=$(awk '$1 == "VmRSS:" { print $2 }' "$status" 2> /dev/null) || continue
+        role=worker
+        [ "$comm" = hv-processor ] && role=processor
+        pid=${status#/proc/}
+        echo "$when $role ${pid%/status} $hwm $rss" >> "$WORK/out/memory.txt"
+    done
+}
+memory_table() {
+    [ -s "$WORK/out/memory.txt" ] || return 0
+    echo "Peak resident set of each haravan-fcgi child (VmHWM from /proc/PID/status, read at the end of the rows it served; aim: < 8 MB each):"
+    echo
+    echo "| read after | role | pid | peak RSS (VmHWM) MB | RSS then MB | < 8 MB |"
+    echo "| --- | --- | ---: | ---: | ---: | --- |"
+    awk -v aim="$MEMORY_AIM_KB" '{
+        printf "| %s | %s | %s | %.1f | %.1f | %s |\n", $1, $2, $3, $4 / 1024, $5 / 1024,
+            ($4 < aim) ? "met" : "NOT MET" }' "$WORK/out/memory.txt"
+    echo
+}
+
+# Events in the inbox by status, for the rows that report processing.
+events_with_status() { psql_super -c "SELECT count(*) FROM hv_events WHERE status = '$1'"; }

@@ -16,7 +16,9 @@
  *   a request that finds no free connection waits in the client, and its
  *   latency is counted from its scheduled time, not from when it could be
  *   sent, so a stalled server cannot hide its stall (no coordinated
- *   omission).
+ *   omission). A closed run may instead be a burst (`--requests N`,
+ *   burst.sh): N requests as fast as the connections allow, then stop; the
+ *   result line's elapsed_s is the time until the last of them was answered.
  * - A response belongs to the measured window when its request was started
  *   (closed) or scheduled (open) inside the window. Requests still in
  *   flight at the end are waited for (up to --drain seconds), so every
@@ -89,6 +91,7 @@ typedef struct options {
     const char *topic;
     long long id_base;
     int id_base_given;
+    uint64_t requests; /* closed mode: send this many, then stop (0: by time) */
 } options;
 
 typedef struct target {
@@ -408,6 +411,7 @@ typedef struct load_run {
     double start;             /* monotonic seconds */
     double measure_start;     /* start + warm-up */
     double send_end;          /* measure_start + duration */
+    double finished;          /* when the last answer came (or the drain gave up) */
     long long next_scheduled; /* open mode: index of the next request to send */
     int sending;
     statistics stats;
@@ -424,6 +428,12 @@ static double now_seconds(void)
 static double scheduled_time(const load_run *run, long long index)
 {
     return run->start + (double)index / run->opts->rate;
+}
+
+/* A burst (--requests N) is over once its N requests are out. */
+static int all_sent(const load_run *run)
+{
+    return run->opts->requests > 0 && run->stats.sent_total >= run->opts->requests;
 }
 
 static int in_flight(const load_run *run)
@@ -739,6 +749,8 @@ static void dispatch(load_run *run, double now)
         if (run->connections[i].state != CONN_IDLE)
             continue;
         if (run->opts->mode == MODE_CLOSED) {
+            if (all_sent(run))
+                break;
             send_request(run, i, now_seconds());
             continue;
         }
@@ -785,7 +797,7 @@ static void event_loop(load_run *run)
         /* Closed mode stops at the end of the window; open mode once every
          * request scheduled inside it has been sent, however late. */
         int window_over = run->opts->mode == MODE_CLOSED
-                              ? now >= run->send_end
+                              ? now >= run->send_end || all_sent(run)
                               : scheduled_time(run, run->next_scheduled) >= run->send_end;
         if (run->sending && window_over) {
             run->sending = 0;
@@ -879,7 +891,9 @@ static void usage(void)
             "  --secret S            client secret to sign with (webhook mode)\n"
             "  --org-id ID           X-Haravan-Org-Id (default 1000)\n"
             "  --topic T             X-Haravan-Topic (default orders/create)\n"
-            "  --id-base N           first top-level id (default: from the clock)\n");
+            "  --id-base N           first top-level id (default: from the clock)\n"
+            "  --requests N          closed mode: send N requests as fast as the connections\n"
+            "                        allow, then stop (a burst; --duration is then a cap)\n");
     exit(1);
 }
 
@@ -896,14 +910,23 @@ static double parse_number(const char *text, const char *name)
 static void parse_options(int argc, char **argv, options *opts)
 {
     static const struct option long_options[] = {
-        {"label", required_argument, NULL, 'l'},    {"url", required_argument, NULL, 'u'},
-        {"mode", required_argument, NULL, 'm'},     {"connections", required_argument, NULL, 'c'},
-        {"duration", required_argument, NULL, 'd'}, {"warmup", required_argument, NULL, 'w'},
-        {"drain", required_argument, NULL, 'D'},    {"rate", required_argument, NULL, 'r'},
-        {"expect", required_argument, NULL, 'e'},   {"webhook", required_argument, NULL, 'W'},
-        {"secret", required_argument, NULL, 's'},   {"org-id", required_argument, NULL, 'o'},
-        {"topic", required_argument, NULL, 't'},    {"id-base", required_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
+        {"label", required_argument, NULL, 'l'},
+        {"url", required_argument, NULL, 'u'},
+        {"mode", required_argument, NULL, 'm'},
+        {"connections", required_argument, NULL, 'c'},
+        {"duration", required_argument, NULL, 'd'},
+        {"warmup", required_argument, NULL, 'w'},
+        {"drain", required_argument, NULL, 'D'},
+        {"rate", required_argument, NULL, 'r'},
+        {"expect", required_argument, NULL, 'e'},
+        {"webhook", required_argument, NULL, 'W'},
+        {"secret", required_argument, NULL, 's'},
+        {"org-id", required_argument, NULL, 'o'},
+        {"topic", required_argument, NULL, 't'},
+        {"id-base", required_argument, NULL, 'i'},
+        {"requests", required_argument, NULL, 'n'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     memset(opts, 0, sizeof *opts);
     opts->label = "load";
@@ -968,6 +991,9 @@ static void parse_options(int argc, char **argv, options *opts)
             opts->id_base = (long long)parse_number(optarg, "--id-base");
             opts->id_base_given = 1;
             break;
+        case 'n':
+            opts->requests = (uint64_t)parse_number(optarg, "--requests");
+            break;
         default:
             usage();
         }
@@ -980,6 +1006,8 @@ static void parse_options(int argc, char **argv, options *opts)
         fail("--duration must be positive");
     if (opts->mode == MODE_OPEN && opts->rate <= 0)
         fail("open mode needs --rate");
+    if (opts->requests > 0 && opts->mode != MODE_CLOSED)
+        fail("--requests is for closed mode");
     if (opts->webhook_file != NULL && (opts->secret == NULL || opts->secret[0] == '\0'))
         fail("--webhook needs --secret");
     if (!opts->id_base_given) {
@@ -1039,7 +1067,7 @@ static void print_result(const load_run *run)
            " rate=%.1f p50_ms=%.3f p90_ms=%.3f p99_ms=%.3f max_ms=%.3f sent_total=%" PRIu64
            " answered_total=%" PRIu64 " expected_total=%" PRIu64 " unexpected=%" PRIu64
            " socket_errors=%" PRIu64 " abandoned=%" PRIu64 " backlog_max=%" PRIu64
-           " first_id=%lld next_id=%lld",
+           " first_id=%lld next_id=%lld elapsed_s=%.3f",
            opts->label, opts->mode == MODE_OPEN ? "open" : "closed", opts->connections,
            opts->duration_s, opts->mode == MODE_OPEN ? opts->rate : 0.0, stats->measured, rate,
            (double)histogram_percentile(&stats->latencies, 0.50) / 1e3,
@@ -1048,7 +1076,8 @@ static void print_result(const load_run *run)
            (double)stats->latencies.max_us / 1e3, stats->sent_total, stats->answered_total,
            stats->expected_total, stats->unexpected_total, stats->socket_errors, stats->abandoned,
            stats->backlog_max, opts->id_base,
-           opts->webhook_file != NULL ? run->factory.next_id : opts->id_base);
+           opts->webhook_file != NULL ? run->factory.next_id : opts->id_base,
+           run->finished - run->start);
     printf(" other_status=");
     int printed = 0;
     for (int i = 0; i < MAX_OTHER_STATUS && stats->other_status[i] != 0; i++) {
@@ -1071,6 +1100,7 @@ int main(int argc, char **argv)
     load_run *run = allocate(sizeof *run);
     setup_run(run, &opts, &where);
     event_loop(run);
+    run->finished = now_seconds();
     print_result(run);
     return 0;
 }

@@ -7,8 +7,10 @@
 -- same transaction, as seen
 -- with log_statement = all on a run of the C code (docs/PERFORMANCE.md
 -- lists them). Not here: the C code's own work (JSON parsing, building the
--- inputs, libpq). pgbench runs it with -M extended, so every statement is
--- parsed and planned each time, as PQexecParams makes PostgreSQL do.
+-- inputs, libpq). processing.sh runs it with -M prepared (each statement
+-- parsed once per session, as lib/core/db.c prepares them since issue #10),
+-- or with BENCH_PGBENCH_MODE=extended parsed and planned each time, as
+-- PQexecParams made PostgreSQL do before.
 --
 -- What differs, and why it does not favour pgbench:
 -- - The values come from bench_process_input (what crm_payload_* reads out

@@ -201,10 +201,14 @@ BEGIN
     INSERT INTO customers (name, phone, email, address, province, source, created_at)
     SELECT name, phone, email, address, province, 'crm', now() - interval '1 year'
     FROM bench_seed_customers ORDER BY k;
+    -- Each event as the intake stores it (lib/haravan/inbox.c): with its
+    -- body's digest and the resource and version the processors claim by.
     INSERT INTO hv_events (id, org_id, topic, resource_id, resource_updated_at, dedupe_key,
-                           headers, body, status)
+                           headers, body, body_sha256, status, resource, resource_version)
     SELECT id, org_id, topic, resource_id, resource_updated_at, dedupe_key, headers, body,
-           'pending'
+           sha256(body), 'pending',
+           split_part(topic, '/', 1) || ':' || org_id || ':' || resource_id,
+           hv_timestamptz(resource_updated_at)
     FROM bench_backlog ORDER BY id;
     PERFORM setval('hv_events_id_seq', (SELECT max(id) FROM hv_events));
 END $$;

@@ -13,8 +13,17 @@
 #      by the product's C code: N processes calling crm_process_event() on
 #      their share of the backlog, as N haravan-fcgi workers do (process.c);
 #   2. the same backlog, the same statements, the same values, sent by
-#      pgbench with N clients, one transaction per event, -M extended
+#      pgbench with N clients, one transaction per event, -M prepared (as
+#      lib/core/db.c prepares each statement once per connection; -M extended,
+#      parsed every time, with BENCH_PGBENCH_MODE=extended)
 #      (process-order.sql): PostgreSQL's own rate for this work;
+#   2a. end to end (issue #10): the stack's own haravan-fcgi started on the
+#      pending backlog with its processors (hv-processor children) at their
+#      default, the number of cores, timed until no event is pending, and
+#      checked like every row; next to pgbench with as many clients
+#      (BENCH_STACK_PROCESSORS=0 skips the pair). This is the product as it
+#      runs: the processors' own claim, batching and wake-up included;
+#      the children's peak resident set (VmHWM) is read before it stops;
 #   3. and 4. the same pair with one process: the background processor's
 #      loop (crm_process_due, batches of 100), which is what drains a
 #      backlog when the workers have not, against pgbench with one client
@@ -31,7 +40,8 @@
 #
 # Why it is built this way:
 # - Every row starts from the same state (bench_reset in processing-data.sql:
-#   the backlog pending, 10,000 customers already in the CRM, nothing
+#   the backlog pending, each event as the intake stores it (resource,
+#   version, body digest), 10,000 customers already in the CRM, nothing
 #   processed), vacuumed, analysed and checkpointed, so rows differ only in
 #   who sends the statements.
 # - After every processing row the database must hold exactly what the
@@ -55,6 +65,10 @@
 #   BENCH_PROCESSES        C processes = pgbench clients of rows 1-2 (default 4,
 #                          haravan-fcgi's workers in run.sh)
 #   BENCH_BACKGROUND       1 (default): rows 3-4; 0: skip them
+#   BENCH_STACK_PROCESSORS haravan-fcgi's processors in the end-to-end row, and
+#                          pgbench's clients next to it (default: the cores); 0: skip
+#   BENCH_STACK_TIMEOUT    most seconds the end-to-end row may take (default 900)
+#   BENCH_PGBENCH_MODE     pgbench's -M (default prepared; extended: parsed every time)
 #   BENCH_LOOKUP_SIZES     customers in the table for the lookup rows
 #                          (default "10000 1000000")
 #   BENCH_LOOKUP_SECONDS   measured seconds per lookup row (default 4)
@@ -79,6 +93,9 @@ WANT_BACKGROUND=${BENCH_BACKGROUND:-1}
 LOOKUP_SIZES=${BENCH_LOOKUP_SIZES:-10000 1000000}
 LOOKUP_SECONDS=${BENCH_LOOKUP_SECONDS:-4}
 LOOKUP_REPEATS=${BENCH_LOOKUP_REPEATS:-5}
+STACK_PROCESSORS=${BENCH_STACK_PROCESSORS:-$(nproc)}
+STACK_TIMEOUT=${BENCH_STACK_TIMEOUT:-900}
+PGBENCH_MODE=${BENCH_PGBENCH_MODE:-prepared}
 KEEP=${BENCH_KEEP:-0}
 SAMPLE=$ROOT/tests/data/samples/order-webhook-payload-haravan_draft_order-paid.captured.json
 export HARAVAN_WORKERS=${HARAVAN_WORKERS:-4}
@@ -103,6 +120,9 @@ fi
 [ -f "$SAMPLE" ] || die "no sample order at $SAMPLE"
 if [ $((BACKLOG % (2 * PROCESSES))) != 0 ] || [ $((BACKLOG % 2)) != 0 ]; then
     die "BENCH_BACKLOG ($BACKLOG) must be a multiple of 2 * BENCH_PROCESSES ($PROCESSES)"
+fi
+if [ "$STACK_PROCESSORS" != 0 ] && [ $((BACKLOG % STACK_PROCESSORS)) != 0 ]; then
+    die "BENCH_BACKLOG ($BACKLOG) must be a multiple of BENCH_STACK_PROCESSORS ($STACK_PROCESSORS)"
 fi
 for size in $LOOKUP_SIZES; do
     if [ "$size" -lt 1 ] || [ "$size" -ge 10000000 ]; then die "lookup sizes must be 1..9999999"; fi
@@ -152,7 +172,8 @@ BODY_BYTES=$(psql_app -c "SELECT round(avg(length(body))) FROM bench_backlog")
 # the run's WAL is in the notes), but no more than max_wal_size (1 GB by
 # default) keeps for reuse: 900,000 rows of 1 kB.
 processing_rows=2
-[ "$WANT_BACKGROUND" = 1 ] && processing_rows=4
+[ "$WANT_BACKGROUND" = 1 ] && processing_rows=$((processing_rows + 2))
+[ "$STACK_PROCESSORS" != 0 ] && processing_rows=$((processing_rows + 2))
 warmup_rows=$((BACKLOG * 25 * processing_rows))
 [ "$warmup_rows" -le 900000 ] || warmup_rows=900000
 bench_wal_warmup "$warmup_rows"
@@ -243,7 +264,7 @@ run_pgbench_rows() {
     say "row $name"
     output=$WORK/out/$name.txt
     cpu_begin
-    "$PGBIN/pgbench" -h "$STACK_PGHOST" -U haravan -n -M extended -c "$clients" -j 1 \
+    "$PGBIN/pgbench" -h "$STACK_PGHOST" -U haravan -n -M "$PGBENCH_MODE" -c "$clients" -j 1 \
         -t $((BACKLOG / clients)) -D first=1 -D clients="$clients" -D seq=0 \
         -f "$BENCH/process-order.sql" haravan > "$output" 2>&1 ||
         FAILURES+=("$name: pgbench failed: $(tail -n 3 "$output")")
@@ -258,9 +279,46 @@ run_pgbench_rows() {
     check_processed "$name"
 }
 
+# run_stack NAME: the product end to end (issue #10): the stack's own
+# haravan-fcgi started on the pending backlog, its processors at
+# STACK_PROCESSORS, timed from its start until no event is pending or
+# processing; then stopped again, after its children's peak memory is read.
+# Only the inbox's statuses are read from outside (every 0.2 s, one count),
+# so the row depends on nothing inside the processors.
+run_stack() {
+    local name=$1 started finished waiting deadline
+    reset
+    say "row $name (haravan-fcgi, HARAVAN_PROCESSORS=$STACK_PROCESSORS)"
+    cpu_begin
+    started=$(date +%s.%N)
+    HARAVAN_PROCESSORS=$STACK_PROCESSORS BUILD=$BUILD "$ROOT/tests/stack/stack.sh" fcgi-start "$STACK"
+    deadline=$(($(date +%s) + STACK_TIMEOUT))
+    for (( ; ; )); do
+        waiting=$(psql_super -c "SELECT count(*) FROM hv_events WHERE status IN ('pending', 'processing')")
+        [ "$waiting" = 0 ] && break
+        if [ "$(date +%s)" -ge "$deadline" ]; then
+            FAILURES+=("$name: $waiting events still waiting after ${STACK_TIMEOUT}s (BENCH_STACK_TIMEOUT)")
+            break
+        fi
+        sleep 0.2
+    done
+    finished=$(date +%s.%N)
+    bench_memory "$name"
+    BUILD=$BUILD "$ROOT/tests/stack/stack.sh" fcgi-stop "$STACK"
+    settle
+    cpu_end "$name" "$BACKLOG"
+    RATE[$name]=$(awk -v n="$BACKLOG" -v a="$started" -v b="$finished" 'BEGIN { printf "%.1f", n / (b - a) }')
+    NOTES+=("$name: $BACKLOG events drained in $(awk -v a="$started" -v b="$finished" 'BEGIN { printf "%.2f", b - a }') s from haravan-fcgi's start (its start-up included)")
+    check_processed "$name"
+}
+
 # ------------------------------------------------------------------ processing rows
 run_c workers workers --processes "$PROCESSES" --first 1 --last "$BACKLOG"
 run_pgbench_rows pgbench "$PROCESSES"
+if [ "$STACK_PROCESSORS" != 0 ]; then
+    run_stack stack
+    run_pgbench_rows pgbench_stack "$STACK_PROCESSORS"
+fi
 if [ "$WANT_BACKGROUND" = 1 ]; then
     run_c background background
     run_pgbench_rows pgbench_1 1
@@ -322,7 +380,7 @@ lookup_pgbench() {
     } > "$script"
     say "row $name"
     cpu_begin
-    "$PGBIN/pgbench" -h "$STACK_PGHOST" -U haravan -n -M extended -c 1 -j 1 \
+    "$PGBIN/pgbench" -h "$STACK_PGHOST" -U haravan -n -M "$PGBENCH_MODE" -c 1 -j 1 \
         -T "$LOOKUP_SECONDS" -D customers="$size" -D org="$ORG_ID" -f "$script" \
         "$(lookup_db "$size")" > "$output" 2>&1 ||
         FAILURES+=("$name: pgbench failed: $(tail -n 3 "$output")")
@@ -403,7 +461,7 @@ for size in $LOOKUP_SIZES; do
 done
 wal_written=$(psql_super -c "SELECT round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$WAL_LSN_START') / 1048576)")
 NOTES+=("WAL written during the rows: $wal_written MB")
-ROWS="workers pgbench background pgbench_1"
+ROWS="workers pgbench stack pgbench_stack background pgbench_1"
 for size in $LOOKUP_SIZES; do ROWS+=" lookup_c_$size lookup_pgbench_$size match_pgbench_$size"; done
 for name in $ROWS; do
     [ -n "${CPU[$name]:-}" ] || continue
@@ -445,6 +503,10 @@ event_row() {
     echo "| --- | ---: | ---: | ---: |"
     event_row workers "C: $PROCESSES processes, crm_process_event (the workers' path)"
     event_row pgbench "pgbench: the same statements, $PROCESSES clients"
+    if [ "$STACK_PROCESSORS" != 0 ]; then
+        event_row stack "end to end: haravan-fcgi's $STACK_PROCESSORS processors (hv-processor) draining the backlog"
+        event_row pgbench_stack "pgbench: the same statements, $STACK_PROCESSORS clients"
+    fi
     if [ "$WANT_BACKGROUND" = 1 ]; then
         event_row background "C: 1 process, crm_process_due (the background processor)"
         event_row pgbench_1 "pgbench: the same statements, 1 client"
@@ -468,6 +530,10 @@ event_row() {
     echo "| ratio | value | aim |"
     echo "| --- | ---: | --- |"
     echo "| C / pgbench, $PROCESSES processes | $TO_PGBENCH | >= 0.50: $AIM_RATE |"
+    if [ "$STACK_PROCESSORS" != 0 ]; then
+        echo "| end to end, events/s | ${RATE[stack]} | >= 1000: $(awk -v r="${RATE[stack]}" 'BEGIN { print (r >= 1000) ? "met" : "not met" }') |"
+        echo "| end to end / pgbench, $STACK_PROCESSORS clients | $(ratio "${RATE[stack]}" "${RATE[pgbench_stack]}") | |"
+    fi
     if [ "$WANT_BACKGROUND" = 1 ]; then
         echo "| C / pgbench, 1 process | $(ratio "${RATE[background]}" "${RATE[pgbench_1]}") | |"
     fi
@@ -478,7 +544,7 @@ event_row() {
         echo "| dedupe step, C / pgbench, $size customers | $(ratio "${LOOKUP_US[lookup_c_$size]}" "${LOOKUP_US[lookup_pgbench_$size]}") | |"
     done
     echo
-    echo "Where the CPU went, per row (µs per event or per lookup; client = the C code or pgbench):"
+    echo "Where the CPU went, per row (µs per event or per lookup; client = the C code, process.c or haravan-fcgi's processors in the stack row, or pgbench):"
     echo
     echo "| row | wall s | machine busy | client µs | PostgreSQL µs | kernel threads µs | other processes | autovacuum passes |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
@@ -486,7 +552,7 @@ event_row() {
         [ -n "${CPU[$name]:-}" ] || continue
         # shellcheck disable=SC2086
         set -- ${CPU[$name]}
-        awk -v name="$name" -v wall="$1" -v total="$2" -v client="$3" -v pg="$6" -v kernel="$8" \
+        awk -v name="$name" -v wall="$1" -v total="$2" -v client="$(($3 + $5))" -v pg="$6" -v kernel="$8" \
             -v other="$9" -v units="${10}" -v autovacuum="${11}" -v hz="$TICKS" -v cores="$(nproc)" 'BEGIN {
             capacity = wall * hz * cores; us = 1e6 / hz / (units > 0 ? units : 1)
             printf "| %s | %.1f | %.0f%% | %.1f | %.1f | %.1f | %.1f%% | %d |\n", name, wall,
@@ -494,6 +560,8 @@ event_row() {
     done
     echo
     echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -sr), shared by the C code or pgbench and PostgreSQL."
+    echo
+    memory_table
     echo "PostgreSQL $PG_VERSION (fsync=$(psql_super -c "SHOW fsync"), synchronous_commit=$(psql_super -c "SHOW synchronous_commit"), shared_buffers=$(psql_super -c "SHOW shared_buffers"))."
     echo
     print_notes

@@ -11,8 +11,17 @@
 #   4. the same intake at a fixed 1,000 req/s (open loop, p99)
 #   5. PostgreSQL's own rate for the intake's INSERT, with pgbench
 #   6. a PHP-FPM receiver doing the same work, if php-fpm and php-pgsql are
-#      installed (apt-get install php-fpm php-pgsql); skipped otherwise
-# and prints a markdown table with the ratios intake/pgbench and intake/no-op.
+#      installed (`make bench` installs them: tests/stack/deps.sh bench)
+#   7. the intake at 1,000 req/s again, while haravan-fcgi's processors run
+#      (issue #10): haravan-fcgi restarted with BENCH_BUSY_PROCESSORS
+#      processors (default: the cores) on an emptied inbox, so they process
+#      what this row delivers, as in steady running
+# and prints a markdown table with the ratios intake/pgbench, intake/PHP-FPM
+# and intake/no-op, each row's processors and the events they processed
+# during it, and each worker's and processor's peak resident set (VmHWM).
+# Rows 1-6 run with HARAVAN_PROCESSORS=0 unless it is set: issue #10's
+# intake aims are about the intake alone, and processors draining what the
+# earlier rows stored would take the CPU of the later ones (pgbench, PHP).
 # The stack and measurement helpers it shares with processing.sh (the
 # processing benchmark, issue #3) are in lib.sh.
 #
@@ -42,12 +51,15 @@
 #   BENCH_OPEN_CONNECTIONS  connections of the open-loop rows (default 32)
 #   BENCH_PHP               auto (default: run if installed) | 0 (skip) | 1 (required)
 #   BENCH_WRK               auto (default: cross-check rows 1-2 with wrk if installed) | 0 | 1
+#   BENCH_PGBENCH_MODE      pgbench's -M (default prepared: lib/core/db.c prepares each
+#                           statement once per connection; extended: parsed every time)
 #   BENCH_BODY              webhook body template (default: the captured draft-order payload)
 #   BENCH_WAL_WARMUP        1 (default): write and checkpoint WAL first, see below; 0: cold cluster
 #   BENCH_KEEP              1: keep the temp dir (logs) after the run
 #   HARAVAN_WORKERS         haravan-fcgi workers, and PHP-FPM children (default 4)
-#   HARAVAN_PROCESSORS      haravan-fcgi processors (default: the cores); 0 measures
-#                           intake alone, with nothing processing what it stores
+#   HARAVAN_PROCESSORS      haravan-fcgi processors during rows 1-6 (default 0: the
+#                           intake alone, nothing processing what it stores)
+#   BENCH_BUSY_PROCESSORS   processors during row 7 (default: the cores); 0 skips it
 #
 # Exit status: 0 when every row ran without errors and every row count
 # matched; non-zero otherwise. Missing the aims is reported, not an error.
@@ -64,11 +76,14 @@ OPEN_RATE=${BENCH_OPEN_RATE:-1000}
 OPEN_CONNECTIONS=${BENCH_OPEN_CONNECTIONS:-32}
 WANT_PHP=${BENCH_PHP:-auto}
 WANT_WRK=${BENCH_WRK:-auto}
+PGBENCH_MODE=${BENCH_PGBENCH_MODE:-prepared}
 BODY=${BENCH_BODY:-$ROOT/tests/data/samples/order-webhook-payload-haravan_draft_order-paid.captured.json}
 KEEP=${BENCH_KEEP:-0}
 export HARAVAN_WORKERS=${HARAVAN_WORKERS:-4}
-export HARAVAN_PROCESSORS=${HARAVAN_PROCESSORS:-$(nproc)}
+export HARAVAN_PROCESSORS=${HARAVAN_PROCESSORS:-0}
+BUSY_PROCESSORS=${BENCH_BUSY_PROCESSORS:-$(nproc)}
 
+HARAVAN_PROCESSORS_ROWS=$HARAVAN_PROCESSORS # rows 1-6 (row 7 changes HARAVAN_PROCESSORS)
 ORG_ID=1000
 TOPIC=orders/create
 
@@ -115,15 +130,27 @@ declare -A RESULT
 
 # CPU accounting (cpu_begin, cpu_end): lib.sh.
 
+# Which processors each row ran with, and how many events reached `done`
+# during it (warm-up and drain included): PROCESSORS_OF, PROCESSED_IN.
+declare -A PROCESSORS_OF PROCESSED_IN
+ROW_DONE_BEFORE=0
+row_begin() {
+    PROCESSORS_OF[$1]=$HARAVAN_PROCESSORS
+    ROW_DONE_BEFORE=$(events_with_status 'done')
+}
+row_end() { PROCESSED_IN[$1]=$(($(events_with_status 'done') - ROW_DONE_BEFORE)); }
+
 # run_load NAME [load options...]: runs one row, keeps its line in RESULT[NAME].
 run_load() {
     local name=$1
     shift
     say "row $name"
     local line
+    row_begin "$name"
     cpu_begin
     line=$("$WORK/load" --label "$name" --duration "$DURATION" --warmup "$WARMUP" "$@")
     cpu_end "$name" "$(field "$line" sent_total)"
+    row_end "$name"
     echo "$line" >> "$WORK/out/load.txt"
     RESULT[$name]=$line
     local errors
@@ -170,7 +197,7 @@ UPDATED_AT=$(sed -n 's/^  "updated_at": "\([^"]*\)".*/\1/p' "$BODY" | head -n 1)
 run_pgbench() {
     local id_base=$1 seconds=$2
     shift 2
-    "$PGBIN/pgbench" -h "$STACK_PGHOST" -U haravan -n -M extended \
+    "$PGBIN/pgbench" -h "$STACK_PGHOST" -U haravan -n -M "$PGBENCH_MODE" \
         -c "$CONNECTIONS" -j 1 -T "$seconds" -f "$BENCH/intake-insert.sql" \
         -D seq=0 -D "id_base=$id_base" -D "org=$ORG_ID" -D "topic=$TOPIC" \
         -D "updated=$UPDATED_AT" -D "headers=$PG_HEADERS" -D "body=$PG_BODY" \
@@ -179,6 +206,7 @@ run_pgbench() {
 
 say "row pgbench (warm-up ${WARMUP}s)"
 rows_before=$(event_rows)
+row_begin pgbench
 cpu_begin
 run_pgbench 7000000000000 "$WARMUP" > "$WORK/out/pgbench-warmup.txt" 2>&1 ||
     die "pgbench warm-up failed: $(tail -n 5 "$WORK/out/pgbench-warmup.txt")"
@@ -189,6 +217,7 @@ run_pgbench 8000000000000 "$DURATION" -l --log-prefix="$WORK/pgbench-log/tx" \
 pgbench_done=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' \
     "$WORK/out/pgbench.txt" "$WORK/out/pgbench-warmup.txt" | awk '{ sum += $1 } END { print sum }')
 cpu_end pgbench "$pgbench_done"
+row_end pgbench
 rows_after=$(event_rows)
 PGBENCH_TPS=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$WORK/out/pgbench.txt")
 PGBENCH_FAILED=$(sed -n 's/^number of failed transactions: \([0-9]*\).*/\1/p' "$WORK/out/pgbench.txt")
@@ -213,7 +242,9 @@ PHP_FPM=$(ls /usr/sbin/php-fpm* 2> /dev/null | sort -V | tail -n 1 || true)
 PHP_ROWS=0
 if [ "$WANT_PHP" = 0 ]; then
     NOTES+=("PHP-FPM rows skipped (BENCH_PHP=0)")
-elif [ -z "$PHP_FPM" ] || ! "$PHP_FPM" -m 2> /dev/null | grep -qx pgsql; then
+elif [ -z "$PHP_FPM" ] || ! grep -qx pgsql <<< "$("$PHP_FPM" -m 2> /dev/null || true)"; then
+    # (The module list is read whole first: `php-fpm -m | grep -q` under
+    # pipefail fails whenever grep's early exit makes php-fpm die of SIGPIPE.)
     [ "$WANT_PHP" = 1 ] && die "BENCH_PHP=1 but php-fpm with pgsql is not installed (apt-get install php-fpm php-pgsql)"
     NOTES+=("PHP-FPM rows skipped: php-fpm or php-pgsql not installed (apt-get install php-fpm php-pgsql)")
 else
@@ -323,12 +354,45 @@ elif [ "$WANT_WRK" = 1 ]; then
     die "BENCH_WRK=1 but wrk is not installed"
 fi
 
+# ------------------------------------------------------------------ like for like
+# Every row the intake, PHP-FPM and pgbench stored carries what the intake's
+# statement writes (the same key shape, the body's digest, the resource
+# and version the processors claim by): the PHP peer and pgbench do the
+# intake's work, not less.
+incomplete=$(psql_super -c "SELECT count(*) FROM hv_events WHERE body_sha256 IS NULL
+    OR resource IS DISTINCT FROM 'orders:$ORG_ID:' || resource_id OR resource_version IS NULL
+    OR dedupe_key <> 'v1:$ORG_ID:$TOPIC:' || resource_id || ':' || resource_updated_at
+    OR status <> 'pending' AND status <> 'done'")
+if [ "$incomplete" = 0 ]; then
+    NOTES+=("every row stored by the intake, PHP-FPM and pgbench has the intake's key, body digest, resource and version: match")
+else
+    NOTES+=("$incomplete stored rows lack what the intake's statement writes (key, body digest, resource, version): MISMATCH")
+    FAILURES+=("$incomplete stored rows differ from what the intake stores")
+fi
+
+# ------------------------------------------------------------------ intake while processing
+# The workers' and processors' peak memory over rows 1-6, before they stop.
+bench_memory rows-1-6
+if [ "$BUSY_PROCESSORS" != 0 ]; then
+    say "restarting haravan-fcgi with $BUSY_PROCESSORS processors on an emptied inbox"
+    BUILD=$BUILD "$ROOT/tests/stack/stack.sh" fcgi-stop "$STACK"
+    # The rows before were counted; what they stored is not this row's work.
+    psql_super -c "TRUNCATE hv_events" -c "CHECKPOINT"
+    HARAVAN_PROCESSORS=$BUSY_PROCESSORS
+    BUILD=$BUILD "$ROOT/tests/stack/stack.sh" fcgi-start "$STACK"
+    run_intake intake_busy "$BASE/api/haravan/webhook" --mode open --rate "$OPEN_RATE" \
+        --connections "$OPEN_CONNECTIONS"
+    busy_waiting=$(psql_super -c "SELECT count(*) FROM hv_events WHERE status IN ('pending', 'processing')")
+    NOTES+=("intake_busy: $BUSY_PROCESSORS processors processed ${PROCESSED_IN[intake_busy]} of the $(field "${RESULT[intake_busy]}" expected_total) events delivered during the row; $busy_waiting still waiting at its end")
+    bench_memory row-7
+fi
+
 # ------------------------------------------------------------------ report
 wal_files > "$WORK/out/wal-after.txt"
 wal_written=$(psql_super -c "SELECT round(pg_wal_lsn_diff(pg_current_wal_lsn(), '$WAL_LSN_START') / 1048576)")
 wal_created=$(comm -13 "$WORK/out/wal-before.txt" "$WORK/out/wal-after.txt" | wc -l)
 NOTES+=("WAL written during the rows: $wal_written MB; WAL segments created (not recycled) during the rows: $wal_created")
-for name in static noop intake intake_open pgbench php php_open; do
+for name in static noop intake intake_open pgbench php php_open intake_busy; do
     [ -n "${CPU[$name]:-}" ] || continue
     # shellcheck disable=SC2086
     set -- ${CPU[$name]}
@@ -349,18 +413,20 @@ errors_of() {
 }
 row() {
     local name=$1 title=$2 line=${RESULT[$1]}
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$title" \
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$title" \
         "$(field "$line" rate)" "$(field "$line" p50_ms)" "$(field "$line" p99_ms)" \
-        "$(field "$line" max_ms)" "$(errors_of "$name")" "$(field "$line" requests)"
+        "$(field "$line" max_ms)" "$(errors_of "$name")" "$(field "$line" requests)" \
+        "${PROCESSORS_OF[$name]}" "${PROCESSED_IN[$name]}"
 }
 
 INTAKE_RATE=$(field "${RESULT[intake]}" rate)
 NOOP_RATE=$(field "${RESULT[noop]}" rate)
 OPEN_P99=$(field "${RESULT[intake_open]}" p99_ms)
+BUSY_P99=$(field "${RESULT[intake_busy]:-}" p99_ms)
 TO_PGBENCH=$(ratio "$INTAKE_RATE" "$PGBENCH_TPS")
 TO_NOOP=$(ratio "$INTAKE_RATE" "$NOOP_RATE")
 AIM_RATE=$(awk -v r="$TO_PGBENCH" 'BEGIN { print (r >= 0.60) ? "met" : "not met" }')
-AIM_P99=$(awk -v p="$OPEN_P99" 'BEGIN { print (p < 20) ? "met" : "not met" }')
+AIM_BUSY_P99=$(awk -v p="$BUSY_P99" 'BEGIN { print (p != "" && p < 20) ? "met" : "not met" }')
 
 PG_VERSION=$(psql_super -c "SHOW server_version")
 PG_SYNC=$(psql_super -c "SHOW synchronous_commit")
@@ -374,41 +440,51 @@ PG_FS=$(df -PT "$STACK_PGDATA/" | awk 'NR == 2 { print $2 }')
     echo
     echo "## haravan-crm intake benchmark, $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo
-    echo "Closed loop: $CONNECTIONS keep-alive connections (pgbench: $CONNECTIONS clients), ${DURATION} s measured after ${WARMUP} s warm-up."
+    echo "Closed loop: $CONNECTIONS keep-alive connections (pgbench: $CONNECTIONS clients, -M $PGBENCH_MODE), ${DURATION} s measured after ${WARMUP} s warm-up."
     echo "Open loop: $OPEN_RATE req/s scheduled, $OPEN_CONNECTIONS connections, latency from the scheduled send time."
-    echo "haravan-fcgi workers: $HARAVAN_WORKERS; processors: $HARAVAN_PROCESSORS."
+    echo "haravan-fcgi workers: $HARAVAN_WORKERS; processors: as each row says (the last two columns: haravan-fcgi's processors during the row, and the events they brought to \`done\` during it, warm-up and drain included)."
     echo
-    echo "| row | rate (req/s) | p50 ms | p99 ms | max ms | errors | requests |"
-    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: |"
+    echo "| row | rate (req/s) | p50 ms | p99 ms | max ms | errors | requests | processors | processed during the row |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
     row static "nginx \`return 200\` (GET /bench/static)"
     row noop "no-op FastCGI round trip (GET /api/haravan/bench-noop, 404)"
     row intake "signed webhook intake, closed loop (POST /api/haravan/webhook)"
     row intake_open "signed webhook intake, open loop at $OPEN_RATE req/s"
-    printf '| %s | %s | %s | %s | %s | %s | %s |\n' \
+    printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
         "pgbench, the intake's INSERT ($CONNECTIONS clients, tps)" "$PGBENCH_TPS" "$PGBENCH_P50" \
         "$PGBENCH_P99" "$PGBENCH_MAX" "${PGBENCH_FAILED:-0}" \
-        "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/out/pgbench.txt")"
+        "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$WORK/out/pgbench.txt")" \
+        "${PROCESSORS_OF[pgbench]}" "${PROCESSED_IN[pgbench]}"
     if [ "$PHP_ROWS" = 1 ]; then
         row php "PHP-FPM receiver, closed loop ($HARAVAN_WORKERS children)"
         row php_open "PHP-FPM receiver, open loop at $OPEN_RATE req/s"
+    fi
+    if [ -n "${RESULT[intake_busy]:-}" ]; then
+        row intake_busy "signed webhook intake, open loop at $OPEN_RATE req/s, processors running"
     fi
     echo
     echo "| ratio | value | aim |"
     echo "| --- | ---: | --- |"
     echo "| intake / pgbench | $TO_PGBENCH | >= 0.60: $AIM_RATE |"
     echo "| intake / no-op | $TO_NOOP | |"
-    echo "| intake p99 at $OPEN_RATE req/s | $OPEN_P99 ms | < 20 ms: $AIM_P99 |"
+    echo "| intake p99 at $OPEN_RATE req/s, processors: $HARAVAN_PROCESSORS_ROWS | $OPEN_P99 ms | |"
+    if [ -n "${RESULT[intake_busy]:-}" ]; then
+        echo "| intake p99 at $OPEN_RATE req/s while $BUSY_PROCESSORS processors run | $BUSY_P99 ms | < 20 ms: $AIM_BUSY_P99 |"
+    fi
     if [ "$PHP_ROWS" = 1 ]; then
         PHP_RATE=$(field "${RESULT[php]}" rate)
-        echo "| intake / PHP-FPM | $(ratio "$INTAKE_RATE" "$PHP_RATE") | |"
+        TO_PHP=$(ratio "$INTAKE_RATE" "$PHP_RATE")
+        echo "| intake / PHP-FPM | $TO_PHP | >= 2: $(awk -v r="$TO_PHP" 'BEGIN { print (r >= 2) ? "met" : "not met" }') |"
         echo "| PHP-FPM / pgbench | $(ratio "$PHP_RATE" "$PGBENCH_TPS") | |"
+    else
+        echo "| intake / PHP-FPM | n/a (no PHP-FPM rows) | >= 2: not measured |"
     fi
     echo
     echo "Where the CPU went, per row (warm-up and drain included; µs/req = CPU time of the group / requests sent; the client's time includes the kernel's loopback TCP work done when it sends):"
     echo
     echo "| row | wall s | machine busy | client µs/req | nginx µs/req | FastCGI app µs/req | PostgreSQL µs/req | kernel threads µs/req | other processes | autovacuum passes |"
     echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-    for name in static noop intake intake_open pgbench php php_open; do
+    for name in static noop intake intake_open pgbench php php_open intake_busy; do
         [ -n "${CPU[$name]:-}" ] || continue
         # shellcheck disable=SC2086
         set -- ${CPU[$name]}
@@ -424,6 +500,7 @@ PG_FS=$(df -PT "$STACK_PGDATA/" | awk 'NR == 2 { print $2 }')
     echo "Machine: $(nproc) cores ($CPU_MODEL), $(uname -sr), shared by the load generator, nginx, the workers and PostgreSQL."
     echo "PostgreSQL $PG_VERSION (fsync=$PG_FSYNC, synchronous_commit=$PG_SYNC, wal_sync_method=$PG_WAL_SYNC, data on $PG_FS); nginx $NGINX_VERSION."
     echo
+    memory_table
     print_notes
 } | tee "$WORK/out/table.md"
 

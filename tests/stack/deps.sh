@@ -3,6 +3,7 @@
 #
 #   deps.sh        to build and run
 #   deps.sh test   and to run every test (adds the browser test's packages)
+#   deps.sh bench  and to run the benchmarks (adds the PHP-FPM peer's packages)
 #
 # As root it runs apt-get itself; as a user with passwordless sudo it uses
 # sudo; otherwise it prints the exact command and stops, since building
@@ -19,6 +20,13 @@ PACKAGES=(
 # no npm), and fonts with Vietnamese glyphs for its screenshots.
 if [ "${1:-}" = test ]; then
     PACKAGES+=(chromium nodejs fonts-noto-core)
+fi
+# `deps.sh bench` (make bench, bench-processing, bench-burst) adds the PHP-FPM
+# peer of tests/bench/run.sh: Debian's php-fpm and its PostgreSQL module.
+# Not needed by `make test`; Debian may start its own php-fpm service on
+# install, which the benchmark leaves alone (it runs a private one).
+if [ "${1:-}" = bench ]; then
+    PACKAGES+=(php-fpm php-pgsql)
 fi
 
 missing=()
