@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/sql_array.h"
+
 static const char find_sql[] =
     "SELECT id, payment_status, status,"
     " coalesce(haravan_updated_at < hv_timestamptz($3::text), hv_timestamptz($3::text) IS NOT NULL"
@@ -51,11 +53,17 @@ static const char items_signature_sql[] =
     " price, discount, haravan_line_item_id), E'\\n' ORDER BY id), '')"
     " FROM order_items WHERE order_id = $1::bigint";
 
-static const char insert_item_sql[] =
+/* Every item of an order in one statement (core/sql_array.h): each column
+ * an array, in the order of the items, which is the order of their ids
+ * (items_signature_sql reads them back by id). */
+static const char insert_items_sql[] =
     "INSERT INTO order_items (order_id, product_id, variant_id, sku, name, quantity, price,"
     " discount, haravan_line_item_id)"
-    " VALUES ($1::bigint, $2::text, $3::text, $4::text, $5::text, $6::integer, $7::numeric, "
-    "$8::numeric, $9::text)";
+    " SELECT $1::bigint, product, variant, sku, name, quantity::integer, price::numeric,"
+    " discount::numeric, line FROM unnest($2::text[], $3::text[], $4::text[], $5::text[],"
+    " $6::text[], $7::text[], $8::text[], $9::text[])"
+    " WITH ORDINALITY AS item(product, variant, sku, name, quantity, price, discount, line, place)"
+    " ORDER BY place";
 
 static const char insert_payment_sql[] =
     "INSERT INTO payments (order_id, amount, method, paid_at, haravan_transaction_id)"
@@ -127,25 +135,68 @@ static int items_differ(db *database, const char *order_id, const crm_order_inpu
     return differ;
 }
 
+#define ITEM_COLUMNS 8
+
+/* Column `column` of item `item` as its text[] element (NULL: SQL NULL).
+ * `quantity` is room for the quantity's digits. */
+static const char *item_column(const crm_item_input *item, int column, char quantity[32])
+{
+    switch (column) {
+    case 0:
+        return or_null(item->product_id);
+    case 1:
+        return or_null(item->variant_id);
+    case 2:
+        return or_null(item->sku);
+    case 3:
+        return item->name;
+    case 4:
+        snprintf(quantity, 32, "%lld", item->quantity);
+        return quantity;
+    case 5:
+        return item->price;
+    case 6:
+        return item->discount;
+    default:
+        return or_null(item->line_item_id);
+    }
+}
+
+/* The items' column `column` as one array literal, appended to `out`. */
+static int column_array(const crm_order_input *in, int column, buffer *out)
+{
+    const char **elements = calloc(in->item_count, sizeof *elements);
+    char(*quantities)[32] = calloc(in->item_count, sizeof *quantities);
+    int result = elements != NULL && quantities != NULL ? 0 : -1;
+    for (size_t i = 0; i < in->item_count && result == 0; i++)
+        elements[i] = item_column(&in->items[i], column, quantities[i]);
+    if (result == 0)
+        result = sql_text_array(out, elements, in->item_count);
+    free(elements);
+    free(quantities);
+    return result;
+}
+
 static int insert_items(db *database, const char *order_id, const crm_order_input *in)
 {
-    for (size_t i = 0; i < in->item_count; i++) {
-        const crm_item_input *item = &in->items[i];
-        char quantity[32];
-        snprintf(quantity, sizeof quantity, "%lld", item->quantity);
-        const char *values[] = {order_id,
-                                or_null(item->product_id),
-                                or_null(item->variant_id),
-                                or_null(item->sku),
-                                item->name,
-                                quantity,
-                                item->price,
-                                item->discount,
-                                or_null(item->line_item_id)};
-        if (run(database, insert_item_sql, 9, values, NULL) != 0)
-            return -1;
+    if (in->item_count == 0)
+        return 0;
+    buffer columns[ITEM_COLUMNS];
+    const char *values[1 + ITEM_COLUMNS] = {order_id};
+    int result = 0;
+    for (int c = 0; c < ITEM_COLUMNS; c++) {
+        columns[c] = (buffer)BUFFER_INIT;
+        if (result == 0)
+            result = column_array(in, c, &columns[c]);
+        values[1 + c] = buffer_text(&columns[c]);
     }
-    return 0;
+    if (result == 0)
+        result = run(database, insert_items_sql, 1 + ITEM_COLUMNS, values, NULL);
+    else
+        snprintf(database->error, sizeof database->error, "out of memory writing order items");
+    for (int c = 0; c < ITEM_COLUMNS; c++)
+        buffer_free(&columns[c]);
+    return result;
 }
 
 static int replace_items(db *database, const char *order_id, const crm_order_input *in)

@@ -13,6 +13,7 @@
 #include <cJSON.h>
 
 #include "core/buffer.h"
+#include "core/sql_array.h"
 #include "crm/customer.h"
 #include "crm/order.h"
 #include "crm/haravan_field.h"
@@ -26,6 +27,13 @@
  * the one it keeps once processed: the wait is said, never a failure. */
 #define WAITING_NOTE "waiting for the shop's Haravan API rate limit"
 #define WAITED_NOTE  "waited for the shop's Haravan API rate limit"
+/* A CRM row the event must write is held by another transaction (a person
+ * editing it in the CRM, a long job): the event waits, without counting an
+ * attempt, instead of holding up the rest of its batch. */
+#define ROW_LOCK_TIMEOUT            "2s"
+#define ROW_WAIT_MS                 1000
+#define ROW_WAITING_NOTE            "waiting for a CRM row another transaction holds"
+#define SQLSTATE_LOCK_NOT_AVAILABLE "55P03"
 /* executor()'s answer when the staff lookup said "not now". */
 #define EXECUTOR_NOT_NOW -2
 
@@ -142,7 +150,7 @@ static int record_failure(db *database, const event *e, const char *reason, crm_
  * counted, no reason recorded, only a note saying why it waits. */
 static int wait_for_bucket(db *database, const event *e)
 {
-    return inbox_wait_for_bucket(database, e->id_text, e->wait_ms, WAITING_NOTE);
+    return inbox_defer(database, e->id_text, e->wait_ms, WAITING_NOTE);
 }
 
 /* ---- owners ---- */
@@ -215,23 +223,43 @@ static long long executor(crm_processor *processor, event *e, const char *staff_
 
 /* ---- inside the transaction ---- */
 
-static int emit(db *database, const event *e, const char *type, long long entity_id,
-                const char *haravan_id)
+/* The automation events of one change, in one statement: `types`, in
+ * their order (the CRM's automation reads them by id: created before
+ * paid), each notified on crm_events in the same order. */
+static int emit_all(db *database, const event *e, const char *const *types, size_t count,
+                    long long entity_id, const char *haravan_id)
 {
+    if (count == 0)
+        return 0;
     char entity[32];
     snprintf(entity, sizeof entity, "%lld", entity_id);
-    const char *values[] = {type, entity, e->org_id, haravan_id, e->id_text};
-    PGresult *result = db_query(
-        database, DB_ONCE,
-        "WITH inserted AS (INSERT INTO crm_events (type, entity_id, payload)"
-        " VALUES ($1, $2::bigint, jsonb_build_object('id', $2::bigint, 'haravan_org_id', $3::text,"
-        " 'haravan_id', $4::text, 'hv_event_id', $5::bigint)) RETURNING id)"
-        " SELECT pg_notify('crm_events', id::text) FROM inserted",
-        5, values, NULL, NULL);
+    buffer array = BUFFER_INIT;
+    if (sql_text_array(&array, types, count) != 0) {
+        buffer_free(&array);
+        snprintf(database->error, sizeof database->error, "out of memory writing crm_events");
+        return -1;
+    }
+    const char *values[] = {buffer_text(&array), entity, e->org_id, haravan_id, e->id_text};
+    PGresult *result =
+        db_query(database, DB_ONCE,
+                 "WITH inserted AS (INSERT INTO crm_events (type, entity_id, payload)"
+                 " SELECT type, $2::bigint, jsonb_build_object('id', $2::bigint, 'haravan_org_id',"
+                 " $3::text, 'haravan_id', $4::text, 'hv_event_id', $5::bigint)"
+                 " FROM unnest($1::text[]) WITH ORDINALITY AS event(type, place) ORDER BY place"
+                 " RETURNING id)"
+                 " SELECT pg_notify('crm_events', id::text) FROM inserted ORDER BY id",
+                 5, values, NULL, NULL);
+    buffer_free(&array);
     if (result == NULL)
         return -1;
     PQclear(result);
     return 0;
+}
+
+static int emit(db *database, const event *e, const char *type, long long entity_id,
+                const char *haravan_id)
+{
+    return emit_all(database, e, &type, 1, entity_id, haravan_id);
 }
 
 /* The id of the source for `key`, 0 when there is none, -1 on error. */
@@ -300,17 +328,17 @@ static int apply_customer(db *database, event *e, const crm_customer_input *inpu
 static int apply_order_events(db *database, const event *e, const crm_order_input *input,
                               const crm_order_result *result)
 {
-    const char *id = input->haravan_id;
-    if (result->created && emit(database, e, "order.created", result->id, id) != 0)
-        return -1;
-    int updated = !result->created && (result->changed || result->payments_added > 0);
-    if (updated && emit(database, e, "order.updated", result->id, id) != 0)
-        return -1;
-    if (result->became_paid && emit(database, e, "order.paid", result->id, id) != 0)
-        return -1;
-    if (result->became_cancelled && emit(database, e, "order.cancelled", result->id, id) != 0)
-        return -1;
-    return 0;
+    const char *types[4];
+    size_t count = 0;
+    if (result->created)
+        types[count++] = "order.created";
+    if (!result->created && (result->changed || result->payments_added > 0))
+        types[count++] = "order.updated";
+    if (result->became_paid)
+        types[count++] = "order.paid";
+    if (result->became_cancelled)
+        types[count++] = "order.cancelled";
+    return emit_all(database, e, types, count, result->id, input->haravan_id);
 }
 
 static int apply_order(db *database, event *e, const crm_order_payload *work,
@@ -458,6 +486,7 @@ static int apply_in_savepoint(db *database, work *w)
         }
         char failure[sizeof database->error];
         int retryable = db_retryable(database);
+        int row_held = strcmp(database->sqlstate, SQLSTATE_LOCK_NOT_AVAILABLE) == 0;
         failure_reason(database, failure, sizeof failure);
         if (database->connection == NULL ||
             db_command(database, "ROLLBACK TO SAVEPOINT crm_event") != 0)
@@ -465,6 +494,12 @@ static int apply_in_savepoint(db *database, work *w)
         if (retryable && attempt + 1 < CONFLICT_RETRIES)
             continue;
         memcpy(w->e.notes, notes_before, sizeof notes_before);
+        if (row_held) {
+            w->outcome = CRM_OUTCOME_WAITING;
+            if (inbox_defer(database, w->e.id_text, ROW_WAIT_MS, ROW_WAITING_NOTE) != 0)
+                return -1;
+            return db_command(database, "RELEASE SAVEPOINT crm_event");
+        }
         if (record_failure(database, &w->e, failure, &w->outcome) != 0)
             return -1;
         return db_command(database, "RELEASE SAVEPOINT crm_event");
@@ -479,6 +514,8 @@ typedef struct batch {
 static int batch_body(db *database, void *argument)
 {
     batch *b = argument;
+    if (db_command(database, "SET LOCAL lock_timeout = '" ROW_LOCK_TIMEOUT "'") != 0)
+        return -1;
     for (int i = 0; i < b->count; i++)
         if (b->items[i].kind != WORK_NONE && apply_in_savepoint(database, &b->items[i]) != 0)
             return -1;
@@ -639,7 +676,7 @@ static int finish_batch(crm_processor *processor, work *items, int count)
 
 int crm_process_due(crm_processor *processor, int limit)
 {
-    PGresult *due = inbox_due(processor->database, limit);
+    PGresult *due = inbox_due(processor->database);
     if (due == NULL)
         return -1;
     work *items = calloc(CRM_PROCESSOR_BATCH, sizeof *items);
@@ -648,7 +685,8 @@ int crm_process_due(crm_processor *processor, int limit)
         return -1;
     }
     int processed = 0, count = 0, failed = 0;
-    for (int row = 0; row < PQntuples(due) && !failed; row++) {
+    int rows = PQntuples(due) < limit ? PQntuples(due) : limit;
+    for (int row = 0; row < rows && !failed; row++) {
         int claimed =
             claim(processor, PQgetvalue(due, row, 0), PQgetvalue(due, row, 1), &items[count]);
         failed = claimed < 0;
@@ -658,7 +696,7 @@ int crm_process_due(crm_processor *processor, int limit)
         } else if (claimed == 1) {
             count++;
         }
-        if (count == CRM_PROCESSOR_BATCH || (count > 0 && (failed || row + 1 == PQntuples(due)))) {
+        if (count == CRM_PROCESSOR_BATCH || (count > 0 && (failed || row + 1 == rows))) {
             int finished = finish_batch(processor, items, count);
             failed = failed || finished < 0;
             processed += finished > 0 ? finished : 0;

@@ -27,6 +27,11 @@
  *     deadlock (db_retryable): the event is run again from its savepoint
  *     at once, a few times; a connection lost in the middle: the batch is
  *     lost whole, its events still pending (above);
+ *   - a CRM row the event must write, held by another transaction for more
+ *     than 2 s (the batch's lock_timeout: someone editing that order in the
+ *     CRM): the event is rolled back to its savepoint and is due again in a
+ *     second, no attempt counted, noted as waiting; the rest of its batch
+ *     goes on (before, one held row stopped every event of the batch);
  *   - a payload that cannot be read (a body intake's parser refuses, a
  *     body that does not fit its topic, a field the record cannot be right
  *     without: crm/haravan_payload.h): the event is dead at once with the
@@ -135,7 +140,8 @@ crm_replay_result crm_replay_event(crm_processor *processor, long long event_id,
 crm_replay_result crm_replay_queue(db *database, long long event_id);
 
 /* Claims and processes the events that are due (pending, next attempt
- * reached), oldest first, looking at up to `limit` of them; one whose
+ * reached), oldest first, looking at up to `limit` of them (at most
+ * INBOX_DUE_LIMIT, inbox/claim.h); one whose
  * resource another process holds, or behind an older pending version, is
  * left. Returns how many it processed (0: nothing it could take), or -1
  * when the database failed before any. */

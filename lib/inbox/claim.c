@@ -75,7 +75,7 @@ int inbox_record_failure(db *database, const char *id, const char *reason, int m
     return 0;
 }
 
-int inbox_wait_for_bucket(db *database, const char *id, long wait_ms, const char *note)
+int inbox_defer(db *database, const char *id, long wait_ms, const char *note)
 {
     char wait[32];
     snprintf(wait, sizeof wait, "%ld", wait_ms);
@@ -108,18 +108,14 @@ int inbox_wait_for_bucket(db *database, const char *id, long wait_ms, const char
  * processor that dies (kill -9, a lost connection) releases it at once. */
 #define RESOURCE_LOCK "(" INBOX_LOCK_CLASS ", hashtext($1))"
 
-PGresult *inbox_due(db *database, int limit)
+PGresult *inbox_due(db *database)
 {
-    char limit_text[16];
-    snprintf(limit_text, sizeof limit_text, "%d", limit);
-    const char *values[] = {limit_text};
-    return db_query(
-        database, DB_IDEMPOTENT,
-        "SELECT e.id, coalesce(e.resource, '') FROM hv_events e"
-        " WHERE e.status = 'pending' AND e.next_attempt_at <= now() AND" NO_OLDER_VERSION_PENDING
-        " ORDER BY e.next_attempt_at, e.id"
-        " LIMIT $1::int",
-        1, values, NULL, NULL);
+    return db_query(database, DB_IDEMPOTENT,
+                    "SELECT e.id, coalesce(e.resource, '') FROM hv_events e"
+                    " WHERE e.status = 'pending' AND e.next_attempt_at <= now()"
+                    " AND" NO_OLDER_VERSION_PENDING " ORDER BY e.next_attempt_at"
+                    " LIMIT " INBOX_DUE_LIMIT,
+                    0, NULL, NULL, NULL);
 }
 
 int inbox_still_first(db *database, const char *id)

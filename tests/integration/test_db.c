@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "core/db.h"
+#include "core/sql_array.h"
 #include "support.h"
 
 #define SECRET "it-db-secret"
@@ -228,6 +229,43 @@ static void exec_on(PGconn *connection, const char *sql, const char *parameter)
  * very moment: the other commits while the connector's INSERT ... ON
  * CONFLICT waits on it. The order must still be processed at once, with
  * the other's source. */
+/* sql_text_array: what PostgreSQL reads back from the literal is the
+ * elements themselves, in order, however they are spelled: the text
+ * "NULL", an empty string, quotes, backslashes, commas, braces, spaces,
+ * a Vietnamese name, and a real NULL. And one statement with unnest()
+ * writes what one statement per element would have (the order's items). */
+static void test_text_array_round_trips_through_postgresql(void **state)
+{
+    (void)state;
+    static const char *const elements[] = {
+        "NULL", "",           "say \"hi\"", "back\\slash", "a,b",
+        "{x}",  "  spaced  ", "Áo thun",    NULL,          "last",
+    };
+    size_t count = sizeof elements / sizeof elements[0];
+    buffer array = BUFFER_INIT;
+    assert_int_equal(sql_text_array(&array, elements, count), 0);
+    db database;
+    assert_int_equal(db_init(&database, it_env("HARAVAN_DB"), "it-db-array"), 0);
+    const char *values[] = {buffer_text(&array)};
+    PGresult *result = db_query(&database, DB_ONCE,
+                                "SELECT element, element IS NULL FROM unnest($1::text[])"
+                                " WITH ORDINALITY AS u(element, position) ORDER BY position",
+                                1, values, NULL, NULL);
+    assert_non_null(result);
+    assert_int_equal(PQntuples(result), (int)count);
+    for (size_t i = 0; i < count; i++) {
+        if (elements[i] == NULL) {
+            assert_string_equal(PQgetvalue(result, (int)i, 1), "t");
+            continue;
+        }
+        assert_string_equal(PQgetvalue(result, (int)i, 1), "f");
+        assert_string_equal(PQgetvalue(result, (int)i, 0), elements[i]);
+    }
+    PQclear(result);
+    buffer_free(&array);
+    db_close(&database);
+}
+
 static void test_new_channel_met_by_two_at_once(void **state)
 {
     (void)state;
@@ -394,6 +432,7 @@ int main(void)
         cmocka_unit_test(test_statement_of_a_lost_transaction_is_not_run_outside_it),
         cmocka_unit_test(test_db_transaction_fails_whole_and_runs_again_whole),
         cmocka_unit_test(test_failed_connect_leaves_no_stale_sqlstate),
+        cmocka_unit_test(test_text_array_round_trips_through_postgresql),
         cmocka_unit_test(test_new_channel_met_by_two_at_once),
         cmocka_unit_test(test_infinity_does_not_freeze_an_order),
         cmocka_unit_test(test_hv_timestamptz_reads_only_timestamps),
