@@ -30,7 +30,7 @@
 /* A CRM row the event must write is held by another transaction (a person
  * editing it in the CRM, a long job): the event waits, without counting an
  * attempt, instead of holding up the rest of its batch. */
-#define ROW_LOCK_TIMEOUT            "2s"
+#define ROW_LOCK_TIMEOUT            "200ms"
 #define ROW_WAIT_MS                 1000
 #define ROW_WAITING_NOTE            "waiting for a CRM row another transaction holds"
 #define SQLSTATE_LOCK_NOT_AVAILABLE "55P03"

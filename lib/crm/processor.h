@@ -28,10 +28,11 @@
  *     at once, a few times; a connection lost in the middle: the batch is
  *     lost whole, its events still pending (above);
  *   - a CRM row the event must write, held by another transaction for more
- *     than 2 s (the batch's lock_timeout: someone editing that order in the
- *     CRM): the event is rolled back to its savepoint and is due again in a
- *     second, no attempt counted, noted as waiting; the rest of its batch
- *     goes on (before, one held row stopped every event of the batch);
+ *     than 200 ms (the batch's lock_timeout: someone editing that order in
+ *     the CRM; our own transactions hold a row for milliseconds): the event
+ *     is rolled back to its savepoint and is due again in a second, no
+ *     attempt counted, noted as waiting; the rest of its batch goes on
+ *     (without it, one held row stopped every event of its batch);
  *   - a payload that cannot be read (a body intake's parser refuses, a
  *     body that does not fit its topic, a field the record cannot be right
  *     without: crm/haravan_payload.h): the event is dead at once with the
