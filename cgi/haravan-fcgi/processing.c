@@ -189,6 +189,11 @@ static void wait_for_work(processing *p, const sigset_t *waiting)
     if (connection != NULL && take_notifications(p, connection) > 0)
         return;
     seconds = seconds_to_promised_look(p, seconds);
+    /* The refresh duty is tried (or done) once a second, idle or not: when
+     * its holder dies, another processor takes it over within a second. */
+    double to_duty = (double)(p->refreshed_at + REFRESH_EVERY_SECONDS - time(NULL));
+    if (to_duty < seconds)
+        seconds = to_duty > 0.01 ? to_duty : 0.01;
     if (seconds <= 0) {
         memset(&p->look_again_at, 0, sizeof p->look_again_at); /* kept: look now */
         return;

@@ -667,7 +667,15 @@ static void test_one_processor_holds_the_refresh_duty(void **state)
             break;
         pause_ms(20);
     }
-    assert_true(after != 0 && after != before);
+    if (after == 0 || after == before)
+        fail_msg("no new processor took the refresh duty within 5 s (holder before: %lld, now:"
+                 " %lld; the holder now: %s)",
+                 before, after,
+                 it_text("SELECT coalesce(string_agg(a.application_name || ' ' || a.state || ' '"
+                         " || coalesce(a.wait_event, '-') || ' ' || left(a.query, 60), '; '),"
+                         " 'none') FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid"
+                         " WHERE l.locktype = 'advisory' AND l.classid = 26743 AND l.granted",
+                         NULL, NULL));
     assert_int_equal(duty_holders(), 1);
 }
 
