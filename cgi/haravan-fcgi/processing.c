@@ -75,27 +75,14 @@ static int install_signals(sigset_t *waiting)
     return prctl(PR_SET_PDEATHSIG, SIGTERM);
 }
 
-/* Every new session listens before it looks, so that no event committed
- * after the look goes unannounced.
- *
- * It also never plans a sequential scan where an index can serve
- * (enable_seqscan = off). Its statements are parsed once per session
- * (core/db.h), and after five runs PostgreSQL may keep one generic plan
- * for a statement, chosen from the statistics of that moment: made while
- * orders was still empty (a new install, a backlog drained right after
- * it), that plan was a sequential scan of orders for every order, kept as
- * the table grew until the next ANALYZE; the processors drained 20,000
- * orders at 448 a second. A processor's statements are all lookups by a
- * key an index holds, so ruling the sequential scan out costs nothing
- * where the statistics are right: 1,688 a second. (Planning every run
- * for its own values, plan_cache_mode = force_custom_plan, also avoids
- * it, at 936 a second: the planning is then half of PostgreSQL's work.)
- * docs/PERFORMANCE.md has the runs. */
+/* Every new session is readied for processing
+ * (crm_processor_prepare_session) and listens before it looks, so that no
+ * event committed after the look goes unannounced. */
 static int session_on_connect(db *database, void *context)
 {
     processing *p = context;
     p->fresh_session = 1;
-    if (db_command(database, "SET enable_seqscan = off") != 0)
+    if (crm_processor_prepare_session(database) != 0)
         return -1;
     return db_command(database, "LISTEN " INBOX_CHANNEL);
 }

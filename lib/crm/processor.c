@@ -762,6 +762,11 @@ crm_replay_result crm_replay_event(crm_processor *processor, long long event_id,
     return result == 0 ? CRM_REPLAY_PROCESSED : CRM_REPLAY_DEFERRED;
 }
 
+int crm_processor_prepare_session(db *database)
+{
+    return db_command(database, "SET enable_seqscan = off");
+}
+
 const char *crm_outcome_name(crm_outcome outcome)
 {
     switch (outcome) {

@@ -148,6 +148,23 @@ crm_replay_result crm_replay_queue(db *database, long long event_id);
  * when the database failed before any. */
 int crm_process_due(crm_processor *processor, int limit);
 
+/* Readies a session to process events: run it on every new session
+ * (db's on_connect) of a process that calls crm_process_due or
+ * crm_process_event. It rules out sequential scans where an index can
+ * serve (enable_seqscan = off). Statements are parsed once per session
+ * (core/db.h), and after five runs PostgreSQL may keep one generic plan
+ * for a statement, chosen from the statistics of that moment: made while
+ * orders was still empty (a new install, a backlog drained right after
+ * it), it was a sequential scan of orders for every order, kept as the
+ * table grew until the next ANALYZE; processors drained 20,000 orders at
+ * 448 a second. Processing's statements are all lookups by a key an index
+ * holds, so ruling the sequential scan out costs nothing where the
+ * statistics are right: 1,688 a second. (Planning every run for its own
+ * values, plan_cache_mode = force_custom_plan, also avoids it, at 936 a
+ * second: planning is then half of PostgreSQL's work.) docs/PERFORMANCE.md
+ * has the runs. Returns 0, or -1 with database->error set. */
+int crm_processor_prepare_session(db *database);
+
 /* The human words for an outcome. */
 const char *crm_outcome_name(crm_outcome outcome);
 

@@ -95,6 +95,12 @@ typedef struct session {
     crm_processor processor;
 } session;
 
+static int prepare_session(db *database, void *context)
+{
+    (void)context;
+    return crm_processor_prepare_session(database);
+}
+
 /* The processor as the workers set it up (worker.c): the staff directory
  * as executor lookup. No token refresher: the lookups are answered from
  * the cache, and a refresh would be a network call the run must not make. */
@@ -106,8 +112,13 @@ static int session_open(session *s, const char *config_path)
         fprintf(stderr, "process: configuration: %s\n", error);
         return -1;
     }
-    if (db_init(&s->database, s->configuration.database, "bench-process") != 0 ||
-        db_connect(&s->database) != 0) {
+    if (db_init(&s->database, s->configuration.database, "bench-process") != 0) {
+        fprintf(stderr, "process: out of memory\n");
+        return -1;
+    }
+    /* As haravan-fcgi's processors ready each session. */
+    s->database.on_connect = prepare_session;
+    if (db_connect(&s->database) != 0) {
         fprintf(stderr, "process: %s\n", s->database.error);
         return -1;
     }
