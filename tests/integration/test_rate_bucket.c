@@ -424,6 +424,12 @@ static void test_burst_of_orders_by_many_staff(void **state)
     open_db(&other_host, "it-rate-other-host");
     take_all(&other_host, ORG, &limits, &wait_ms);
     db_close(&other_host);
+    /* And closed for 3 s, as a 429's Retry-After closes it: a full bucket
+     * frees a slot every 250 ms, and haravan-ctl starting on a loaded
+     * machine took longer than that once (a clean-clone run: the replay
+     * found a slot and printed "done"). */
+    it_exec("UPDATE hv_rate_buckets SET blocked_until = now() + interval '3 seconds'"
+            " WHERE org_id = '" ORG "'");
     char output[256];
     snprintf(output, sizeof output, "/tmp/haravan-replay-waiting.%d.out", (int)getpid());
     snprintf(command, sizeof command, "replay %lld > '%s' 2>&1", first, output);
