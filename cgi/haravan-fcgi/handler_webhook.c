@@ -14,11 +14,10 @@
  * that are not UTF-8, which are stored as U+FFFD and noted, because
  * PostgreSQL refuses them and a refused delivery comes back forever.
  */
-#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/form.h"
 #include "core/header.h"
@@ -280,14 +279,10 @@ static int org_header(request *r, buffer *out, size_t *replaced)
 /* Whether this delivery's INSERT should notify the processors: when the
  * last one that did was sent INBOX_WAKE_MS ago or more (inbox/inbox.h
  * says why not every time). Sets *sent_at to now. */
-static int time_to_announce(const worker *w, struct timespec *sent_at)
+static int time_to_announce(const worker *w, double *sent_at)
 {
-    clock_gettime(CLOCK_MONOTONIC, sent_at);
-    if (w->announced_at.tv_sec == 0 && w->announced_at.tv_nsec == 0)
-        return 1;
-    long long elapsed_ms = (long long)(sent_at->tv_sec - w->announced_at.tv_sec) * 1000 +
-                           (sent_at->tv_nsec - w->announced_at.tv_nsec) / 1000000;
-    return elapsed_ms >= INBOX_WAKE_MS;
+    *sent_at = clock_monotonic_seconds();
+    return w->announced_at == 0 || *sent_at - w->announced_at >= INBOX_WAKE_MS / 1000.0;
 }
 
 static void store(worker *w, request *r, const char *topic)
@@ -332,7 +327,7 @@ static void store(worker *w, request *r, const char *topic)
         .body_length = r->body.length,
         .is_test = is_test_delivery(r),
     };
-    struct timespec sent_at;
+    double sent_at = 0;
     entry.announce = time_to_announce(w, &sent_at);
     if (inbox_store(&w->database, &entry, &r->event_id) != 0) {
         counters_add(&w->shared->webhook_unavailable);

@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/clock.h"
 #include "core/db.h"
 #include "core/log.h"
 #include "crm/processor.h"
@@ -39,11 +40,11 @@ typedef struct processing {
     PGconn *duty_session; /* the session holding the refresh duty, or NULL */
     int duty_backend;     /* and its backend's pid (a new PGconn may reuse the address) */
     time_t refreshed_at;
-    /* When to look again although no notification came (CLOCK_MONOTONIC;
-     * zero: no such promise pending): INBOX_WAKE_MS +
-     * INBOX_WAKE_MARGIN_MS after the last notification, for the events
+    /* When to look again although no notification came
+     * (clock_monotonic_seconds; 0: no such promise pending): INBOX_WAKE_MS
+     * + INBOX_WAKE_MARGIN_MS after the last notification, for the events
      * the workers stored without announcing (inbox/inbox.h, "Waking"). */
-    struct timespec look_again_at;
+    double look_again_at;
 } processing;
 
 static void on_terminate(int signal_number)
@@ -123,16 +124,9 @@ static int take_notifications(processing *p, PGconn *connection)
         count++;
         PQfreemem(n);
     }
-    if (count > 0) {
-        long long delay_ns = (INBOX_WAKE_MS + INBOX_WAKE_MARGIN_MS) * 1000000LL;
-        clock_gettime(CLOCK_MONOTONIC, &p->look_again_at);
-        p->look_again_at.tv_sec += (time_t)(delay_ns / 1000000000LL);
-        p->look_again_at.tv_nsec += (long)(delay_ns % 1000000000LL);
-        if (p->look_again_at.tv_nsec >= 1000000000L) {
-            p->look_again_at.tv_sec++;
-            p->look_again_at.tv_nsec -= 1000000000L;
-        }
-    }
+    if (count > 0)
+        p->look_again_at =
+            clock_monotonic_seconds() + (INBOX_WAKE_MS + INBOX_WAKE_MARGIN_MS) / 1000.0;
     return count;
 }
 
@@ -140,12 +134,9 @@ static int take_notifications(processing *p, PGconn *connection)
  * look is promised. */
 static double seconds_to_promised_look(const processing *p, double otherwise)
 {
-    if (p->look_again_at.tv_sec == 0 && p->look_again_at.tv_nsec == 0)
+    if (p->look_again_at == 0)
         return otherwise;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double seconds = (double)(p->look_again_at.tv_sec - now.tv_sec) +
-                     (double)(p->look_again_at.tv_nsec - now.tv_nsec) / 1e9;
+    double seconds = p->look_again_at - clock_monotonic_seconds();
     return seconds < otherwise ? seconds : otherwise;
 }
 
@@ -182,7 +173,7 @@ static void wait_for_work(processing *p, const sigset_t *waiting)
     if (to_duty < seconds)
         seconds = to_duty > 0.01 ? to_duty : 0.01;
     if (seconds <= 0) {
-        memset(&p->look_again_at, 0, sizeof p->look_again_at); /* kept: look now */
+        p->look_again_at = 0; /* kept: look now */
         return;
     }
     struct timespec timeout = {.tv_sec = (time_t)seconds,
@@ -192,7 +183,7 @@ static void wait_for_work(processing *p, const sigset_t *waiting)
         return;
     (void)ppoll(&socket, socket.fd >= 0 ? 1 : 0, &timeout, waiting);
     if (seconds_to_promised_look(p, 1) <= 0)
-        memset(&p->look_again_at, 0, sizeof p->look_again_at); /* kept by the look that follows */
+        p->look_again_at = 0; /* kept by the look that follows */
     if (connection != NULL && connection == p->database.connection)
         (void)take_notifications(p, connection);
 }

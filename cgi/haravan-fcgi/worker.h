@@ -15,8 +15,6 @@
 #ifndef HARAVAN_FCGI_WORKER_H
 #define HARAVAN_FCGI_WORKER_H
 
-#include <time.h>
-
 #include "core/config.h"
 #include "core/db.h"
 #include "counters.h"
@@ -32,8 +30,8 @@ typedef struct worker {
     hv_clients haravan; /* accounts and webhooks for the admin routes, token refresh after a 401 */
     subscriptions_cache subscriptions; /* for /api/haravan/status */
     /* When this worker last sent an INSERT that notifies the processors
-     * (CLOCK_MONOTONIC; zero: never): inbox/inbox.h, "Waking". */
-    struct timespec announced_at;
+     * (clock_monotonic_seconds; 0: never): inbox/inbox.h, "Waking". */
+    double announced_at;
 } worker;
 
 /* Serves requests until SIGTERM. Returns the process exit status. */

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "haravan/http.h"
 
@@ -40,13 +41,6 @@ typedef struct attempt {
 } attempt;
 
 /* ---- clock ------------------------------------------------------------ */
-
-static double monotonic_seconds(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
 
 static void sleep_seconds(double seconds)
 {
@@ -357,7 +351,7 @@ static void pace(hv_api_client *client, hv_api_result *result)
 {
     if (!client->bucket_known || client->options.shared_bucket)
         return;
-    double elapsed = monotonic_seconds() - client->bucket_seen_at;
+    double elapsed = clock_monotonic_seconds() - client->bucket_seen_at;
     double delay =
         hv_api_pace_delay(client->bucket_used, client->bucket_size, elapsed,
                           client->options.pace_headroom, client->options.drain_per_second);
@@ -372,13 +366,13 @@ static void remember_bucket(hv_api_client *client, const attempt *current, long 
         client->bucket_known = 1;
         client->bucket_used = current->used;
         client->bucket_size = current->size;
-        client->bucket_seen_at = monotonic_seconds();
+        client->bucket_seen_at = clock_monotonic_seconds();
         result->call_limit_used = current->used;
         result->call_limit_size = current->size;
     } else if (status == 429 && client->bucket_known) {
         /* Full, whatever we thought. */
         client->bucket_used = client->bucket_size;
-        client->bucket_seen_at = monotonic_seconds();
+        client->bucket_seen_at = clock_monotonic_seconds();
     }
 }
 

@@ -14,6 +14,7 @@
 
 #include <cJSON.h>
 
+#include "core/clock.h"
 #include "core/crypto.h"
 #include "core/form.h"
 #include "core/json.h"
@@ -32,13 +33,6 @@ static hv_oidc_status failure(hv_oidc_status status, char *error, size_t error_s
     vsnprintf(error, error_size, format, arguments);
     va_end(arguments);
     return status;
-}
-
-static double monotonic_seconds(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
 }
 
 const char *hv_oidc_status_name(hv_oidc_status status)
@@ -164,7 +158,7 @@ hv_oidc_status hv_oidc_read_discovery(hv_oidc *oidc, const char *body, size_t le
             oidc->token_endpoint = copies[2];
             oidc->jwks_uri = copies[3];
             oidc->discovered = 1;
-            oidc->discovered_at = monotonic_seconds();
+            oidc->discovered_at = clock_monotonic_seconds();
             status = HV_OIDC_OK;
         }
     }
@@ -191,7 +185,8 @@ static int fetch(hv_oidc *oidc, const char *url, const char *what, hv_http_respo
 
 hv_oidc_status hv_oidc_discover(hv_oidc *oidc, char *error, size_t error_size)
 {
-    if (oidc->discovered && monotonic_seconds() - oidc->discovered_at < HV_OIDC_DISCOVERY_SECONDS)
+    if (oidc->discovered &&
+        clock_monotonic_seconds() - oidc->discovered_at < HV_OIDC_DISCOVERY_SECONDS)
         return HV_OIDC_OK;
     buffer url = BUFFER_INIT;
     if (buffer_printf(&url, "%s%s", oidc->accounts_url, HV_OIDC_DISCOVERY_PATH) != 0) {
@@ -228,7 +223,7 @@ static int fetch_keys(hv_oidc *oidc, char *error, size_t error_size)
         return -1;
     hv_jwks_free(&oidc->keys);
     oidc->keys = fresh;
-    oidc->keys_fetched_at = monotonic_seconds();
+    oidc->keys_fetched_at = clock_monotonic_seconds();
     return 0;
 }
 
@@ -239,7 +234,7 @@ static int fetch_keys(hv_oidc *oidc, char *error, size_t error_size)
 static hv_oidc_status find_key(hv_oidc *oidc, const char *kid, EVP_PKEY **key, char *error,
                                size_t error_size)
 {
-    double now = monotonic_seconds();
+    double now = clock_monotonic_seconds();
     if (oidc->keys.count == 0 || now - oidc->keys_fetched_at >= HV_OIDC_JWKS_MAX_AGE_SECONDS) {
         if (fetch_keys(oidc, error, error_size) != 0 && oidc->keys.count == 0)
             return HV_OIDC_UNAVAILABLE;

@@ -10,8 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/buffer.h"
 #include "haravan/rate_bucket.h"
 #include "haravan/shop.h"
@@ -24,13 +24,6 @@ typedef struct cached_staff {
     char email[320];
     char missing[128];
 } cached_staff;
-
-static double monotonic_seconds(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
 
 int hv_staff_directory_init(hv_staff_directory *directory, const char *api_url,
                             const hv_api_options *api_options, const unsigned char *master_key,
@@ -265,7 +258,7 @@ static int ask_haravan(hv_staff_directory *directory, db *database, const char *
         answer = 0;
     } else {
         if (is_unavailable(result.category)) {
-            directory->unavailable_until = monotonic_seconds() + HV_STAFF_BACKOFF_SECONDS;
+            directory->unavailable_until = clock_monotonic_seconds() + HV_STAFF_BACKOFF_SECONDS;
             snprintf(directory->last_failure, sizeof directory->last_failure, "%s", result.message);
         }
         answer = fall_back(cached, result.message, email, email_size, reason, reason_size);
@@ -295,7 +288,7 @@ int hv_staff_lookup(void *context, db *database, const char *org_id, const char 
         snprintf(email, email_size, "%s", cached.email);
         return 1;
     }
-    if (monotonic_seconds() < directory->unavailable_until) {
+    if (clock_monotonic_seconds() < directory->unavailable_until) {
         char why[300];
         snprintf(why, sizeof why, "Haravan unavailable a moment ago (%.200s); not asked again yet",
                  directory->last_failure);

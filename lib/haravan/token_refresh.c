@@ -19,8 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "core/clock.h"
 #include "core/settings.h"
 
 typedef enum trigger { TRIGGER_REJECTED, TRIGGER_DUE } trigger;
@@ -33,13 +33,6 @@ typedef struct shop_row {
     double remaining; /* seconds until expires_at */
     double lifetime;  /* expires_at - token_issued_at; <= 0 unknown */
 } shop_row;
-
-static double monotonic_seconds(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (double)now.tv_sec + (double)now.tv_nsec / 1e9;
-}
 
 const char *hv_refresh_outcome_name(hv_refresh_outcome outcome)
 {
@@ -380,7 +373,7 @@ static void pause_shop(hv_token_refresher *refresher, const char *org_id, double
     hv_retry_pause *slot = pause_of(refresher, org_id);
     for (size_t i = 0; slot == NULL && i < HV_TOKEN_MAX_SHOPS; i++)
         if (refresher->paused[i].org_id[0] == '\0' ||
-            refresher->paused[i].until < monotonic_seconds())
+            refresher->paused[i].until < clock_monotonic_seconds())
             slot = &refresher->paused[i];
     if (slot == NULL)
         slot = &refresher->paused[0]; /* more failing shops than slots: forget one */
@@ -408,14 +401,14 @@ int hv_token_refresh_due_shops(hv_token_refresher *refresher, db *database)
                         .lifetime = strtod(PQgetvalue(result, i, 2), NULL)};
         const hv_retry_pause *paused = pause_of(refresher, org_id);
         if (strlen(org_id) >= HV_SHOP_ORG_ID_SIZE || !is_due(&row) ||
-            (paused != NULL && paused->until > monotonic_seconds()))
+            (paused != NULL && paused->until > clock_monotonic_seconds()))
             continue;
         char error[512] = "";
         hv_refresh_outcome outcome =
             hv_token_refresh_if_due(refresher, database, org_id, error, sizeof error);
         attempts++;
         if (outcome == HV_REFRESH_FAILED || outcome == HV_REFRESH_IMPOSSIBLE)
-            pause_shop(refresher, org_id, monotonic_seconds() + HV_TOKEN_RETRY_SECONDS);
+            pause_shop(refresher, org_id, clock_monotonic_seconds() + HV_TOKEN_RETRY_SECONDS);
     }
     PQclear(result);
     return attempts;
