@@ -162,32 +162,23 @@ static const char *item_column(const crm_item_input *item, int column, char quan
     }
 }
 
-/* The items' column `column` as one array literal, appended to `out`. */
-static int column_array(const crm_order_input *in, int column, buffer *out)
-{
-    const char **elements = calloc(in->item_count, sizeof *elements);
-    char(*quantities)[32] = calloc(in->item_count, sizeof *quantities);
-    int result = elements != NULL && quantities != NULL ? 0 : -1;
-    for (size_t i = 0; i < in->item_count && result == 0; i++)
-        elements[i] = item_column(&in->items[i], column, quantities[i]);
-    if (result == 0)
-        result = sql_text_array(out, elements, in->item_count);
-    free(elements);
-    free(quantities);
-    return result;
-}
-
+/* Every item of `in` into one statement: each column an array literal
+ * (core/sql_array.h) built over the same list of element pointers. */
 static int insert_items(db *database, const char *order_id, const crm_order_input *in)
 {
     if (in->item_count == 0)
         return 0;
     buffer columns[ITEM_COLUMNS];
     const char *values[1 + ITEM_COLUMNS] = {order_id};
-    int result = 0;
+    const char **elements = calloc(in->item_count, sizeof *elements);
+    char(*quantities)[32] = calloc(in->item_count, sizeof *quantities);
+    int result = elements != NULL && quantities != NULL ? 0 : -1;
     for (int c = 0; c < ITEM_COLUMNS; c++) {
         columns[c] = (buffer)BUFFER_INIT;
+        for (size_t i = 0; i < in->item_count && result == 0; i++)
+            elements[i] = item_column(&in->items[i], c, quantities[i]);
         if (result == 0)
-            result = column_array(in, c, &columns[c]);
+            result = sql_text_array(&columns[c], elements, in->item_count);
         values[1 + c] = buffer_text(&columns[c]);
     }
     if (result == 0)
@@ -196,6 +187,8 @@ static int insert_items(db *database, const char *order_id, const crm_order_inpu
         snprintf(database->error, sizeof database->error, "out of memory writing order items");
     for (int c = 0; c < ITEM_COLUMNS; c++)
         buffer_free(&columns[c]);
+    free(elements);
+    free(quantities);
     return result;
 }
 
