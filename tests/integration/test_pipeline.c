@@ -270,7 +270,7 @@ static void test_processing_starts_at_once(void **state)
     }
 }
 
-static void restart_fcgi_with(const char *name, const char *value);
+static void restart_fcgi_with(const char *const *names, const char *const *values, int count);
 static int restart_as_configured(void **state);
 
 /* (b') A worker announces at most one stored event per 50 ms
@@ -285,7 +285,7 @@ static int restart_as_configured(void **state);
 static void test_unannounced_delivery_is_not_left_for_the_sweep(void **state)
 {
     (void)state;
-    restart_fcgi_with("HARAVAN_WORKERS", "1");
+    restart_fcgi_with((const char *const[]){"HARAVAN_WORKERS"}, (const char *const[]){"1"}, 1);
     for (int pair = 0; pair < 5; pair++) {
         long long events[2];
         for (int i = 0; i < 2; i++) {
@@ -508,24 +508,21 @@ static long health_status(void)
     return status;
 }
 
-/* Restarts haravan-fcgi; with `intake_only`, with no processors and the
- * CRM's sign-in for the admin routes (the stack's stand-in takes a cookie:
- * README, "Admin sign-in"). The stack script starts it with its stack.env
- * and our environment, which wins. */
-static void restart_fcgi(int intake_only)
+/* Restarts haravan-fcgi with `names[i]` set to `values[i]` for it alone
+ * (count 0: as the stack was configured). The stack script starts it with
+ * its stack.env and our environment, which wins. */
+static void restart_fcgi_with(const char *const *names, const char *const *values, int count)
 {
-    static const char *const names[] = {"HARAVAN_PROCESSORS", "HARAVAN_ADMIN_AUTH"};
-    static const char *const intake_only_values[] = {"0", "crm"};
-    char *saved[2];
+    char *saved[4];
+    assert_true(count <= 4);
     assert_int_equal(it_stack("fcgi-stop"), 0);
-    for (int i = 0; i < 2; i++) {
-        const char *value = getenv(names[i]);
-        saved[i] = value != NULL ? strdup(value) : NULL;
-        if (intake_only)
-            setenv(names[i], intake_only_values[i], 1);
+    for (int i = 0; i < count; i++) {
+        const char *current = getenv(names[i]);
+        saved[i] = current != NULL ? strdup(current) : NULL;
+        setenv(names[i], values[i], 1);
     }
     int started = it_stack("fcgi-start");
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < count; i++) {
         if (saved[i] != NULL)
             setenv(names[i], saved[i], 1);
         else
@@ -538,31 +535,20 @@ static void restart_fcgi(int intake_only)
     assert_int_equal(health_status(), 200);
 }
 
-/* Restarts haravan-fcgi with `name` set to `value` for it alone (NULL:
- * as the stack was configured). */
-static void restart_fcgi_with(const char *name, const char *value)
+/* Restarts haravan-fcgi; with `intake_only`, with no processors and the
+ * CRM's sign-in for the admin routes (the stack's stand-in takes a cookie:
+ * README, "Admin sign-in"). */
+static void restart_fcgi(int intake_only)
 {
-    assert_int_equal(it_stack("fcgi-stop"), 0);
-    const char *current = name != NULL ? getenv(name) : NULL;
-    char *saved = current != NULL ? strdup(current) : NULL;
-    if (name != NULL)
-        setenv(name, value, 1);
-    int started = it_stack("fcgi-start");
-    if (name != NULL && saved != NULL)
-        setenv(name, saved, 1);
-    else if (name != NULL)
-        unsetenv(name);
-    free(saved);
-    assert_int_equal(started, 0);
-    for (int i = 0; i < 100 && health_status() != 200; i++)
-        pause_ms(100);
-    assert_int_equal(health_status(), 200);
+    static const char *const names[] = {"HARAVAN_PROCESSORS", "HARAVAN_ADMIN_AUTH"};
+    static const char *const values[] = {"0", "crm"};
+    restart_fcgi_with(names, values, intake_only ? 2 : 0);
 }
 
 static int restart_as_configured(void **state)
 {
     (void)state;
-    restart_fcgi_with(NULL, NULL);
+    restart_fcgi(0);
     return 0;
 }
 
