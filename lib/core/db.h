@@ -24,9 +24,10 @@
  *
  * Prepared statements: db_query() prepares each statement text the first
  * time it runs on a session and executes it by name from then on, so
- * PostgreSQL parses and plans it once per connection instead of once per
- * call (it doubled the processing statements' rate under pgbench:
- * docs/PERFORMANCE.md). A statement is known by the address of its text
+ * PostgreSQL parses it once per connection instead of once per call, and
+ * may keep one generic plan for it (which is why processing sessions rule
+ * out sequential scans: crm/processor.h, crm_processor_prepare_session).
+ * A statement is known by the address of its text
  * and, to be sure the buffer was not reused for another, the text itself.
  * A session prepares at most DB_PREPARED_MAX texts; more run unprepared,
  * as all did before, so the server's memory per session stays bounded. A
