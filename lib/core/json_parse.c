@@ -47,6 +47,8 @@ typedef struct scan {
     json_repairs repairs;
 } scan;
 
+/* Writes (or counts) n bytes of output that stand for the text from
+ * `from` on as one unit: an offset inside them maps back to `from`. */
 static void emit(scan *s, const char *bytes, size_t n, size_t from)
 {
     if (!s->mapped && s->target < s->used + n) {
@@ -56,6 +58,53 @@ static void emit(scan *s, const char *bytes, size_t n, size_t from)
     if (s->out != NULL)
         memcpy(s->out + s->used, bytes, n);
     s->used += n;
+}
+
+/* Writes (or counts) n bytes copied unchanged from the text at `from`: an
+ * offset inside them maps back to the same byte of the text. Most of a
+ * body is such runs, so they go in one step rather than a byte at a time
+ * (the scan runs over every delivery). */
+static void emit_verbatim(scan *s, size_t n, size_t from)
+{
+    if (!s->mapped && s->target < s->used + n) {
+        s->origin = from + (s->target - s->used);
+        s->mapped = 1;
+    }
+    if (s->out != NULL)
+        memcpy(s->out + s->used, s->text + from, n);
+    s->used += n;
+}
+
+/* How many bytes from `from` on are plain inside a string: ASCII, and
+ * neither the closing quote nor an escape. */
+static size_t plain_string_run(const scan *s, size_t from)
+{
+    size_t end = from;
+    while (end < s->length) {
+        unsigned char c = (unsigned char)s->text[end];
+        if (c >= 0x80 || c == '"' || c == '\\')
+            break;
+        end++;
+    }
+    return end - from;
+}
+
+/* Bytes that start a string, a number or a level of nesting: the only
+ * ones the scan looks at outside strings. */
+static int starts_something(char c)
+{
+    return c == '"' || c == '-' || (c >= '0' && c <= '9') || c == '{' || c == '[' || c == '}' ||
+           c == ']';
+}
+
+/* How many bytes from `from` on are structure the scan copies as they are:
+ * whitespace, ':', ',', literals, and whatever cJSON will refuse. */
+static size_t plain_structure_run(const scan *s, size_t from)
+{
+    size_t end = from;
+    while (end < s->length && !starts_something(s->text[end]))
+        end++;
+    return end - from;
 }
 
 static int hex4(const char *p, size_t available, unsigned *value)
@@ -121,6 +170,12 @@ static void scan_string(scan *s)
     emit(s, "\"", 1, s->at);
     s->at++;
     while (s->at < s->length) {
+        size_t plain = plain_string_run(s, s->at);
+        if (plain > 0) {
+            emit_verbatim(s, plain, s->at);
+            s->at += plain;
+            continue;
+        }
         const char *p = s->text + s->at;
         if (*p == '"') {
             emit(s, p, 1, s->at);
@@ -206,6 +261,12 @@ static json_refusal run(scan *s)
     s->used = 0;
     memset(&s->repairs, 0, sizeof s->repairs);
     while (s->at < s->length) {
+        size_t plain = plain_structure_run(s, s->at);
+        if (plain > 0) {
+            emit_verbatim(s, plain, s->at);
+            s->at += plain;
+            continue;
+        }
         char c = s->text[s->at];
         if (c == '"') {
             scan_string(s);

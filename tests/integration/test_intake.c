@@ -222,6 +222,27 @@ static void test_every_sample_lands_byte_exact_under_each_spelling(void **state)
     }
 }
 
+/* An order's body is larger than the 2 kB at which PostgreSQL compresses
+ * a row's values: it is stored with lz4 (sql/connector/012), not the slow
+ * default, and still reads back byte for byte. */
+static void test_order_body_is_stored_with_lz4(void **state)
+{
+    (void)state;
+    buffer body = BUFFER_INIT;
+    it_read_file(
+        HARAVAN_SAMPLES_DIR "/order-webhook-payload-haravan_draft_order-paid.captured.json", &body);
+    assert_true(body.length > 2048);
+    long long event =
+        deliver_and_check(hv_webhook_signature_headers[0], "orders/create", "it-lz4", &body);
+    char id[32];
+    snprintf(id, sizeof id, "%lld", event);
+    const char *method = it_text(
+        "SELECT pg_column_compression(body) FROM hv_events WHERE id = $1::bigint", id, NULL);
+    assert_string_equal(method, "lz4");
+    buffer_free(&body);
+    forget_org("it-lz4");
+}
+
 static void test_org_id_falls_back_to_body(void **state)
 {
     (void)state;
@@ -810,6 +831,7 @@ int main(void)
         cmocka_unit_test(test_handshake_answers_challenge),
         cmocka_unit_test(test_handshake_refuses_wrong_requests),
         cmocka_unit_test(test_every_sample_lands_byte_exact_under_each_spelling),
+        cmocka_unit_test(test_order_body_is_stored_with_lz4),
         cmocka_unit_test(test_org_id_falls_back_to_body),
         cmocka_unit_test(test_bad_signatures_store_nothing),
         cmocka_unit_test(test_missing_or_invalid_topic_is_400),

@@ -147,6 +147,10 @@ static const parse_case cases[] = {
     /* The same error with and without bytes to repair before it. */
     {TEXT("{\"a\":\"xx\",tru}"), JSON_SYNTAX, 11, NULL, {0, 0, 0}},
     {TEXT("{\"a\":\"\xFF\xFF\",tru}"), JSON_SYNTAX, 11, NULL, {0, 0, 0}},
+    /* An error inside a run of plain bytes after a repair: the offset is
+     * the byte's own, not the run's start. */
+    {TEXT("{\"a\":\"x\",   tru}"), JSON_SYNTAX, 13, NULL, {0, 0, 0}},
+    {TEXT("{\"a\":\"\xFF\",   tru}"), JSON_SYNTAX, 13, NULL, {0, 0, 0}},
     {TEXT("{\"a\":1} x"), JSON_TRAILING, 8, NULL, {0, 0, 0}},
     {TEXT("{\"a\":\"\xFF\"} x"), JSON_TRAILING, 10, NULL, {0, 0, 0}},
     {TEXT("[9007199254740993] 9007199254740993"), JSON_TRAILING, 19, NULL, {0, 0, 0}},
