@@ -320,7 +320,7 @@ static void store(worker *w, request *r, const char *topic)
         .resource_id = webhook.resource_id,
         .updated_at = webhook.updated_at,
         .dedupe_key = buffer_text(&webhook.dedupe_key),
-        .unreadable = webhook.json == NULL ? webhook.parse_error : NULL,
+        .unreadable = webhook.readable ? NULL : webhook.parse_error,
         .headers_json = headers.data,
         .notes = notes.length > 0 ? buffer_text(&notes) : NULL,
         .body = r->body.data,
@@ -344,10 +344,10 @@ static void store(worker *w, request *r, const char *topic)
         request_reply_json(r, 200, "{\"status\":\"duplicate\"}");
         goto done;
     }
-    if (webhook.json == NULL)
+    if (!webhook.readable)
         counters_add(&w->shared->webhook_unparseable);
     counters_add(&w->shared->webhook_stored);
-    r->outcome = webhook.json == NULL ? "stored unparseable" : "stored";
+    r->outcome = webhook.readable ? "stored" : "stored unparseable";
     char reply[96];
     snprintf(reply, sizeof reply, "{\"status\":\"stored\",\"event_id\":%lld}", r->event_id);
     request_reply_json(r, 200, reply);

@@ -69,4 +69,53 @@ cJSON *json_parse_checked(const char *text, size_t length, int max_depth, json_r
 /* json_parse_checked() for callers that need no reason. */
 cJSON *json_parse_bounded(const char *text, size_t length, int max_depth);
 
+/* 1 when json_parse_checked() would neither refuse `text` for a NUL byte
+ * or its depth nor repair anything in it (whether cJSON then accepts it
+ * is another question); 0 otherwise. */
+int json_is_plain(const char *text, size_t length, int max_depth);
+
+/* ---- top-level members, without a tree (json_peek.c) -------------------
+ *
+ * Intake needs three members of a delivery (id, updated_at, org_id) and
+ * the verdict "readable or not"; building cJSON's tree of a 6 kB order for
+ * that was most of its parsing cost (a few hundred allocations and frees
+ * per delivery). json_peek_members() reads them in one pass over the text
+ * instead, and says when it cannot be sure that json_parse_checked() would
+ * give the same answer; the caller then parses. */
+
+#define JSON_MEMBER_TEXT_MAX 128
+
+typedef enum json_member_kind {
+    JSON_MEMBER_ABSENT = 0, /* not a member (or the document is not an object) */
+    JSON_MEMBER_STRING,
+    JSON_MEMBER_NUMBER,
+    JSON_MEMBER_OTHER, /* object, array, true, false or null */
+} json_member_kind;
+
+/* One wanted top-level member. `name` is set by the caller; the rest is
+ * written. A string's bytes (as cJSON's valuestring holds them) are in
+ * `text` when `length` < JSON_MEMBER_TEXT_MAX; `length` is their true
+ * length either way. */
+typedef struct json_member {
+    const char *name;
+    json_member_kind kind;
+    char text[JSON_MEMBER_TEXT_MAX];
+    size_t length;
+    double number;
+} json_member;
+
+/* 1 when `text` is one JSON document that json_parse_checked(text,
+ * length, max_depth, ...) accepts without repairing anything, with each
+ * member filled as json_members_of() fills it from that tree (the first
+ * member of that name, as cJSON_GetObjectItemCaseSensitive() finds it).
+ * 0 when it cannot be sure (any text json_parse_checked() refuses or
+ * repairs, cJSON's leniencies, escapes in a top-level key or in a wanted
+ * string, very long numbers): then parse. Never allocates. */
+int json_peek_members(const char *text, size_t length, int max_depth, json_member *members,
+                      size_t count);
+
+/* Fills `members` from a parsed document (ABSENT for all when it is not
+ * an object). */
+void json_members_of(const cJSON *document, json_member *members, size_t count);
+
 #endif

@@ -71,15 +71,15 @@ int hv_webhook_topic_valid(const char *topic)
 
 /* Copies a JSON id (number or string) as text; "" when absent or odd. A
  * number and the string of its digits give the same text. */
-static void copy_id(const cJSON *item, char *out, size_t size)
+static void copy_id(const json_member *member, char *out, size_t size)
 {
     out[0] = '\0';
-    if (cJSON_IsString(item) && strlen(item->valuestring) < size) {
-        snprintf(out, size, "%s", item->valuestring);
-    } else if (cJSON_IsNumber(item) && item->valuedouble >= 0 &&
-               item->valuedouble <= HV_EXACT_INTEGER &&
-               floor(item->valuedouble) == item->valuedouble) {
-        snprintf(out, size, "%.0f", item->valuedouble);
+    if (member->kind == JSON_MEMBER_STRING && member->length < size &&
+        member->length < JSON_MEMBER_TEXT_MAX) {
+        memcpy(out, member->text, member->length + 1);
+    } else if (member->kind == JSON_MEMBER_NUMBER && member->number >= 0 &&
+               member->number <= HV_EXACT_INTEGER && floor(member->number) == member->number) {
+        snprintf(out, size, "%.0f", member->number);
     }
 }
 
@@ -100,36 +100,36 @@ static int make_key(hv_webhook *webhook, const char *topic, const char *body, si
     return buffer_printf(&webhook->dedupe_key, "sha256:%s:%s:%s", webhook->org_id, topic, digest);
 }
 
+enum { MEMBER_ID, MEMBER_UPDATED_AT, MEMBER_ORG_ID, MEMBER_COUNT };
+
 int hv_webhook_read(hv_webhook *webhook, const char *topic, const char *org_header,
                     const char *body, size_t length)
 {
     memset(webhook, 0, sizeof *webhook);
-    if (inbox_body_parse(body, length, &webhook->json, &webhook->repairs, webhook->parse_error,
-                         sizeof webhook->parse_error) != 0)
+    json_member members[MEMBER_COUNT] = {
+        [MEMBER_ID] = {.name = "id"},
+        [MEMBER_UPDATED_AT] = {.name = "updated_at"},
+        [MEMBER_ORG_ID] = {.name = "org_id"},
+    };
+    int readable = inbox_body_read_members(body, length, members, MEMBER_COUNT, &webhook->repairs,
+                                           webhook->parse_error, sizeof webhook->parse_error);
+    if (readable < 0)
         return -1;
-    if (cJSON_IsObject(webhook->json)) {
-        copy_id(cJSON_GetObjectItemCaseSensitive(webhook->json, "id"), webhook->resource_id,
-                sizeof webhook->resource_id);
-        copy_id(cJSON_GetObjectItemCaseSensitive(webhook->json, "updated_at"), webhook->updated_at,
-                sizeof webhook->updated_at);
-        copy_id(cJSON_GetObjectItemCaseSensitive(webhook->json, "org_id"), webhook->org_id,
-                sizeof webhook->org_id);
-    }
+    webhook->readable = readable;
+    copy_id(&members[MEMBER_ID], webhook->resource_id, sizeof webhook->resource_id);
+    copy_id(&members[MEMBER_UPDATED_AT], webhook->updated_at, sizeof webhook->updated_at);
+    copy_id(&members[MEMBER_ORG_ID], webhook->org_id, sizeof webhook->org_id);
     /* The header is how Haravan names the shop; the body's org_id is the
      * fallback for when a proxy dropped the header. */
     if (org_header != NULL && org_header[0] != '\0' && strlen(org_header) < HV_WEBHOOK_MAX_ID)
         snprintf(webhook->org_id, sizeof webhook->org_id, "%s", org_header);
-    else if (webhook->org_id[0] == '\0' && cJSON_IsObject(webhook->json)) {
-        /* copy_id left it out: a string too long to keep. */
-        const cJSON *body_org = cJSON_GetObjectItemCaseSensitive(webhook->json, "org_id");
-        webhook->org_unreadable = cJSON_IsString(body_org) && body_org->valuestring[0] != '\0';
-    }
+    else if (webhook->org_id[0] == '\0') /* copy_id left it out: a string too long to keep */
+        webhook->org_unreadable =
+            members[MEMBER_ORG_ID].kind == JSON_MEMBER_STRING && members[MEMBER_ORG_ID].length > 0;
     return make_key(webhook, topic, body, length);
 }
 
 void hv_webhook_free(hv_webhook *webhook)
 {
-    cJSON_Delete(webhook->json);
-    webhook->json = NULL;
     buffer_free(&webhook->dedupe_key);
 }

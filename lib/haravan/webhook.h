@@ -67,17 +67,18 @@ typedef struct hv_webhook {
     char org_id[HV_WEBHOOK_MAX_ID];      /* "" when unknown */
     char resource_id[HV_WEBHOOK_MAX_ID]; /* "" when the body has none */
     char updated_at[HV_WEBHOOK_MAX_ID];  /* "" when the body has none */
-    cJSON *json;                         /* NULL when the body is not JSON */
-    json_repairs repairs;                /* what the parser repaired in json */
-    char parse_error[160];               /* why json is NULL */
+    int readable;                        /* 0 when the body is not JSON */
+    json_repairs repairs;                /* what reading the body repaired */
+    char parse_error[160];               /* why it is not readable */
     int org_unreadable; /* no org header, and the body's org_id is too long to keep */
     buffer dedupe_key;
 } hv_webhook;
 
-/* Reads what the inbox needs from a verified delivery. `org_header` may be
- * NULL (then the body's org_id is used). An unparseable body is not an
- * error: json stays NULL and parse_error says why. Returns 0, or -1 when
- * memory ran out. */
+/* Reads what the inbox needs from a verified delivery, with the verdict
+ * the processors will reach (inbox_body_read_members(): no tree is built
+ * for a plain body). `org_header` may be NULL (then the body's org_id is
+ * used). An unparseable body is not an error: readable is 0 and
+ * parse_error says why. Returns 0, or -1 when memory ran out. */
 int hv_webhook_read(hv_webhook *webhook, const char *topic, const char *org_header,
                     const char *body, size_t length);
 

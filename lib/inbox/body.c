@@ -5,6 +5,7 @@
 #include "inbox/body.h"
 
 #include <stdio.h>
+#include <string.h>
 
 int inbox_body_parse(const char *body, size_t length, cJSON **json, json_repairs *repairs,
                      char *reason, size_t size)
@@ -33,6 +34,22 @@ int inbox_body_parse(const char *body, size_t length, cJSON **json, json_repairs
         break;
     }
     return 0;
+}
+
+int inbox_body_read_members(const char *body, size_t length, json_member *members, size_t count,
+                            json_repairs *repairs, char *reason, size_t size)
+{
+    reason[0] = '\0';
+    memset(repairs, 0, sizeof *repairs);
+    if (json_peek_members(body, length, INBOX_BODY_MAX_DEPTH, members, count))
+        return 1;
+    cJSON *json = NULL;
+    if (inbox_body_parse(body, length, &json, repairs, reason, size) != 0)
+        return -1;
+    json_members_of(json, members, count);
+    int readable = json != NULL;
+    cJSON_Delete(json);
+    return readable;
 }
 
 void inbox_body_repairs_note(const json_repairs *repairs, char *out, size_t size)

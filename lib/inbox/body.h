@@ -34,6 +34,16 @@
 int inbox_body_parse(const char *body, size_t length, cJSON **json, json_repairs *repairs,
                      char *reason, size_t size);
 
+/* What intake needs of a body: inbox_body_parse()'s verdict and the
+ * top-level `members` (json.h), without building the tree when the body is
+ * plain JSON (every delivery Haravan sends; json_peek_members()), else
+ * from inbox_body_parse()'s tree, so that the verdict, the repairs and the
+ * members are always that function's. Returns 1 when the body is readable
+ * (members filled, `repairs` counted), 0 when it is not (`reason` says
+ * why, as inbox_body_parse() words it), -1 when memory ran out. */
+int inbox_body_read_members(const char *body, size_t length, json_member *members, size_t count,
+                            json_repairs *repairs, char *reason, size_t size);
+
 /* A note for the event saying what inbox_body_parse() repaired in the
  * body's tree ("body: 1 byte sequence(s) that are not UTF-8 read as
  * U+FFFD"), "" when nothing was. */
