@@ -69,11 +69,6 @@ cJSON *json_parse_checked(const char *text, size_t length, int max_depth, json_r
 /* json_parse_checked() for callers that need no reason. */
 cJSON *json_parse_bounded(const char *text, size_t length, int max_depth);
 
-/* 1 when json_parse_checked() would neither refuse `text` for a NUL byte
- * or its depth nor repair anything in it (whether cJSON then accepts it
- * is another question); 0 otherwise. */
-int json_is_plain(const char *text, size_t length, int max_depth);
-
 /* ---- top-level members, without a tree (json_peek.c) -------------------
  *
  * Intake needs three members of a delivery (id, updated_at, org_id) and

@@ -371,14 +371,6 @@ cJSON *json_parse_checked(const char *text, size_t length, int max_depth, json_r
     return document;
 }
 
-int json_is_plain(const char *text, size_t length, int max_depth)
-{
-    if (text == NULL || memchr(text, '\0', length) != NULL)
-        return 0;
-    scan s = {.text = text, .length = length, .max_depth = max_depth, .mapped = 1};
-    return run(&s) == JSON_ACCEPTED && !any_repair(&s.repairs);
-}
-
 cJSON *json_parse_bounded(const char *text, size_t length, int max_depth)
 {
     return json_parse_checked(text, length, max_depth, NULL, NULL, NULL);

@@ -10,22 +10,26 @@
  * The answer must be the one json_parse_checked() gives, or none: a body
  * intake calls readable and the processors cannot read (or the other way
  * round) would be stored under the wrong status. So this reader accepts
- * only RFC 8259 JSON that json_parse_checked() reads as it is (no repair,
- * json_is_plain()), in the narrowest form that cJSON reads the same way,
- * and answers "unsure" (0) for everything else: text cJSON refuses, and
+ * only RFC 8259 JSON that json_parse_checked() reads as it is (nothing it
+ * would repair or refuse: bytes that are not UTF-8, \u0000, a lone
+ * surrogate, an integer beyond 2^53, a NUL byte, nesting deeper than the
+ * limit), in the narrowest form that cJSON reads the same way, and
+ * answers "unsure" (0) for everything else: text cJSON refuses, and
  * text it accepts by leniency (bytes below 0x20 that it skips as
  * whitespace, a byte-order mark, numbers such as 01, control characters
  * inside strings). It also answers 0 where reading a member would need
  * cJSON's own decoding: an escape in a top-level key (it may spell a
  * wanted name) or in a wanted string, a number longer than
  * PEEK_NUMBER_MAX characters. The caller then parses, and the full parse
- * decides. tests/unit/test_json.c compares the two on every sample and on
+ * decides. tests/unit/test_json_peek.c compares the two on every sample and on
  * thousands of mutations of them.
  */
 #include "core/json.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "core/utf8.h"
 
 /* Longer numbers are left to cJSON, which reads at most 63 characters of
  * one (and then refuses the rest). */
@@ -48,6 +52,7 @@ typedef struct peek {
     size_t at;
     unsigned char open[PEEK_MAX_DEPTH]; /* '{' or '[' per level */
     int depth;
+    int max_depth; /* the caller's, at most PEEK_MAX_DEPTH */
     json_member *members;
     size_t count;
     json_member *wanted; /* the member whose value comes next, or NULL */
@@ -73,18 +78,39 @@ static int is_hex(unsigned char c)
     return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
-/* The escape at k->at (the backslash): 1 and past it when JSON has it. */
+/* The code unit of the \uXXXX escape at `at` (its backslash), or -1. */
+static long unicode_escape(const peek *k, size_t at)
+{
+    if (k->length - at < 6 || k->text[at] != '\\' || k->text[at + 1] != 'u')
+        return -1;
+    long code = 0;
+    for (size_t i = 2; i < 6; i++) {
+        unsigned char c = k->text[at + i];
+        if (!is_hex(c))
+            return -1;
+        code = code * 16 + (is_digit(c) ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return code;
+}
+
+/* The escape at k->at (the backslash): 1 and past it when JSON has it and
+ * json_parse_checked() reads it unrepaired: not \u0000, and a surrogate
+ * only as a high one directly followed by its low one (json.h). */
 static int skip_escape(peek *k)
 {
     if (k->at + 1 >= k->length)
         return 0;
     unsigned char e = k->text[k->at + 1];
     if (e == 'u') {
-        if (k->length - k->at < 6)
+        long code = unicode_escape(k, k->at);
+        if (code <= 0 || (code >= 0xDC00 && code <= 0xDFFF))
             return 0;
-        for (size_t i = 2; i < 6; i++)
-            if (!is_hex(k->text[k->at + i]))
+        if (code >= 0xD800 && code <= 0xDBFF) {
+            long low = unicode_escape(k, k->at + 6);
+            if (low < 0xDC00 || low > 0xDFFF)
                 return 0;
+            k->at += 6;
+        }
         k->at += 6;
         return 1;
     }
@@ -96,8 +122,8 @@ static int skip_escape(peek *k)
 }
 
 /* A string from its opening quote to past its closing one; [*start, *end)
- * is its content as written. Surrogate escapes need no check here:
- * json_is_plain() already refused any that cJSON would not pair. */
+ * is its content as written. Bytes that are not UTF-8 would be repaired
+ * (json.h): unsure. */
 static int read_string(peek *k, size_t *start, size_t *end, int *escaped)
 {
     if (k->at >= k->length || k->text[k->at] != '"')
@@ -120,7 +146,14 @@ static int read_string(peek *k, size_t *start, size_t *end, int *escaped)
                 return 0;
             continue;
         }
-        k->at++;
+        if (c < 0x80) {
+            k->at++;
+            continue;
+        }
+        long n = utf8_sequence(k->text + k->at, k->length - k->at);
+        if (n <= 0)
+            return 0;
+        k->at += (size_t)n;
     }
     return 0;
 }
@@ -131,7 +164,18 @@ static void skip_digits(peek *k)
         k->at++;
 }
 
-/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, RFC 8259 section 6. */
+/* 1 when the integer digits [from, to) are beyond 2^53, which
+ * json_parse_checked() repairs into a string (json.h). */
+static int beyond_exact(const peek *k, size_t from, size_t to)
+{
+    static const char limit[] = "9007199254740992";
+    size_t n = to - from;
+    size_t limit_length = sizeof limit - 1;
+    return n > limit_length || (n == limit_length && memcmp(k->text + from, limit, n) > 0);
+}
+
+/* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, RFC 8259 section 6; an
+ * integer beyond 2^53 would be repaired: unsure. */
 static int read_number(peek *k)
 {
     size_t start = k->at;
@@ -139,10 +183,15 @@ static int read_number(peek *k)
         k->at++;
     if (k->at >= k->length || !is_digit(k->text[k->at]))
         return 0;
+    size_t digits = k->at;
     if (k->text[k->at] == '0')
         k->at++;
     else
         skip_digits(k);
+    int integer = k->at >= k->length ||
+                  (k->text[k->at] != '.' && k->text[k->at] != 'e' && k->text[k->at] != 'E');
+    if (integer && beyond_exact(k, digits, k->at))
+        return 0;
     if (k->at < k->length && k->text[k->at] == '.') {
         k->at++;
         if (k->at >= k->length || !is_digit(k->text[k->at]))
@@ -210,8 +259,8 @@ static peek_state number_value(peek *k)
 
 static peek_state open_container(peek *k, unsigned char c)
 {
-    if (k->depth == PEEK_MAX_DEPTH)
-        return PEEK_FAILED;
+    if (k->depth == k->max_depth)
+        return PEEK_FAILED; /* refused as too deep, or deeper than this reader goes */
     k->open[k->depth++] = c;
     k->at++;
     return c == '{' ? PEEK_FIRST_KEY : PEEK_FIRST_VALUE;
@@ -330,10 +379,13 @@ int json_peek_members(const char *text, size_t length, int max_depth, json_membe
                       size_t count)
 {
     clear(members, count);
-    if (!json_is_plain(text, length, max_depth))
+    if (text == NULL || max_depth < 0)
         return 0;
-    peek k = {
-        .text = (const unsigned char *)text, .length = length, .members = members, .count = count};
+    peek k = {.text = (const unsigned char *)text,
+              .length = length,
+              .members = members,
+              .count = count,
+              .max_depth = max_depth < PEEK_MAX_DEPTH ? max_depth : PEEK_MAX_DEPTH};
     peek_state state = PEEK_VALUE;
     for (;;) {
         skip_whitespace(&k);

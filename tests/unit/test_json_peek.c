@@ -67,7 +67,7 @@ static void expect_same_member(const char *label, const json_member *peeked,
 
 /* Runs one text (an exact-length copy, no NUL after it, so ASan sees an
  * over-read) through both readers; returns whether the peek was sure. */
-static int compare(const char *label, const char *bytes, size_t length, tally *count)
+static int compare_at(const char *label, const char *bytes, size_t length, int depth, tally *count)
 {
     char *text = malloc(length > 0 ? length : 1);
     assert_non_null(text);
@@ -76,10 +76,10 @@ static int compare(const char *label, const char *bytes, size_t length, tally *c
     json_member parsed[3] = {{0}};
     set_names(peeked);
     set_names(parsed);
-    int sure = json_peek_members(text, length, DEPTH, peeked, COUNT(peeked));
+    int sure = json_peek_members(text, length, depth, peeked, COUNT(peeked));
     json_repairs repairs;
     json_refusal refusal = JSON_ACCEPTED;
-    cJSON *tree = json_parse_checked(text, length, DEPTH, &refusal, NULL, &repairs);
+    cJSON *tree = json_parse_checked(text, length, depth, &refusal, NULL, &repairs);
     if (sure) {
         if (tree == NULL)
             fail_msg("%s: peek sure, the parser refuses (%d)", label, refusal);
@@ -98,6 +98,11 @@ static int compare(const char *label, const char *bytes, size_t length, tally *c
     count->texts++;
     count->sure += (size_t)sure;
     return sure;
+}
+
+static int compare(const char *label, const char *bytes, size_t length, tally *count)
+{
+    return compare_at(label, bytes, length, DEPTH, count);
 }
 
 typedef struct edge_case {
@@ -148,11 +153,21 @@ static const edge_case edge_cases[] = {
     {TEXT("{\"id\":\"\xFF\"}"), 0},         /* repaired: not UTF-8 */
     {TEXT("{\"id\":\"\\u0000\"}"), 0},      /* repaired: \u0000 */
     {TEXT("{\"id\":\"\\ud800\"}"), 0},      /* repaired: a lone surrogate */
-    {TEXT("{\"id\":1,\"x\":\"a\0b\"}"), 0}, /* a NUL byte */
+    {TEXT("{\"x\":\"\xFF\",\"id\":1}"), 0}, /* the same in a member not wanted */
+    {TEXT("{\"x\":\"\\u0000\",\"id\":1}"), 0},
+    {TEXT("{\"x\":\"\\udc00\",\"id\":1}"), 0},
+    {TEXT("{\"x\":\"\\ud800\\u0041\",\"id\":1}"), 0},
+    {TEXT("{\"x\":[9007199254740993],\"id\":1}"), 0},
+    {TEXT("{\"x\":[9007199254740992,-9007199254740992],\"id\":1}"), 1}, /* 2^53 itself */
+    {TEXT("{\"x\":9007199254740993.5,\"id\":1}"), 1},                   /* fractions stay numbers */
+    {TEXT("{\"id\":1,\"x\":\"a\0b\"}"), 0},                             /* a NUL byte */
     {TEXT("{\"id\":\"unterminated}"), 0},
     {TEXT("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
           "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"),
      0}, /* 65 levels: refused by the depth limit */
+    {TEXT("[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[["
+          "]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]]"),
+     1}, /* 64: the limit itself */
 };
 
 static void test_edge_cases(void **state)
@@ -246,6 +261,9 @@ static void test_samples_and_their_mutations(void **state)
         buffer original = BUFFER_INIT;
         read_file(path, &original);
         int sure = compare(entry->d_name, original.data, original.length, &count);
+        /* Nesting at and around the limit: the same verdict as the parser. */
+        for (int depth = 0; depth <= 5; depth++)
+            compare_at(entry->d_name, original.data, original.length, depth, &count);
         samples_sure += (size_t)sure;
         if (strstr(entry->d_name, "captured") != NULL)
             order_sure = sure;
