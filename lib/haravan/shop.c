@@ -152,3 +152,22 @@ int hv_shop_pick(db *database, const char *requested, char org_id[HV_SHOP_ORG_ID
     PQclear(result);
     return found;
 }
+
+int hv_shop_disconnect(db *database, const char *org_id, const char *reason,
+                       const char *unless_connected_after, char *error, size_t error_size)
+{
+    const char *values[] = {org_id, reason, unless_connected_after};
+    PGresult *result = db_query(
+        database, DB_ONCE,
+        "UPDATE hv_shops SET status = 'disconnected', status_reason = $2, access_token = NULL,"
+        " refresh_token = NULL, expires_at = NULL, token_issued_at = NULL,"
+        " disconnected_at = now(), updated_at = now()"
+        " WHERE org_id = $1 AND status <> 'disconnected'"
+        " AND ($3::timestamptz IS NULL OR connected_at <= $3::timestamptz)",
+        3, values, NULL, NULL);
+    if (result == NULL)
+        return query_failed(database, error, error_size);
+    int changed = strcmp(PQcmdTuples(result), "0") != 0;
+    PQclear(result);
+    return changed;
+}
