@@ -95,9 +95,8 @@ typedef int (*crm_staff_lookup)(void *context, db *database, const char *org_id,
  * commit together. It only touches the database (no network). Returns 0,
  * with `note` (may stay "") kept in the event's notes, or -1 when the
  * database failed (the attempt is counted and the event retried). */
-typedef int (*crm_shop_event)(void *context, db *database, const char *event_id,
-                              const char *topic, const char *org_id, char *note,
-                              size_t note_size);
+typedef int (*crm_shop_event)(void *context, db *database, const char *event_id, const char *topic,
+                              const char *org_id, char *note, size_t note_size);
 
 typedef struct crm_processor {
     db *database;

@@ -107,7 +107,8 @@ int hv_shop_store_token(db *database, const unsigned char master_key[CRYPTO_KEY_
         " VALUES ($1, $2, $3, $4, 'connected')"
         " ON CONFLICT (org_id) DO UPDATE SET name = EXCLUDED.name, scopes = EXCLUDED.scopes,"
         " access_token = EXCLUDED.access_token, refresh_token = NULL, expires_at = NULL,"
-        " token_issued_at = NULL, status = 'connected', status_reason = NULL, updated_at = now()",
+        " token_issued_at = NULL, status = 'connected', status_reason = NULL, connected_at = now(),"
+        " updated_at = now()",
         4, values, lengths, formats);
     buffer_free(&sealed);
     if (result == NULL)

@@ -6,8 +6,8 @@
 
 #include <stdio.h>
 
-PGresult *inbox_list_events(db *database, const char *org_id, const char *topic,
-                            const char *status, const char *before, const char *limit)
+PGresult *inbox_list_events(db *database, const char *org_id, const char *topic, const char *status,
+                            const char *before, const char *limit)
 {
     const char *values[] = {org_id, topic, status, before, limit};
     return db_query(
@@ -90,10 +90,9 @@ PGresult *inbox_hourly_outcomes(db *database, const char *since)
 int inbox_event_received_at(db *database, const char *id, char *out, size_t out_size)
 {
     const char *values[] = {id};
-    PGresult *result =
-        db_query(database, DB_IDEMPOTENT,
-                 "SELECT received_at::text FROM hv_events WHERE id = $1::bigint", 1, values, NULL,
-                 NULL);
+    PGresult *result = db_query(database, DB_IDEMPOTENT,
+                                "SELECT received_at::text FROM hv_events WHERE id = $1::bigint", 1,
+                                values, NULL, NULL);
     if (result == NULL)
         return -1;
     int found = PQntuples(result) > 0;

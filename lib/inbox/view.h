@@ -24,8 +24,8 @@
  * smaller id, so a page stays the same while new events arrive); `limit`
  * as text. With `org_id` the walk is the index (org_id, id) of
  * sql/connector/011_shops.sql. */
-PGresult *inbox_list_events(db *database, const char *org_id, const char *topic,
-                            const char *status, const char *before, const char *limit);
+PGresult *inbox_list_events(db *database, const char *org_id, const char *topic, const char *status,
+                            const char *before, const char *limit);
 
 /* haravan-ctl's list: id, received_at, status, topic, org_id ("-" when
  * none), resource_id ("-" when none), reason ("" when none), with
