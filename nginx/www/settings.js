@@ -1035,8 +1035,14 @@
         return query;
     }
 
+    /* Only the answer to the last request is shown: a filter changed twice
+     * quickly must not end with the first answer drawn over the second. */
+    var logAsked = 0;
+
     function loadEvents() {
+        var asked = ++logAsked;
         return request('GET', '/events' + logQuery()).then(function (result) {
+            if (asked !== logAsked) return;
             if (result.status === 200 && result.data) {
                 setNotice($('log-error'), '');
                 logNext = result.data.next_before || null;
