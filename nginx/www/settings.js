@@ -698,7 +698,7 @@
         var figure = el('figure', null, 'chart');
         var width = 24 * 10;
         var height = 60;
-        var picture = svg('svg', { viewBox: '0 0 ' + width + ' ' + (height + 12), role: 'img',
+        var picture = svg('svg', { viewBox: '0 0 ' + width + ' ' + (height + 1), role: 'img',
             'aria-label': 'Biểu đồ đồng bộ của ' + name + '. ' + summary, preserveAspectRatio: 'none' });
         picture.appendChild(svg('line', { x1: 0, y1: height + 0.5, x2: width, y2: height + 0.5, 'class': 'axis' }));
         hours.forEach(function (hour, index) {
@@ -719,13 +719,14 @@
             });
             picture.appendChild(bar);
         });
-        [0, 12, 23].forEach(function (index) {
-            if (!hours.length) return;
-            var label = svg('text', { x: index * 10 + 5, y: height + 11, 'class': 'tick' });
-            label.textContent = hourLabel(chart.start, index);
-            picture.appendChild(label);
-        });
         figure.appendChild(picture);
+        /* The hours under the bars as text, not in the SVG: the picture is
+         * stretched to the card's width, which would stretch its letters. */
+        var ticks = el('div', null, 'ticks');
+        [0, 12, 23].forEach(function (index) {
+            if (hours.length) ticks.appendChild(el('span', hourLabel(chart.start, index)));
+        });
+        figure.appendChild(ticks);
         figure.appendChild(el('figcaption', summary, 'chart-summary'));
         var legend = el('ul', null, 'legend');
         CHART_OUTCOMES.forEach(function (outcome) {
