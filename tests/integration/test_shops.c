@@ -222,10 +222,21 @@ static int setup(void **state)
     return 0;
 }
 
+/* The simulator as the stack registered it, for the tests after: no
+ * subscription of ours left, the app's verify token empty again. */
 static int teardown(void **state)
 {
     (void)state;
     it_sim_admin("/sim/reset", "{\"failures\":true,\"buckets\":false,\"counters\":false}");
+    static const char *const tokens[] = {TOKEN_A, TOKEN_B};
+    for (size_t i = 0; i < 2; i++) {
+        it_sim_response response = it_sim_request("DELETE", "/api/subscribe", tokens[i], NULL);
+        it_sim_response_free(&response);
+    }
+    char json[256];
+    snprintf(json, sizeof json, "{\"client_id\":\"%s\",\"webhook\":{\"verify_token\":\"\"}}",
+             it_env("HARAVAN_SIM_CLIENT_ID"));
+    it_sim_admin("/sim/apps", json);
     it_exec("DELETE FROM hv_shops WHERE org_id IN ('" SHOP_A "', '" SHOP_B "')");
     return 0;
 }
