@@ -10,7 +10,8 @@
  * silently). Ends with "N passed, N failed" and exit status 1 on any
  * failure. Screenshots go to E2E_OUT (default build/e2e): connected.png
  * (1280 px), connected-375.png (375 px, a phone), not-owner.png,
- * shops.png (two shops, their charts), and failure.png when a step fails.
+ * shops.png (the card of two shops and their charts), and failure.png
+ * when a step fails.
  */
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
@@ -572,8 +573,15 @@ step('a second shop is listed beside the first, each with its state, webhooks an
     assert.equal(chart.fill, 'rgb(179, 38, 30)', 'dead is drawn in the error colour, from the stylesheet');
     assert.match(chart.caption, new RegExp(`^24 giờ qua: ${done} hoàn tất, \\d+ bỏ qua, ${dead} lỗi$`));
     assert.ok(chart.label.includes(chart.caption), 'the picture says what the caption says');
-    await page.evaluate(() => document.getElementById('shops-card').scrollIntoView());
-    await page.screenshot(path.join(OUT, 'shops.png'));
+    // The shops card alone: two shops, their charts.
+    const box = await page.evaluate(() => {
+        const r = document.getElementById('shops-card').getBoundingClientRect();
+        return { x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height };
+    });
+    const { data } = await page.send('Page.captureScreenshot', {
+        format: 'png', captureBeyondViewport: true, clip: Object.assign({ scale: 1 }, box),
+    });
+    fs.writeFileSync(path.join(OUT, 'shops.png'), Buffer.from(data, 'base64'));
 });
 
 step('the sync log filters by shop and topic, and pages through', async () => {
