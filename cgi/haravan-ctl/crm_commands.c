@@ -23,6 +23,7 @@
 #include "haravan/refresh_log.h"
 #include "haravan/shop.h"
 #include "haravan/staff.h"
+#include "haravan/uninstall.h"
 #include "inbox/view.h"
 
 static int print_rows(PGresult *result, const char *header)
@@ -153,7 +154,9 @@ int command_replay(ctl_context *context, int argc, char **argv)
     /* As a worker does: a shop token Haravan refuses is refreshed once. */
     crm_processor processor = {.database = &context->database,
                                .staff_lookup = hv_staff_lookup,
-                               .staff_context = &haravan.staff};
+                               .staff_context = &haravan.staff,
+                               .shop_topics = hv_shop_topics,
+                               .shop_event = hv_uninstall_apply};
     int status = replay_dead ? replay_all_dead(context, &processor)
                              : replay_one(context, &processor, argv[0]);
     hv_clients_free(&haravan);

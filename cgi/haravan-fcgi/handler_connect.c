@@ -2,8 +2,11 @@
  * The connect flow (docs/CONNECT.md "Connector routes"; docs/HARAVAN.md section
  * 1): Haravan's OpenID Connect Hybrid flow in two steps.
  *
- *   GET /api/haravan/connect (admin)
- *     -> 302 authorize: login scopes, redirect_uri .../login, state, nonce
+ *   GET /api/haravan/connect[?org_id=ORG] (admin)
+ *     -> 302 authorize: login scopes, redirect_uri .../login, state, nonce,
+ *        and orgid=ORG when the page reconnects a chosen shop (Haravan
+ *        then preselects it; the shop stored is still the one the owner
+ *        signs into, read from the id_token)
  *   POST /api/haravan/login (Haravan's form_post)
  *     state, id_token, owner, code exchange
  *     -> 302 authorize: install scopes, redirect_uri .../grandservice,
@@ -199,10 +202,27 @@ static int authorize_location(worker *w, const char *client_id, const char *step
 
 /* ---- GET /api/haravan/connect ---------------------------------------------- */
 
+/* The shop ?org_id= names for a reconnect: 1 with `out` filled, 0 none,
+ * -1 not an org id (Haravan's are digits). */
+static int reconnect_org(const request *r, char *out, size_t size)
+{
+    if (webhooks_requested_org(r, out, size) == NULL)
+        return 0;
+    size_t digits = strspn(out, "0123456789");
+    return digits > 0 && out[digits] == '\0' ? 1 : -1;
+}
+
 void handle_connect(worker *w, request *r)
 {
     if (!admin_require(w, r, 0))
         return;
+    char orgid[HV_SHOP_ORG_ID_SIZE];
+    int chosen = reconnect_org(r, orgid, sizeof orgid);
+    if (chosen < 0) {
+        r->outcome = "bad query";
+        request_reply_error(r, 400, "org_id must be a Haravan org id (digits)");
+        return;
+    }
     app_settings app;
     char error[512] = "";
     int configured = load_app(w, &app, error, sizeof error);
@@ -219,8 +239,9 @@ void handle_connect(worker *w, request *r)
     buffer location = BUFFER_INIT;
     buffer cookies = BUFFER_INIT;
     const char *code = NULL;
-    if (authorize_location(w, buffer_text(&app.client_id), "login", LOGIN_PATH, LOGIN_SCOPES, NULL,
-                           &location, &cookies, &code, error, sizeof error) != 0) {
+    if (authorize_location(w, buffer_text(&app.client_id), "login", LOGIN_PATH, LOGIN_SCOPES,
+                           chosen == 1 ? orgid : NULL, &location, &cookies, &code, error,
+                           sizeof error) != 0) {
         finish(w, r, "connect", code, NULL, error, "");
     } else {
         r->outcome = "authorize";

@@ -2,15 +2,22 @@
  * GET /api/haravan/events and POST /api/haravan/events/{id}/replay: the
  * settings page's sync log.
  *
- * The list is newest first, optionally of one status, at most
- * EVENTS_MAX_LIMIT rows (a page, not an export). A replay puts the event
- * back to pending with its attempts reset, due at once, and notifies the
- * processors (crm_replay_queue); a worker never processes. It then reads
- * the event's status until it is no longer pending, for at most
- * REPLAY_WAIT_MS (one cheap SELECT every 25 ms), so that the page shows
- * the outcome; an event still pending then is answered as "pending".
- * Nothing happens twice, since processing only ever fills in what is
- * missing (docs/ARCHITECTURE.md, "Processing").
+ * The list is a page of events, newest first, at most EVENTS_MAX_LIMIT
+ * rows (a page, not an export), filtered by ?org_id=, ?topic= and
+ * ?status= (the outcome). Pages are a keyset on the id: ?before=ID gives
+ * the events older than ID, and each answer's "next_before" is the id to
+ * ask with for the next page (null on the last), so a page never shifts
+ * while new events arrive, and a deep page costs what the first does.
+ * Every parameter is checked, and an unknown one is a 400 naming it: a
+ * misspelt filter must not quietly show everything.
+ *
+ * A replay puts the event back to pending with its attempts reset, due at
+ * once, and notifies the processors (crm_replay_queue); a worker never
+ * processes. It then reads the event's status until it is no longer
+ * pending, for at most REPLAY_WAIT_MS (one cheap SELECT every 25 ms), so
+ * that the page shows the outcome; an event still pending then is
+ * answered as "pending". Nothing happens twice, since processing only
+ * ever fills in what is missing (docs/ARCHITECTURE.md, "Processing").
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -25,6 +32,8 @@
 #include "core/log.h"
 #include "crm/processor.h"
 #include "handlers.h"
+#include "haravan/shop.h"
+#include "haravan/webhook.h"
 #include "inbox/view.h"
 
 #define EVENTS_DEFAULT_LIMIT 50
@@ -44,31 +53,67 @@ static int known_status(const char *status)
     return 0;
 }
 
-/* Reads ?status=&limit=. Returns NULL, or the message for a 400. */
-static const char *read_query(const request *r, char *status, size_t status_size, int *limit)
+/* What a page of the sync log is asked for; empty strings for "any". */
+typedef struct events_query {
+    char org_id[HV_SHOP_ORG_ID_SIZE];
+    char topic[128];
+    char status[16];
+    char before[24];
+    int limit;
+} events_query;
+
+/* A positive whole number of at most 18 digits (no sign, no leading 0). */
+static int is_id(const char *text)
 {
+    size_t digits = strspn(text, "0123456789");
+    return digits > 0 && digits <= 18 && text[digits] == '\0' && text[0] != '0';
+}
+
+/* Checks one parameter into `q`. Returns NULL, or the message for a 400. */
+static const char *read_parameter(events_query *q, const char *name, const char *value)
+{
+    if (value[0] == '\0')
+        return NULL; /* an empty filter is "any", as a form sends it */
+    if (strcmp(name, "status") == 0) {
+        if (!known_status(value))
+            return "status must be pending, processing, done, ignored or dead";
+        snprintf(q->status, sizeof q->status, "%s", value);
+    } else if (strcmp(name, "org_id") == 0) {
+        if (strlen(value) >= sizeof q->org_id)
+            return "org_id must be shorter than 64 bytes";
+        snprintf(q->org_id, sizeof q->org_id, "%s", value);
+    } else if (strcmp(name, "topic") == 0) {
+        if (strlen(value) >= sizeof q->topic || !hv_webhook_topic_valid(value))
+            return "topic must be a Haravan topic like orders/create";
+        snprintf(q->topic, sizeof q->topic, "%s", value);
+    } else if (strcmp(name, "before") == 0) {
+        if (!is_id(value))
+            return "before must be an event id (a positive whole number)";
+        snprintf(q->before, sizeof q->before, "%s", value);
+    } else if (strcmp(name, "limit") == 0) {
+        char *end = NULL;
+        long number = strtol(value, &end, 10);
+        if (*end != '\0' || number < 1 || value[0] == '+' || value[0] == '-')
+            return "limit must be a positive whole number";
+        q->limit = number > EVENTS_MAX_LIMIT ? EVENTS_MAX_LIMIT : (int)number;
+    } else {
+        return "unknown parameter: the sync log takes org_id, topic, status, before and limit";
+    }
+    return NULL;
+}
+
+/* Reads ?org_id=&topic=&status=&before=&limit=. Returns NULL, or the
+ * message for a 400. */
+static const char *read_query(const request *r, events_query *q)
+{
+    memset(q, 0, sizeof *q);
+    q->limit = EVENTS_DEFAULT_LIMIT;
     form query;
     if (form_parse(&query, r->query, strlen(r->query)) != 0)
         return "malformed query string";
     const char *message = NULL;
-    const char *given_status = form_get(&query, "status");
-    const char *given_limit = form_get(&query, "limit");
-    status[0] = '\0';
-    *limit = EVENTS_DEFAULT_LIMIT;
-    if (given_status != NULL && given_status[0] != '\0') {
-        if (known_status(given_status))
-            snprintf(status, status_size, "%s", given_status);
-        else
-            message = "status must be pending, processing, done, ignored or dead";
-    }
-    if (message == NULL && given_limit != NULL && given_limit[0] != '\0') {
-        char *end = NULL;
-        long value = strtol(given_limit, &end, 10);
-        if (*end != '\0' || value < 1 || given_limit[0] == '+' || given_limit[0] == '-')
-            message = "limit must be a positive whole number";
-        else
-            *limit = value > EVENTS_MAX_LIMIT ? EVENTS_MAX_LIMIT : (int)value;
-    }
+    for (size_t i = 0; message == NULL && i < query.count; i++)
+        message = read_parameter(q, query.fields[i].name, query.fields[i].value);
     form_free(&query);
     return message;
 }
@@ -98,35 +143,53 @@ static int add_event(cJSON *array, const PGresult *result, int row)
     return 0;
 }
 
+static const char *or_null(const char *text)
+{
+    return text[0] != '\0' ? text : NULL;
+}
+
+/* {"events":[...],"next_before":id|null} of a result of up to limit + 1
+ * rows: the extra row only says that another page follows. */
+static char *page_document(const PGresult *result, int limit)
+{
+    int rows = PQntuples(result);
+    int shown = rows > limit ? limit : rows;
+    cJSON *root = cJSON_CreateObject();
+    cJSON *array = root != NULL ? cJSON_AddArrayToObject(root, "events") : NULL;
+    int ok = array != NULL;
+    for (int row = 0; ok && row < shown; row++)
+        ok = add_event(array, result, row) == 0;
+    if (ok)
+        ok = (rows > limit ? cJSON_AddNumberToObject(root, "next_before",
+                                                     strtod(PQgetvalue(result, shown - 1, 0), NULL))
+                           : cJSON_AddNullToObject(root, "next_before")) != NULL;
+    char *body = ok ? cJSON_PrintUnformatted(root) : NULL;
+    cJSON_Delete(root);
+    return body;
+}
+
 void handle_events_list(worker *w, request *r)
 {
     if (!admin_require(w, r, 0))
         return;
-    char status[16];
-    int limit = 0;
-    const char *message = read_query(r, status, sizeof status, &limit);
+    events_query q;
+    const char *message = read_query(r, &q);
     if (message != NULL) {
         r->outcome = "bad query";
         request_reply_error(r, 400, message);
         return;
     }
     char limit_text[16];
-    snprintf(limit_text, sizeof limit_text, "%d", limit);
-    PGresult *result =
-        inbox_list_events(&w->database, status[0] != '\0' ? status : NULL, limit_text);
+    snprintf(limit_text, sizeof limit_text, "%d", q.limit + 1);
+    PGresult *result = inbox_list_events(&w->database, or_null(q.org_id), or_null(q.topic),
+                                         or_null(q.status), or_null(q.before), limit_text);
     if (result == NULL) {
         r->outcome = "database unavailable";
         request_reply_error(r, 503, "cannot read the events now; please retry");
         return;
     }
-    cJSON *root = cJSON_CreateObject();
-    cJSON *array = root != NULL ? cJSON_AddArrayToObject(root, "events") : NULL;
-    int ok = array != NULL;
-    for (int row = 0; ok && row < PQntuples(result); row++)
-        ok = add_event(array, result, row) == 0;
+    char *body = page_document(result, q.limit);
     PQclear(result);
-    char *body = ok ? cJSON_PrintUnformatted(root) : NULL;
-    cJSON_Delete(root);
     if (body == NULL) {
         r->outcome = "out of memory";
         request_reply_error(r, 503, "out of memory; please retry");

@@ -13,8 +13,9 @@
  * 502 {"error":"haravan","status":N,"body":...}. Without a connected shop:
  * 409 {"error":"not_connected"}.
  *
- * The request names a shop with ?org_id=; without
- * it, the connected shop updated last.
+ * The request names a shop with ?org_id= (the settings page always does:
+ * each shop has its own button); without it, the connected shop updated
+ * last, as before several shops could be connected.
  */
 #include <stdio.h>
 #include <string.h>
@@ -41,9 +42,7 @@ static void reply_document(request *r, int status, cJSON *document)
     cJSON_free(text);
 }
 
-/* 502 with Haravan's status and body: its JSON as it sent it, else its
- * text, else null. */
-static void reply_haravan_refused(request *r, long status, const buffer *body)
+void webhooks_reply_refused(request *r, long status, const buffer *body)
 {
     cJSON *document = cJSON_CreateObject();
     cJSON *sent = cJSON_ParseWithLength(buffer_text(body), body->length);
@@ -99,8 +98,7 @@ static void reply_data(request *r, const buffer *body, const char *key, int as_l
     reply_document(r, 200, document);
 }
 
-/* The org_id the request names, if any, into `out`. */
-static const char *requested_org(const request *r, char *out, size_t size)
+const char *webhooks_requested_org(const request *r, char *out, size_t size)
 {
     form query;
     if (form_parse(&query, r->query, strlen(r->query)) != 0)
@@ -113,8 +111,7 @@ static const char *requested_org(const request *r, char *out, size_t size)
     return found ? out : NULL;
 }
 
-/* What /api/subscribe calls need from this worker. */
-static hv_subscribe_context subscribe_context(worker *w)
+hv_subscribe_context webhooks_subscribe_context(worker *w)
 {
     hv_subscribe_context context = {
         .database = &w->database,
@@ -130,8 +127,8 @@ static void call_haravan(worker *w, request *r, const char *method)
     char wanted[HV_SHOP_ORG_ID_SIZE];
     char org_id[HV_SHOP_ORG_ID_SIZE];
     char error[512] = "";
-    int picked = hv_shop_pick(&w->database, requested_org(r, wanted, sizeof wanted), org_id, error,
-                              sizeof error);
+    int picked = hv_shop_pick(&w->database, webhooks_requested_org(r, wanted, sizeof wanted),
+                              org_id, error, sizeof error);
     if (picked < 0) {
         log_message("error", "webhooks: %s", error);
         r->outcome = "database unavailable";
@@ -144,7 +141,7 @@ static void call_haravan(worker *w, request *r, const char *method)
         return;
     }
     snprintf(r->org_id, sizeof r->org_id, "%s", org_id);
-    hv_subscribe_context context = subscribe_context(w);
+    hv_subscribe_context context = webhooks_subscribe_context(w);
     hv_http_response response;
     hv_subscribe_status status =
         hv_subscribe_call(&context, org_id, method, &response, error, sizeof error);
@@ -157,7 +154,7 @@ static void call_haravan(worker *w, request *r, const char *method)
         request_reply_json(r, 502, "{\"error\":\"haravan\",\"status\":0,\"body\":null}");
     } else if (response.status < 200 || response.status > 299) {
         r->outcome = "refused by haravan";
-        reply_haravan_refused(r, response.status, &response.body);
+        webhooks_reply_refused(r, response.status, &response.body);
     } else {
         /* What this worker shows next comes from Haravan again. */
         subscriptions_cache_clear(&w->subscriptions);
@@ -188,7 +185,7 @@ void handle_webhooks_subscribe(worker *w, request *r)
 static cJSON *ask_haravan(worker *w, const char *org_id)
 {
     char error[512] = "";
-    hv_subscribe_context context = subscribe_context(w);
+    hv_subscribe_context context = webhooks_subscribe_context(w);
     context.refresher = NULL;
     context.timeout_ms = WEBHOOKS_STATUS_TIMEOUT_MS;
     hv_http_response response;
@@ -206,17 +203,13 @@ static cJSON *ask_haravan(worker *w, const char *org_id)
     return list;
 }
 
-cJSON *webhooks_subscriptions(worker *w, int *unavailable)
+cJSON *webhooks_subscriptions(worker *w, const char *org_id, int ask, int *unavailable)
 {
     *unavailable = 0;
-    char org_id[HV_SHOP_ORG_ID_SIZE];
-    char error[512] = "";
-    if (hv_shop_pick(&w->database, NULL, org_id, error, sizeof error) != 1)
-        return cJSON_CreateArray();
     cJSON *list = subscriptions_cache_get(&w->subscriptions, org_id);
     if (list != NULL)
         return list;
-    list = ask_haravan(w, org_id);
+    list = ask ? ask_haravan(w, org_id) : NULL;
     if (list == NULL) {
         *unavailable = 1;
         return cJSON_CreateArray();

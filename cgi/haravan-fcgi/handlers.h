@@ -9,6 +9,7 @@
 
 #include <cJSON.h>
 
+#include "haravan/subscribe.h"
 #include "request.h"
 #include "worker.h"
 
@@ -36,13 +37,25 @@ void handle_connect_wrong_method(worker *w, request *r);
 void handle_webhooks_list(worker *w, request *r);
 void handle_webhooks_subscribe(worker *w, request *r);
 
-/* The connected shop's webhook subscriptions as Haravan lists them, for
- * GET /api/haravan/status: a JSON array (caller deletes), empty when no
- * shop is connected or Haravan cannot say (then *unavailable is 1); NULL
- * only when out of memory. A list read less than a minute ago is reused
- * (subscriptions_cache.h); asking Haravan takes at most
+/* Shop `org_id`'s webhook subscriptions as Haravan lists them, for
+ * GET /api/haravan/status: a JSON array (caller deletes), empty when
+ * Haravan cannot say (then *unavailable is 1); NULL only when out of
+ * memory. A list read less than a minute ago is reused
+ * (subscriptions_cache.h); else Haravan is asked when `ask` is set (the
+ * status stops asking once Haravan was slow for one shop), in at most
  * WEBHOOKS_STATUS_TIMEOUT_MS. */
 #define WEBHOOKS_STATUS_TIMEOUT_MS 3000
-cJSON *webhooks_subscriptions(worker *w, int *unavailable);
+cJSON *webhooks_subscriptions(worker *w, const char *org_id, int ask, int *unavailable);
+
+/* Shared by the routes that call /api/subscribe (handler_webhooks.c,
+ * handler_disconnect.c): the call's context for this worker; the org_id
+ * the query names, if any, copied into `out` (NULL when none); and the
+ * 502 {"error":"haravan","status":N,"body":...} that passes Haravan's
+ * refusal on as it came. */
+hv_subscribe_context webhooks_subscribe_context(worker *w);
+const char *webhooks_requested_org(const request *r, char *out, size_t size);
+void webhooks_reply_refused(request *r, long status, const buffer *body);
+
+void handle_disconnect(worker *w, request *r);
 
 #endif

@@ -21,6 +21,7 @@
 #include "crm/processor.h"
 #include "haravan/clients.h"
 #include "haravan/refresh_log.h"
+#include "haravan/uninstall.h"
 #include "inbox/claim.h"
 #include "inbox/inbox.h"
 
@@ -221,6 +222,8 @@ static int setup(processing *p, const config *configuration)
     p->processor.database = &p->database;
     p->processor.staff_lookup = hv_staff_lookup;
     p->processor.staff_context = &p->haravan.staff;
+    p->processor.shop_topics = hv_shop_topics;
+    p->processor.shop_event = hv_uninstall_apply;
     if (db_connect(&p->database) != 0)
         log_message("warning", "processor starts without database: %s", p->database.error);
     return 0;

@@ -39,6 +39,7 @@ static const route routes[] = {
     {"/api/haravan/grandservice", "*", handle_connect_wrong_method},
     {"/api/haravan/webhooks", "GET", handle_webhooks_list},
     {"/api/haravan/webhooks", "POST", handle_webhooks_subscribe},
+    {"/api/haravan/disconnect", "POST", handle_disconnect},
 };
 
 #define ROUTE_COUNT (sizeof routes / sizeof routes[0])

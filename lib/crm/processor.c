@@ -377,6 +377,7 @@ typedef enum work_kind {
     WORK_NONE,     /* nothing to apply: the outcome is decided */
     WORK_CUSTOMER, /* apply `customer` with settled.owner_id */
     WORK_ORDER,    /* apply `order` with settled.executor_id */
+    WORK_SHOP,     /* apply through processor->shop_event */
 } work_kind;
 
 /* One claimed event on its way through: loaded and read outside any
@@ -447,18 +448,34 @@ static int prepare_order(crm_processor *processor, work *w, char *reason, size_t
 
 /* ---- the batch: several events, one transaction, one savepoint each ---- */
 
+/* An event about the shop's connection, through the hook the glue set. */
+static int apply_shop_event(crm_processor *processor, event *e)
+{
+    char note[512] = "";
+    if (processor->shop_event(processor->shop_context, processor->database, e->id_text, e->topic,
+                              e->org_id, note, sizeof note) != 0)
+        return -1;
+    add_note(e, note);
+    return 0;
+}
+
 /* Applies one event's work and marks it done, inside the batch's
  * transaction. 1 when the event was not ours (another process has its
  * row, or finished it), 0 done, -1 failed. */
-static int apply_work(db *database, work *w)
+static int apply_work(crm_processor *processor, work *w)
 {
+    db *database = processor->database;
     int locked = inbox_lock(database, w->e.id_text);
     if (locked <= 0)
         return locked == 0 ? 1 : -1;
     long long customer_id = 0;
-    int applied = w->kind == WORK_CUSTOMER ? apply_customer(database, &w->e, &w->customer,
-                                                            w->settled.owner_id, &customer_id)
-                                           : apply_order(database, &w->e, &w->order, &w->settled);
+    int applied = 0;
+    if (w->kind == WORK_SHOP)
+        applied = apply_shop_event(processor, &w->e);
+    else if (w->kind == WORK_CUSTOMER)
+        applied = apply_customer(database, &w->e, &w->customer, w->settled.owner_id, &customer_id);
+    else
+        applied = apply_order(database, &w->e, &w->order, &w->settled);
     if (applied != 0 || finish(database, &w->e, "done", NULL) != 0)
         return -1;
     return 0;
@@ -471,15 +488,16 @@ static int apply_work(db *database, work *w)
  * transaction), so the others of the batch commit. Returns 0, or -1 when
  * the transaction itself is lost (the connection, or a failure that even
  * the rollback to the savepoint could not undo). */
-static int apply_in_savepoint(db *database, work *w)
+static int apply_in_savepoint(crm_processor *processor, work *w)
 {
+    db *database = processor->database;
     char notes_before[sizeof w->e.notes];
     memcpy(notes_before, w->e.notes, sizeof notes_before);
     for (int attempt = 0;; attempt++) {
         memcpy(w->e.notes, notes_before, sizeof notes_before);
         if (db_command(database, "SAVEPOINT crm_event") != 0)
             return -1;
-        int applied = apply_work(database, w);
+        int applied = apply_work(processor, w);
         if (applied >= 0) {
             w->outcome = applied == 0 ? CRM_OUTCOME_DONE : CRM_OUTCOME_SKIPPED;
             return db_command(database, "RELEASE SAVEPOINT crm_event");
@@ -507,6 +525,7 @@ static int apply_in_savepoint(db *database, work *w)
 }
 
 typedef struct batch {
+    crm_processor *processor;
     work *items;
     int count;
 } batch;
@@ -517,7 +536,7 @@ static int batch_body(db *database, void *argument)
     if (db_command(database, "SET LOCAL lock_timeout = '" ROW_LOCK_TIMEOUT "'") != 0)
         return -1;
     for (int i = 0; i < b->count; i++)
-        if (b->items[i].kind != WORK_NONE && apply_in_savepoint(database, &b->items[i]) != 0)
+        if (b->items[i].kind != WORK_NONE && apply_in_savepoint(b->processor, &b->items[i]) != 0)
             return -1;
     return 0;
 }
@@ -526,10 +545,10 @@ static int batch_body(db *database, void *argument)
  * (one WAL flush) finishes them all. Returns 0 with each item's outcome
  * set, or -1 when the transaction was lost: nothing of it happened, every
  * event is still pending and is taken again later. */
-static int apply_batch(db *database, work *items, int count)
+static int apply_batch(crm_processor *processor, work *items, int count)
 {
-    batch b = {items, count};
-    int result = db_transaction(database, batch_body, &b);
+    batch b = {processor, items, count};
+    int result = db_transaction(processor->database, batch_body, &b);
     for (int i = 0; i < count; i++)
         if (items[i].kind != WORK_NONE && result != 0)
             items[i].outcome = CRM_OUTCOME_SKIPPED;
@@ -570,6 +589,11 @@ static int prepare(crm_processor *processor, work *w, char *reason, size_t reaso
             return refuse(e, &report, &w->outcome, reason, reason_size);
         return customer ? prepare_customer(processor, w, reason, reason_size)
                         : prepare_order(processor, w, reason, reason_size);
+    }
+    if (processor->shop_topics != NULL && processor->shop_event != NULL &&
+        is_topic(e->topic, processor->shop_topics)) {
+        w->kind = WORK_SHOP;
+        return 0;
     }
     snprintf(reason, reason_size, "topic %s is not used by the CRM", e->topic);
     w->outcome = CRM_OUTCOME_IGNORED;
@@ -622,7 +646,7 @@ int crm_process_event(crm_processor *processor, long long event_id, crm_outcome 
     }
     int result = take(processor, event_id, w);
     if (result == 0 && w->kind != WORK_NONE)
-        result = apply_batch(processor->database, w, 1);
+        result = apply_batch(processor, w, 1);
     *outcome = w->outcome;
     work_free(w);
     free(w);
@@ -665,7 +689,7 @@ static void release_work(db *database, work *w)
  * than skipped), or -1 when the transaction was lost and none were. */
 static int finish_batch(crm_processor *processor, work *items, int count)
 {
-    int lost = apply_batch(processor->database, items, count) != 0;
+    int lost = apply_batch(processor, items, count) != 0;
     int processed = 0;
     for (int i = 0; i < count; i++) {
         processed += items[i].outcome != CRM_OUTCOME_SKIPPED;

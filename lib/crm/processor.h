@@ -89,10 +89,24 @@ typedef int (*crm_staff_lookup)(void *context, db *database, const char *org_id,
                                 const char *staff_id, char *email, size_t email_size, char *reason,
                                 size_t reason_size, long *retry_after_ms);
 
+/* Applies an event of a topic about the shop's connection rather than the
+ * CRM's records (app/uninstalled: haravan/uninstall.h is the one), inside
+ * the event's savepoint, so that what it changes and the event's "done"
+ * commit together. It only touches the database (no network). Returns 0,
+ * with `note` (may stay "") kept in the event's notes, or -1 when the
+ * database failed (the attempt is counted and the event retried). */
+typedef int (*crm_shop_event)(void *context, db *database, const char *event_id, const char *topic,
+                              const char *org_id, char *note, size_t note_size);
+
 typedef struct crm_processor {
     db *database;
     crm_staff_lookup staff_lookup; /* NULL: every executor is the default owner */
     void *staff_context;
+    /* The topics shop_event applies (NULL-terminated; NULL: none, and
+     * such events are ignored like any topic the CRM does not use). */
+    const char *const *shop_topics;
+    crm_shop_event shop_event;
+    void *shop_context;
 } crm_processor;
 
 typedef enum crm_outcome {

@@ -107,7 +107,8 @@ int hv_shop_store_token(db *database, const unsigned char master_key[CRYPTO_KEY_
         " VALUES ($1, $2, $3, $4, 'connected')"
         " ON CONFLICT (org_id) DO UPDATE SET name = EXCLUDED.name, scopes = EXCLUDED.scopes,"
         " access_token = EXCLUDED.access_token, refresh_token = NULL, expires_at = NULL,"
-        " token_issued_at = NULL, status = 'connected', status_reason = NULL, updated_at = now()",
+        " token_issued_at = NULL, status = 'connected', status_reason = NULL, connected_at = now(),"
+        " updated_at = now()",
         4, values, lengths, formats);
     buffer_free(&sealed);
     if (result == NULL)
@@ -151,4 +152,23 @@ int hv_shop_pick(db *database, const char *requested, char org_id[HV_SHOP_ORG_ID
         snprintf(org_id, HV_SHOP_ORG_ID_SIZE, "%s", PQgetvalue(result, 0, 0));
     PQclear(result);
     return found;
+}
+
+int hv_shop_disconnect(db *database, const char *org_id, const char *reason,
+                       const char *unless_connected_after, char *error, size_t error_size)
+{
+    const char *values[] = {org_id, reason, unless_connected_after};
+    PGresult *result = db_query(
+        database, DB_ONCE,
+        "UPDATE hv_shops SET status = 'disconnected', status_reason = $2, access_token = NULL,"
+        " refresh_token = NULL, expires_at = NULL, token_issued_at = NULL,"
+        " disconnected_at = now(), updated_at = now()"
+        " WHERE org_id = $1 AND status <> 'disconnected'"
+        " AND ($3::timestamptz IS NULL OR connected_at <= $3::timestamptz)",
+        3, values, NULL, NULL);
+    if (result == NULL)
+        return query_failed(database, error, error_size);
+    int changed = strcmp(PQcmdTuples(result), "0") != 0;
+    PQclear(result);
+    return changed;
 }

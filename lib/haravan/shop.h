@@ -60,6 +60,16 @@ int hv_shop_token(db *database, const unsigned char master_key[CRYPTO_KEY_SIZE],
 int hv_shop_pick(db *database, const char *requested, char org_id[HV_SHOP_ORG_ID_SIZE], char *error,
                  size_t error_size);
 
+/* Disconnects shop `org_id`: status disconnected with `reason`, both
+ * tokens (and their expiry) deleted, disconnected_at set; its CRM rows are
+ * not touched. With `unless_connected_after` (a timestamptz as text, NULL
+ * for none), a shop whose current connection began after that instant is
+ * left alone: what happened before it was about the old connection.
+ * Returns 1 disconnected, 0 left alone (no such shop, disconnected
+ * already, or connected again since), -1 on error (with `error` filled). */
+int hv_shop_disconnect(db *database, const char *org_id, const char *reason,
+                       const char *unless_connected_after, char *error, size_t error_size);
+
 /* Opens a sealed token read from hv_shops (`kind` "access_token" or
  * "refresh_token", the column's text form of bytea) into `out`. Returns 0
  * or -1 with `error` filled. */

@@ -2,7 +2,7 @@
  * hv_subscribe: a shop's webhook subscription at Haravan's webhook service
  * (docs/HARAVAN.md section 2): {HARAVAN_WEBHOOK_URL}/api/subscribe with the
  * shop's token, POST to subscribe (no body, as Haravan's sample sends
- * none), GET to list.
+ * none), GET to list, DELETE to unsubscribe (disconnecting a shop).
  *
  * The callback URL, verify token and topics are the app's, set once in
  * Haravan's partner dashboard; before answering a POST, Haravan checks the
@@ -41,7 +41,7 @@ typedef enum hv_subscribe_status {
     HV_SUBSCRIBE_FAILED,       /* no answer (network, timeout) or a local failure */
 } hv_subscribe_status;
 
-/* `method` "GET" or "POST" for shop `org_id`. `error` is filled unless the
+/* `method` "GET", "POST" or "DELETE" (unsubscribe) for shop `org_id`. `error` is filled unless the
  * status is HV_SUBSCRIBE_ANSWERED. */
 hv_subscribe_status hv_subscribe_call(const hv_subscribe_context *context, const char *org_id,
                                       const char *method, hv_http_response *response, char *error,

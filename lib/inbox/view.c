@@ -6,16 +6,19 @@
 
 #include <stdio.h>
 
-PGresult *inbox_list_events(db *database, const char *status, const char *limit)
+PGresult *inbox_list_events(db *database, const char *org_id, const char *topic, const char *status,
+                            const char *before, const char *limit)
 {
-    const char *values[] = {status, limit};
+    const char *values[] = {org_id, topic, status, before, limit};
     return db_query(
         database, DB_IDEMPOTENT,
         "SELECT id, to_char(received_at AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'),"
         " topic, org_id, resource_id, status, reason, notes, attempts"
-        " FROM hv_events WHERE ($1::text IS NULL OR status = $1)"
-        " ORDER BY id DESC LIMIT $2::int",
-        2, values, NULL, NULL);
+        " FROM hv_events WHERE ($1::text IS NULL OR org_id = $1)"
+        " AND ($2::text IS NULL OR topic = $2) AND ($3::text IS NULL OR status = $3)"
+        " AND ($4::bigint IS NULL OR id < $4::bigint)"
+        " ORDER BY id DESC LIMIT $5::int",
+        5, values, NULL, NULL);
 }
 
 PGresult *inbox_list_events_brief(db *database, const char *status, const char *topic,
@@ -63,6 +66,40 @@ PGresult *inbox_count_by_status(db *database)
     return db_query(database, DB_IDEMPOTENT,
                     "SELECT status, count(*) FROM hv_events GROUP BY status ORDER BY status", 0,
                     NULL, NULL, NULL);
+}
+
+PGresult *inbox_count_by_org_status(db *database)
+{
+    return db_query(database, DB_IDEMPOTENT,
+                    "SELECT coalesce(org_id, ''), status, count(*) FROM hv_events"
+                    " GROUP BY 1, 2 ORDER BY 1, 2",
+                    0, NULL, NULL, NULL);
+}
+
+PGresult *inbox_hourly_outcomes(db *database, const char *since)
+{
+    const char *values[] = {since};
+    return db_query(database, DB_IDEMPOTENT,
+                    "SELECT coalesce(org_id, ''),"
+                    " floor(extract(epoch FROM received_at - $1::timestamptz) / 3600)::int,"
+                    " status, count(*) FROM hv_events WHERE received_at >= $1::timestamptz"
+                    " AND status IN ('done', 'ignored', 'dead') GROUP BY 1, 2, 3 ORDER BY 1, 2, 3",
+                    1, values, NULL, NULL);
+}
+
+int inbox_event_received_at(db *database, const char *id, char *out, size_t out_size)
+{
+    const char *values[] = {id};
+    PGresult *result = db_query(database, DB_IDEMPOTENT,
+                                "SELECT received_at::text FROM hv_events WHERE id = $1::bigint", 1,
+                                values, NULL, NULL);
+    if (result == NULL)
+        return -1;
+    int found = PQntuples(result) > 0;
+    if (found)
+        snprintf(out, out_size, "%s", PQgetvalue(result, 0, 0));
+    PQclear(result);
+    return found;
 }
 
 PGresult *inbox_dead_ids(db *database)

@@ -17,10 +17,15 @@
 
 #include "core/db.h"
 
-/* The settings page's list: id, received_at (seconds, "Z"), topic,
- * org_id, resource_id, status, reason, notes, attempts (NULLs as NULL),
- * with `status` NULL or one status, `limit` as text. */
-PGresult *inbox_list_events(db *database, const char *status, const char *limit);
+/* The settings page's sync log, one page: id, received_at (seconds, "Z"),
+ * topic, org_id, resource_id, status, reason, notes, attempts (NULLs as
+ * NULL), newest first. Filters: `org_id`, `topic`, `status` (each NULL or
+ * one value); `before` NULL or an id as text (keyset: only events with a
+ * smaller id, so a page stays the same while new events arrive); `limit`
+ * as text. With `org_id` the walk is the index (org_id, id) of
+ * sql/connector/011_shops.sql. */
+PGresult *inbox_list_events(db *database, const char *org_id, const char *topic, const char *status,
+                            const char *before, const char *limit);
 
 /* haravan-ctl's list: id, received_at, status, topic, org_id ("-" when
  * none), resource_id ("-" when none), reason ("" when none), with
@@ -43,6 +48,23 @@ int inbox_event_status(db *database, const char *id, char *status, size_t status
 /* How many events are in each status: rows of (status, count), by status;
  * a status with no event has no row. */
 PGresult *inbox_count_by_status(db *database);
+
+/* How many events each shop has in each status: rows of (org_id, status,
+ * count), org_id "" for events stored without one. */
+PGresult *inbox_count_by_org_status(db *database);
+
+/* The chart: events received at or after `since` (a timestamptz as text,
+ * the start of an hour) with outcome done, ignored or dead, counted per
+ * shop, hour and outcome: rows of (org_id, hour (0 for the hour starting
+ * at `since`), status, count). One GROUP BY over the index on received_at
+ * (sql/connector/011_shops.sql). */
+PGresult *inbox_hourly_outcomes(db *database, const char *since);
+
+/* When event `id` (text) was received, as PostgreSQL's full-precision text
+ * of the timestamptz, into `out`. Returns 1 found, 0 no such event, -1
+ * error. The uninstall compares it with the shop's connection time
+ * (haravan/uninstall.h). */
+int inbox_event_received_at(db *database, const char *id, char *out, size_t out_size);
 
 /* The ids of the dead events, oldest first: one column. */
 PGresult *inbox_dead_ids(db *database);

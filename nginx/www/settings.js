@@ -13,6 +13,8 @@
     var API = '/api/haravan';
     var csrf = null;
     var settings = null;
+    /* The shop the status card and step 4 are about (the status's "shop"). */
+    var topOrg = null;
 
     /* ---- small helpers ---------------------------------------------- */
 
@@ -617,9 +619,11 @@
             });
             $('shop-token').textContent = tokenState(shop);
         }
+        topOrg = shop ? shop.org_id : null;
         renderCounts(data.events || {});
         renderSubscriptions(data.subscriptions || []);
         show($('subscriptions-unavailable'), data.subscriptions_unavailable === true);
+        renderShops(Array.isArray(data.shops) ? data.shops : []);
     }
 
     function tokenState(shop) {
@@ -641,6 +645,257 @@
             if (status === 'dead' && events[status] > 0) item.className = 'bad';
             list.appendChild(item);
         });
+    }
+
+    function orgQuery(org) {
+        return org ? '?org_id=' + encodeURIComponent(org) : '';
+    }
+
+    /* ---- every shop: state, webhooks, chart, actions ------------------ */
+
+    var SHOP_STATES = {
+        connected: 'Đã kết nối',
+        needs_reconnect: 'Cần kết nối lại',
+        disconnected: 'Đã ngắt kết nối'
+    };
+    var CHART_OUTCOMES = ['done', 'ignored', 'dead'];
+    var SVG = 'http://www.w3.org/2000/svg';
+    /* What the last action on a shop said, kept across reloads of the list. */
+    var shopMessages = {};
+
+    function svg(tag, attributes) {
+        var node = document.createElementNS(SVG, tag);
+        Object.keys(attributes || {}).forEach(function (name) {
+            node.setAttribute(name, String(attributes[name]));
+        });
+        return node;
+    }
+
+    function hourLabel(start, index) {
+        var date = new Date(new Date(start).getTime() + index * 3600 * 1000);
+        if (isNaN(date.getTime())) return String(index);
+        return ('0' + date.getHours()).slice(-2) + ':00';
+    }
+
+    /* The last 24 hours of one shop's sync, drawn here (no library): one
+     * stacked bar per hour, done at the bottom, then ignored, then dead;
+     * with a one-line summary and, for screen readers and the curious,
+     * the numbers hour by hour. */
+    function drawChart(chart, name) {
+        var hours = chart && Array.isArray(chart.hours) ? chart.hours : [];
+        var totals = { done: 0, ignored: 0, dead: 0 };
+        var highest = 0;
+        hours.forEach(function (hour) {
+            var sum = 0;
+            CHART_OUTCOMES.forEach(function (outcome) {
+                totals[outcome] += Number(hour[outcome]) || 0;
+                sum += Number(hour[outcome]) || 0;
+            });
+            if (sum > highest) highest = sum;
+        });
+        var summary = '24 giờ qua: ' + totals.done + ' hoàn tất, ' + totals.ignored + ' bỏ qua, ' +
+            totals.dead + ' lỗi';
+        var figure = el('figure', null, 'chart');
+        var width = 24 * 10;
+        var height = 60;
+        var picture = svg('svg', { viewBox: '0 0 ' + width + ' ' + (height + 1), role: 'img',
+            'aria-label': 'Biểu đồ đồng bộ của ' + name + '. ' + summary, preserveAspectRatio: 'none' });
+        picture.appendChild(svg('line', { x1: 0, y1: height + 0.5, x2: width, y2: height + 0.5, 'class': 'axis' }));
+        hours.forEach(function (hour, index) {
+            var bar = svg('g', { 'class': 'hour', 'data-hour': index });
+            var bottom = height;
+            CHART_OUTCOMES.forEach(function (outcome) {
+                var count = Number(hour[outcome]) || 0;
+                if (!count) return;
+                var size = Math.max(1, Math.round(count / highest * height));
+                bottom -= size;
+                var rect = svg('rect', { x: index * 10 + 1, y: bottom, width: 8, height: size,
+                    'class': 'bar-' + outcome, 'data-count': count });
+                var title = svg('title');
+                title.textContent = hourLabel(chart.start, index) + ': ' + count + ' ' +
+                    STATUS_LABELS[outcome].toLowerCase();
+                rect.appendChild(title);
+                bar.appendChild(rect);
+            });
+            picture.appendChild(bar);
+        });
+        figure.appendChild(picture);
+        /* The hours under the bars as text, not in the SVG: the picture is
+         * stretched to the card's width, which would stretch its letters. */
+        var ticks = el('div', null, 'ticks');
+        [0, 12, 23].forEach(function (index) {
+            if (hours.length) ticks.appendChild(el('span', hourLabel(chart.start, index)));
+        });
+        figure.appendChild(ticks);
+        figure.appendChild(el('figcaption', summary, 'chart-summary'));
+        var legend = el('ul', null, 'legend');
+        CHART_OUTCOMES.forEach(function (outcome) {
+            legend.appendChild(el('li', STATUS_LABELS[outcome], 'key-' + outcome));
+        });
+        figure.appendChild(legend);
+        var details = el('details', null, 'chart-numbers');
+        details.appendChild(el('summary', 'Số liệu theo giờ'));
+        var table = el('table', null, 'chart-table');
+        var head = el('tr');
+        ['Giờ', STATUS_LABELS.done, STATUS_LABELS.ignored, STATUS_LABELS.dead].forEach(function (text) {
+            var th = el('th', text);
+            th.setAttribute('scope', 'col');
+            head.appendChild(th);
+        });
+        table.appendChild(el('thead')).appendChild(head);
+        var body = table.appendChild(el('tbody'));
+        hours.forEach(function (hour, index) {
+            var row = el('tr');
+            row.appendChild(el('td', hourLabel(chart.start, index)));
+            CHART_OUTCOMES.forEach(function (outcome) {
+                row.appendChild(el('td', String(Number(hour[outcome]) || 0)));
+            });
+            body.appendChild(row);
+        });
+        details.appendChild(table);
+        figure.appendChild(details);
+        return figure;
+    }
+
+    function shopButton(text, action, org, className) {
+        var button = el('button', text, className);
+        button.type = 'button';
+        button.setAttribute('data-action', action);
+        button.setAttribute('data-org', org);
+        return button;
+    }
+
+    function renderShop(shop) {
+        var item = el('li', null, 'shop');
+        var org = String(shop.org_id);
+        item.setAttribute('data-org', org);
+        item.setAttribute('data-status', shop.status);
+        var title = el('h3', shop.name || '(chưa có tên)');
+        title.appendChild(el('span', 'Org ID ' + org, 'org'));
+        item.appendChild(title);
+        var state = el('p', SHOP_STATES[shop.status] || String(shop.status), 'state ' +
+            (shop.status === 'connected' ? 'on' : shop.status === 'needs_reconnect' ? 'warn' : 'off'));
+        state.setAttribute('data-shop-state', shop.status);
+        item.appendChild(state);
+        if (shop.status !== 'connected' && shop.status_reason) {
+            var when = shop.status === 'disconnected' && shop.disconnected_at
+                ? ' (' + formatDate(shop.disconnected_at) + ')' : '';
+            item.appendChild(el('p', 'Lý do: ' + shop.status_reason + when, 'muted reason'));
+        }
+        var subscriptions = Array.isArray(shop.subscriptions) ? shop.subscriptions : [];
+        var hooks = shop.status !== 'connected' ? 'Webhook: không còn (cửa hàng chưa kết nối)'
+            : shop.subscriptions_unavailable ? 'Webhook: Haravan chưa trả lời, hãy tải lại'
+            : subscriptions.length ? 'Webhook: đã đăng ký (' + subscriptions.length + ')' : 'Webhook: chưa đăng ký';
+        item.appendChild(el('p', hooks, 'hooks'));
+        var counts = el('ul', null, 'counts');
+        ['done', 'pending', 'processing', 'ignored', 'dead'].forEach(function (status) {
+            var events = shop.events || {};
+            if (!(status in events)) return;
+            var count = el('li', STATUS_LABELS[status] + ': ' + events[status], status === 'dead' && events[status] > 0 ? 'bad' : '');
+            count.setAttribute('data-status', status);
+            counts.appendChild(count);
+        });
+        item.appendChild(counts);
+        item.appendChild(drawChart(shop.chart, shop.name || org));
+        /* The historical import's place (its button and progress). */
+        var importSlot = el('div', null, 'shop-import');
+        importSlot.setAttribute('data-org', org);
+        importSlot.hidden = true;
+        item.appendChild(importSlot);
+
+        var actions = el('div', null, 'actions');
+        if (shop.status === 'connected') actions.appendChild(shopButton('Đăng ký webhook', 'subscribe', org, 'primary'));
+        var reconnect = el('a', shop.status === 'connected' ? 'Kết nối lại' : 'Kết nối lại cửa hàng này', 'button');
+        reconnect.href = API + '/connect' + orgQuery(org);
+        reconnect.setAttribute('data-action', 'reconnect');
+        actions.appendChild(reconnect);
+        if (shop.status === 'connected') actions.appendChild(shopButton('Ngắt kết nối', 'disconnect', org, 'danger'));
+        item.appendChild(actions);
+
+        var confirm = el('div', null, 'notice warning confirm');
+        confirm.setAttribute('data-confirm', org);
+        confirm.hidden = true;
+        confirm.appendChild(el('p', 'Ngắt kết nối cửa hàng ' + (shop.name || org) + '? Webhook sẽ được hủy đăng ký ' +
+            'trên Haravan và token truy cập bị xóa; dữ liệu đã đồng bộ vào CRM vẫn được giữ lại.'));
+        var confirmActions = el('p', null, 'actions');
+        confirmActions.appendChild(shopButton('Xác nhận ngắt kết nối', 'confirm-disconnect', org, 'danger'));
+        confirmActions.appendChild(shopButton('Hủy', 'cancel-disconnect', org));
+        confirm.appendChild(confirmActions);
+        item.appendChild(confirm);
+
+        var message = el('p', null, 'notice');
+        message.setAttribute('data-message', org);
+        message.setAttribute('role', 'status');
+        var kept = shopMessages[org];
+        setNotice(message, kept ? kept.text : '', kept ? kept.kind : '');
+        item.appendChild(message);
+        return item;
+    }
+
+    function renderShops(list) {
+        var container = $('shops');
+        clear(container);
+        show($('shops-empty'), list.length === 0);
+        list.forEach(function (shop) {
+            container.appendChild(renderShop(shop));
+        });
+        fillShopFilter(list);
+    }
+
+    function shopMessage(org, text, kind) {
+        shopMessages[org] = { text: text, kind: kind };
+        var node = document.querySelector('#shops [data-message="' + CSS.escape(org) + '"]');
+        if (node) setNotice(node, text, kind);
+    }
+
+    function haravanRefusal(result) {
+        if (result.status !== 502 || !result.data || result.data.error !== 'haravan') return describe(result);
+        if (!result.data.status) return 'Không gọi được Haravan (mạng hoặc Haravan không trả lời).';
+        var body = result.data.body;
+        var message = body && typeof body === 'object' ? body.message || body.error || body.errors : null;
+        return 'Haravan từ chối (HTTP ' + result.data.status + ')' + (message ? ': ' + message : '') + '.';
+    }
+
+    function onShopAction(event) {
+        var button = event.target.closest('button[data-action]');
+        if (!button) return;
+        var org = button.getAttribute('data-org');
+        var action = button.getAttribute('data-action');
+        var confirm = document.querySelector('#shops [data-confirm="' + CSS.escape(org) + '"]');
+        if (action === 'disconnect') {
+            show(confirm, true);
+            return;
+        }
+        if (action === 'cancel-disconnect') {
+            show(confirm, false);
+            return;
+        }
+        button.disabled = true;
+        if (action === 'subscribe') {
+            shopMessage(org, 'Đang đăng ký webhook…', '');
+            request('POST', '/webhooks' + orgQuery(org)).then(function (result) {
+                button.disabled = false;
+                if (result.status === 200) shopMessage(org, 'Đã đăng ký webhook với Haravan.', 'ok');
+                else if (result.status === 409) shopMessage(org, 'Cửa hàng chưa kết nối: hãy kết nối lại trước.', 'error');
+                else if (result.status !== 401) shopMessage(org, haravanRefusal(result), 'error');
+                loadStatus();
+            });
+        } else if (action === 'confirm-disconnect') {
+            shopMessage(org, 'Đang ngắt kết nối…', '');
+            request('POST', '/disconnect' + orgQuery(org)).then(function (result) {
+                button.disabled = false;
+                if (result.status === 200) {
+                    shopMessage(org, 'Đã ngắt kết nối: webhook đã hủy đăng ký, token đã xóa, dữ liệu được giữ lại.', 'ok');
+                } else if (result.status === 409) {
+                    shopMessage(org, 'Cửa hàng chưa kết nối (hoặc cần kết nối lại) nên không hủy được webhook trên ' +
+                        'Haravan: hãy kết nối lại trước, hoặc gỡ ứng dụng trên Haravan.', 'error');
+                } else if (result.status !== 401) {
+                    shopMessage(org, haravanRefusal(result) + ' Chưa có gì thay đổi: cửa hàng vẫn kết nối; hãy thử lại.',
+                        'error');
+                }
+                loadStatus();
+            });
+        }
     }
 
     /* ---- step 4: webhooks -------------------------------------------- */
@@ -703,7 +958,7 @@
 
     function loadSubscriptions() {
         show($('subscribe-error'), false);
-        return request('GET', '/webhooks').then(function (result) {
+        return request('GET', '/webhooks' + orgQuery(topOrg)).then(function (result) {
             if (result.status === 200 && result.data) {
                 renderSubscriptions(result.data.subscriptions || []);
                 show($('subscriptions-unavailable'), false);
@@ -717,7 +972,7 @@
         button.disabled = true;
         show($('subscribe-error'), false);
         show($('subscribe-ok'), false);
-        request('POST', '/webhooks').then(function (result) {
+        request('POST', '/webhooks' + orgQuery(topOrg)).then(function (result) {
             button.disabled = false;
             if (result.status === 200) {
                 show($('subscribe-ok'), true);
@@ -740,17 +995,90 @@
         'app/uninstalled': 'Gỡ ứng dụng'
     };
 
+    /* The log's pages: a keyset on the event id (the route's "before").
+     * `logPages` holds the "before" of each page shown so far, the first
+     * being none; "Cũ hơn" goes one further with the last answer's
+     * next_before, "Mới hơn" one back. A filter resets to the first page. */
+    var logPages = [null];
+    var logIndex = 0;
+    var logNext = null;
+
+    function fillShopFilter(list) {
+        var select = $('log-shop');
+        var chosen = select.value;
+        while (select.options.length > 1) select.remove(1);
+        list.forEach(function (shop) {
+            var option = el('option', (shop.name || shop.org_id) + ' (' + shop.org_id + ')');
+            option.value = String(shop.org_id);
+            select.appendChild(option);
+        });
+        select.value = chosen;
+        if (select.value !== chosen) select.value = '';
+    }
+
+    function fillTopicFilter() {
+        var select = $('log-topic');
+        Object.keys(TOPIC_LABELS).forEach(function (topic) {
+            var option = el('option', TOPIC_LABELS[topic] + ' (' + topic + ')');
+            option.value = topic;
+            select.appendChild(option);
+        });
+    }
+
+    function logQuery() {
+        var query = '?limit=' + encodeURIComponent($('log-limit').value || '50');
+        [['org_id', 'log-shop'], ['topic', 'log-topic'], ['status', 'log-status']].forEach(function (pair) {
+            var value = $(pair[1]).value;
+            if (value) query += '&' + pair[0] + '=' + encodeURIComponent(value);
+        });
+        var before = logPages[logIndex];
+        if (before) query += '&before=' + encodeURIComponent(before);
+        return query;
+    }
+
+    /* Only the answer to the last request is shown: a filter changed twice
+     * quickly must not end with the first answer drawn over the second. */
+    var logAsked = 0;
+
     function loadEvents() {
-        var status = $('log-status').value;
-        var query = '?limit=50' + (status ? '&status=' + encodeURIComponent(status) : '');
-        return request('GET', '/events' + query).then(function (result) {
+        var asked = ++logAsked;
+        return request('GET', '/events' + logQuery()).then(function (result) {
+            if (asked !== logAsked) return;
             if (result.status === 200 && result.data) {
                 setNotice($('log-error'), '');
+                logNext = result.data.next_before || null;
                 renderEvents(result.data.events || []);
+                renderPager();
             } else if (result.status !== 401) {
                 setNotice($('log-error'), describe(result), 'error');
             }
         });
+    }
+
+    function renderPager() {
+        $('log-page').textContent = 'Trang ' + (logIndex + 1);
+        $('log-newer').disabled = logIndex === 0;
+        $('log-older').disabled = !logNext;
+    }
+
+    function firstPage() {
+        logPages = [null];
+        logIndex = 0;
+        return loadEvents();
+    }
+
+    function olderPage() {
+        if (!logNext) return;
+        logPages = logPages.slice(0, logIndex + 1);
+        logPages.push(String(logNext));
+        logIndex++;
+        loadEvents();
+    }
+
+    function newerPage() {
+        if (logIndex === 0) return;
+        logIndex--;
+        loadEvents();
     }
 
     function cell(row, label, content, className) {
@@ -764,14 +1092,17 @@
     function renderEvents(events) {
         var body = $('log');
         clear(body);
-        $('log-empty').textContent = $('log-status').value
-            ? 'Không có sự kiện nào ở trạng thái này.' : 'Chưa có sự kiện nào.';
+        var filtered = $('log-status').value || $('log-shop').value || $('log-topic').value;
+        $('log-empty').textContent = filtered
+            ? 'Không có sự kiện nào khớp bộ lọc.' : 'Chưa có sự kiện nào.';
         show($('log-empty'), events.length === 0);
         show($('log-table'), events.length > 0);
         events.forEach(function (event) {
             var row = el('tr');
             row.setAttribute('data-event-id', String(event.id));
             row.setAttribute('data-status', event.status);
+            row.setAttribute('data-org', event.org_id || '');
+            row.setAttribute('data-topic', event.topic);
             var failed = event.status === 'dead';
             if (failed) row.className = 'failed';
 
@@ -780,6 +1111,7 @@
             var topic = el('span');
             topic.appendChild(el('span', TOPIC_LABELS[event.topic] || event.topic));
             topic.appendChild(el('span', event.topic, 'topic-code'));
+            if (event.org_id) topic.appendChild(el('span', 'Org ' + event.org_id, 'topic-code org-code'));
             cell(row, 'Sự kiện', topic, 'c-topic');
             cell(row, 'Mã', event.resource_id || '', 'c-resource');
 
@@ -850,8 +1182,14 @@
             loadEvents();
             loadStatus();
         });
-        $('log-status').addEventListener('change', loadEvents);
+        ['log-status', 'log-shop', 'log-topic', 'log-limit'].forEach(function (id) {
+            $(id).addEventListener('change', firstPage);
+        });
+        $('log-older').addEventListener('click', olderPage);
+        $('log-newer').addEventListener('click', newerPage);
         $('log').addEventListener('click', onReplay);
+        $('shops').addEventListener('click', onShopAction);
+        fillTopicFilter();
         readConnectResult();
         startSession();
     });

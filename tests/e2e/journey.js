@@ -9,8 +9,9 @@
  * after a failure the rest are reported as failed, not run (never skipped
  * silently). Ends with "N passed, N failed" and exit status 1 on any
  * failure. Screenshots go to E2E_OUT (default build/e2e): connected.png
- * (1280 px), connected-375.png (375 px, a phone), not-owner.png, and
- * failure.png when a step fails.
+ * (1280 px), connected-375.png (375 px, a phone), not-owner.png,
+ * shops.png (the card of two shops and their charts), and failure.png
+ * when a step fails.
  */
 const assert = require('node:assert/strict');
 const { execFileSync } = require('node:child_process');
@@ -500,6 +501,147 @@ step('a shop that needs reconnecting is flagged, and "Kết nối lại" repairs
     assert.equal(await page.evaluate(() => document.getElementById('connect-result').getAttribute('data-code')), 'ok');
     await page.waitFor(() => document.getElementById('status-state').textContent === 'Đã kết nối', [], 'connected again');
     assert.equal(await page.visible('#status-reconnect'), false);
+});
+
+/* ---- several shops, the chart, the log's filters and pages, disconnect ---- */
+
+const SHOP_B = '2000000021';
+const SHOP_B_TOKEN = `e2e-shop-b-${crypto.randomBytes(6).toString('hex')}`;
+
+/* A signed delivery, as Haravan sends one, straight to the connector. */
+async function deliver(topic, org, body) {
+    const text = JSON.stringify(body);
+    const signature = crypto.createHmac('sha256', CLIENT_SECRET).update(text).digest('base64');
+    const response = await httpRequest('POST', `${PUBLIC_URL}/api/haravan/webhook`, text, {
+        'X-Haravan-Hmacsha256': signature, 'X-Haravan-Topic': topic, 'X-Haravan-Org-Id': org,
+    });
+    assert.equal(response.status, 200, `delivery: ${response.text}`);
+}
+
+function shopCard(org) {
+    return `#shops li.shop[data-org="${org}"]`;
+}
+
+step('a second shop is listed beside the first, each with its state, webhooks and 24-hour chart', async () => {
+    await sim('/sim/tokens', { token: SHOP_B_TOKEN, org_id: Number(SHOP_B), scopes: 'openid wh_api com.read_orders com.read_customers com.read_shop' });
+    ctl(['shop', 'token', SHOP_B, 'openid wh_api com.read_orders com.read_customers com.read_shop'], `${SHOP_B_TOKEN}\n`);
+    const stamp = Date.now();
+    for (let i = 0; i < 25; i++) {
+        await deliver('customers/create', SHOP_B, {
+            id: 9400000 + (stamp % 100000) * 100 + i, first_name: 'Khách', last_name: `Cửa hàng B ${i}`,
+            updated_at: new Date(stamp + i).toISOString(),
+        });
+    }
+    await deliver('customers/create', SHOP_B, { first_name: 'Khách', last_name: 'không có mã', updated_at: new Date(stamp).toISOString() });
+    const settled = () => Number(psql(`SELECT count(*) FROM hv_events WHERE org_id = '${SHOP_B}' AND status IN ('pending', 'processing')`).trim());
+    for (let i = 0; i < 100 && settled() > 0; i++) await sleep(100);
+    await page.reload();
+    await page.waitVisible('#app');
+    await page.waitFor((a, b) => document.querySelector(a) && document.querySelector(b), [shopCard(SHOP.id), shopCard(SHOP_B)], 'both shops');
+    assert.equal(await page.text(`${shopCard(SHOP.id)} [data-shop-state]`), 'Đã kết nối');
+    assert.equal(await page.text(`${shopCard(SHOP_B)} [data-shop-state]`), 'Đã kết nối');
+    // Each worker keeps a shop's list for a minute (subscriptions_cache.h),
+    // so A's may still be the one read before "Đăng ký webhook"; B's was
+    // never read before.
+    assert.match(await page.text(`${shopCard(SHOP.id)} .hooks`), /^Webhook: (đã đăng ký \(1\)|chưa đăng ký)$/);
+    assert.match(await page.text(`${shopCard(SHOP_B)} .hooks`), /^Webhook: chưa đăng ký$/);
+    // B's chart: what the database holds for the last 24 hours, drawn and said.
+    const inWindow = (status) => Number(psql(`SELECT count(*) FROM hv_events WHERE org_id = '${SHOP_B}' AND status = '${status}'` +
+        ` AND received_at >= date_trunc('hour', now()) - interval '23 hours'`).trim());
+    const done = inWindow('done');
+    const dead = inWindow('dead');
+    assert.ok(done >= 25 && dead >= 1, `done ${done}, dead ${dead}`);
+    const chart = await page.evaluate((card) => {
+        const figure = document.querySelector(`${card} figure.chart`);
+        const sum = (cls) => [...figure.querySelectorAll(`svg rect.${cls}`)].reduce((n, r) => n + Number(r.getAttribute('data-count')), 0);
+        return {
+            hours: figure.querySelectorAll('.chart-table tbody tr').length,
+            done: sum('bar-done'),
+            dead: sum('bar-dead'),
+            label: figure.querySelector('svg').getAttribute('aria-label'),
+            caption: figure.querySelector('figcaption').textContent,
+            lastHourBars: figure.querySelectorAll('svg g[data-hour="23"] rect').length,
+            barHeight: figure.querySelector('svg rect.bar-done').getBoundingClientRect().height,
+            fill: getComputedStyle(figure.querySelector('svg rect.bar-dead')).fill,
+        };
+    }, shopCard(SHOP_B));
+    assert.equal(chart.hours, 24);
+    assert.equal(chart.done, done);
+    assert.equal(chart.dead, dead);
+    assert.ok(chart.lastHourBars >= 2, 'this hour has a bar for done and one for dead');
+    assert.ok(chart.barHeight > 10, `the bars are drawn (${chart.barHeight} px)`);
+    assert.equal(chart.fill, 'rgb(179, 38, 30)', 'dead is drawn in the error colour, from the stylesheet');
+    assert.match(chart.caption, new RegExp(`^24 giờ qua: ${done} hoàn tất, \\d+ bỏ qua, ${dead} lỗi$`));
+    assert.ok(chart.label.includes(chart.caption), 'the picture says what the caption says');
+    // The shops card alone: two shops, their charts.
+    const box = await page.evaluate(() => {
+        const r = document.getElementById('shops-card').getBoundingClientRect();
+        return { x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height };
+    });
+    const { data } = await page.send('Page.captureScreenshot', {
+        format: 'png', captureBeyondViewport: true, clip: Object.assign({ scale: 1 }, box),
+    });
+    fs.writeFileSync(path.join(OUT, 'shops.png'), Buffer.from(data, 'base64'));
+});
+
+step('the sync log filters by shop and topic, and pages through', async () => {
+    await page.choose('#log-limit', "(text, value) => value === '20'");
+    await page.choose('#log-topic', "(text, value) => value === 'customers/create'");
+    await page.choose('#log-shop', `(text, value) => value === '${SHOP_B}'`);
+    const rows = () => page.evaluate(() => [...document.querySelectorAll('#log tr[data-event-id]')].map((tr) => ({
+        id: Number(tr.getAttribute('data-event-id')), org: tr.getAttribute('data-org'), topic: tr.getAttribute('data-topic'),
+    })));
+    await page.waitFor((org) => {
+        const all = [...document.querySelectorAll('#log tr[data-event-id]')];
+        return all.length === 20 && all.every((tr) => tr.getAttribute('data-org') === org);
+    }, [SHOP_B], 'a page of 20 of shop B\'s events');
+    const first = await rows();
+    assert.ok(first.every((r) => r.org === SHOP_B && r.topic === 'customers/create'), JSON.stringify(first));
+    assert.equal(await page.text('#log-page'), 'Trang 1');
+    assert.equal(await page.evaluate(() => document.getElementById('log-newer').disabled), true);
+    await page.click('#log-older');
+    await page.waitFor(() => document.getElementById('log-page').textContent === 'Trang 2', [], 'page 2');
+    const second = await rows();
+    assert.ok(second.length >= 6, `page 2 has the rest: ${second.length}`);
+    assert.ok(second.every((r) => r.org === SHOP_B && r.topic === 'customers/create'));
+    const lowest = Math.min(...first.map((r) => r.id));
+    assert.ok(second.every((r) => r.id < lowest), 'page 2 is older than page 1, nothing twice');
+    const expected = psql(`SELECT id FROM hv_events WHERE org_id = '${SHOP_B}' AND topic = 'customers/create' ORDER BY id DESC LIMIT 40`)
+        .trim().split('\n').map(Number);
+    assert.deepEqual([...first, ...second].map((r) => r.id), expected.slice(0, first.length + second.length));
+    await page.click('#log-newer');
+    await page.waitFor(() => document.getElementById('log-page').textContent === 'Trang 1', [], 'back to page 1');
+    assert.deepEqual((await rows()).map((r) => r.id), first.map((r) => r.id));
+    await page.choose('#log-shop', "(text, value) => value === ''");
+    await page.choose('#log-topic', "(text, value) => value === ''");
+    await page.choose('#log-limit', "(text, value) => value === '50'");
+});
+
+step('"Ngắt kết nối" asks first, then disconnects that shop only; its data stays', async () => {
+    const customers = psql(`SELECT count(*) FROM customers WHERE haravan_org_id = '${SHOP_B}'`).trim();
+    const shopA = psql(`SELECT status || encode(access_token, 'hex') FROM hv_shops WHERE org_id = '${SHOP.id}'`).trim();
+    await page.click(`${shopCard(SHOP_B)} button[data-action="disconnect"]`);
+    await page.waitVisible(`${shopCard(SHOP_B)} [data-confirm]`);
+    assert.match(await page.text(`${shopCard(SHOP_B)} [data-confirm]`), /dữ liệu đã đồng bộ vào CRM vẫn được giữ lại/);
+    await page.click(`${shopCard(SHOP_B)} button[data-action="cancel-disconnect"]`);
+    assert.equal(await page.visible(`${shopCard(SHOP_B)} [data-confirm]`), false);
+    assert.equal(psql(`SELECT status FROM hv_shops WHERE org_id = '${SHOP_B}'`).trim(), 'connected', 'cancelling changes nothing');
+    await page.click(`${shopCard(SHOP_B)} button[data-action="disconnect"]`);
+    await page.click(`${shopCard(SHOP_B)} button[data-action="confirm-disconnect"]`);
+    await page.waitFor((card) => {
+        const li = document.querySelector(card);
+        return li && li.getAttribute('data-status') === 'disconnected';
+    }, [shopCard(SHOP_B)], 'shop B disconnected');
+    assert.equal(await page.text(`${shopCard(SHOP_B)} [data-shop-state]`), 'Đã ngắt kết nối');
+    assert.match(await page.text(`${shopCard(SHOP_B)} [data-message]`), /^Đã ngắt kết nối: /);
+    assert.equal(await page.evaluate((card) => document.querySelector(`${card} button[data-action="disconnect"]`), shopCard(SHOP_B)), null);
+    assert.equal(psql(`SELECT count(*) FROM hv_shops WHERE org_id = '${SHOP_B}' AND status = 'disconnected'` +
+        ' AND access_token IS NULL AND refresh_token IS NULL').trim(), '1');
+    assert.equal(psql(`SELECT count(*) FROM customers WHERE haravan_org_id = '${SHOP_B}'`).trim(), customers, 'the data stays');
+    assert.equal(psql(`SELECT status || encode(access_token, 'hex') FROM hv_shops WHERE org_id = '${SHOP.id}'`).trim(), shopA,
+        'the other shop is untouched');
+    assert.equal(await page.text(`${shopCard(SHOP.id)} [data-shop-state]`), 'Đã kết nối');
+    psql(`DELETE FROM hv_shops WHERE org_id = '${SHOP_B}'`);
 });
 
 step('every connect result code has its own Vietnamese message', async () => {

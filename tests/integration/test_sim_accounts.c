@@ -536,7 +536,10 @@ static void test_stack_registered_its_app(void **state)
     redirect_uri("webhook", expected, sizeof expected);
     assert_string_equal(json_text(webhook, "callback_url"), expected);
     assert_string_equal(json_text(webhook, "verify_token"), "");
-    assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(webhook, "topics")), 6);
+    /* The six the CRM uses, and app/uninstalled (a shop's life, issue #11). */
+    const cJSON *topics = cJSON_GetObjectItemCaseSensitive(webhook, "topics");
+    assert_int_equal(cJSON_GetArraySize(topics), 7);
+    assert_string_equal(cJSON_GetArrayItem(topics, 6)->valuestring, "app/uninstalled");
     cJSON_Delete(app);
     answer_free(&answer);
     /* The connector is pointed at the simulator for all three hosts. */

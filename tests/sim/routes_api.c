@@ -160,9 +160,7 @@ static int failure_applies(const sim_failure_plan *plan, const char *path)
            strncmp(path, plan->path_prefix, strlen(plan->path_prefix)) == 0;
 }
 
-/* Returns 1 when the injected failure answered the request; a stall
- * (timeout) answers nothing and the call goes on, late. */
-static int inject_failure(sim *s, request *r)
+int sim_inject_failure(sim *s, request *r)
 {
     sim_failure_plan *plan = &s->failure;
     if (!failure_applies(plan, r->path))
@@ -303,7 +301,7 @@ static void refuse_scope(request *r, const char *headers, const char *scope)
 
 void sim_handle_api(sim *s, request *r)
 {
-    if (inject_failure(s, r))
+    if (sim_inject_failure(s, r))
         return;
     const sim_token *token = sim_authenticate(s, r);
     if (token == NULL) {

@@ -150,6 +150,12 @@ void sim_handle_admin(sim *s, request *r);
 void sim_handle_oidc(sim *s, request *r);      /* /.well-known/..., /connect/... */
 void sim_handle_subscribe(sim *s, request *r); /* /api/subscribe */
 
+/* The failure /sim/failures armed, when its path_prefix covers r->path
+ * (the default, "/com/", covers the REST API; "/api/subscribe" the webhook
+ * service): returns 1 when it answered the request; a stall (timeout)
+ * answers nothing and the call goes on, late. */
+int sim_inject_failure(sim *s, request *r);
+
 void sim_free(sim *s);
 
 #endif

@@ -270,6 +270,10 @@ static void unsubscribe(sim *s, request *r, const sim_token *token, const cJSON 
 
 void sim_handle_subscribe(sim *s, request *r)
 {
+    /* A webhook service that fails (/sim/failures with path_prefix
+     * "/api/subscribe"), before anything else, as Haravan's own would. */
+    if (sim_inject_failure(s, r))
+        return;
     const sim_token *token = sim_authenticate(s, r);
     if (token == NULL) {
         reply_refusal(r, 401, "unauthorized", "invalid or expired access token");

@@ -264,7 +264,7 @@ register_sim_app() {
  "redirect_uris":["$public/api/haravan/login","$public/api/haravan/grandservice"],
  "webhook":{"callback_url":"$public/api/haravan/webhook","verify_token":"",
   "topics":["orders/create","orders/updated","orders/paid","orders/cancelled",
-            "customers/create","customers/update"]}}
+            "customers/create","customers/update","app/uninstalled"]}}
 JSON
 )
     curl -fsS -o /dev/null -H 'Content-Type: application/json' --data-binary "$body" \
