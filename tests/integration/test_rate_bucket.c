@@ -283,15 +283,22 @@ static void test_processes_share_one_bucket(void **state)
      * granted by PostgreSQL's clock and counted on arrival by the
      * simulator's, so a call granted at the end of one second can land in
      * the next: one second may see 5 when its neighbour saw 3, never more,
-     * and over the run the average stays at 4. */
+     * and over the run the average stays at 4. The burst itself (70 calls
+     * from 12 processes) may end after second 0 on a busy machine; its
+     * tail then lands in second 1, so that second is bounded with second
+     * 0: the burst plus two seconds of draining, plus one. */
     const cJSON *seconds = cJSON_GetObjectItem(bucket, "per_second");
     int count = cJSON_GetArraySize(seconds);
     assert_true(count >= RUN_SECONDS - 1);
+    double burst = cJSON_GetArrayItem(seconds, 0)->valuedouble;
     double after_burst = 0, previous = 0;
     for (int second = 1; second < count; second++) {
         double calls = cJSON_GetArrayItem(seconds, second)->valuedouble;
-        if (calls > HV_RATE_DRAIN_PER_SECOND + 1 ||
-            (second > 1 && previous + calls > 2 * HV_RATE_DRAIN_PER_SECOND + 1))
+        int over = second == 1 ? burst + calls > HV_RATE_BUCKET_SIZE - HV_RATE_HEADROOM +
+                                                     2 * HV_RATE_DRAIN_PER_SECOND + 1
+                               : calls > HV_RATE_DRAIN_PER_SECOND + 1 ||
+                                     previous + calls > 2 * HV_RATE_DRAIN_PER_SECOND + 1;
+        if (over)
             fail_msg("%g calls reached Haravan in second %d (%g in the one before)", calls, second,
                      previous);
         after_burst += calls;
