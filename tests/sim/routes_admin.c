@@ -11,6 +11,9 @@
  *   POST /sim/users           {"org_id"?, "user":{"id",...}}      add or replace
  *   POST /sim/orders          {"org_id"?, "order":{"id",...}}
  *   POST /sim/customers       {"org_id"?, "customer":{"id",...}}
+ *   POST /sim/generate        {"org_id"?,"customers":N,"orders":M,"seed":S}
+ *   POST /sim/touch           {"org_id"?,"kind","count","seed","fire"?,"drop_percent"?}
+ *                             (routes_generate.c)
  *   POST /sim/failures        {"status":500|429|...|"timeout", "count"?,
  *                              "delay_ms"?, "retry_after"?, "path_prefix"?}
  *   GET  /sim/buckets         each shop's bucket: used, size, calls admitted and
@@ -113,7 +116,9 @@ static cJSON *counters_document(const sim_counters *counters)
     cJSON *document = cJSON_CreateObject();
     int complete = cJSON_AddNumberToObject(document, "total", (double)counters->total) != NULL &&
                    cJSON_AddNumberToObject(document, "subscribe_lists",
-                                           (double)counters->subscribe_lists) != NULL;
+                                           (double)counters->subscribe_lists) != NULL &&
+                   cJSON_AddNumberToObject(document, "deliveries_dropped",
+                                           (double)counters->deliveries_dropped) != NULL;
     cJSON *paths = cJSON_AddObjectToObject(document, "paths");
     cJSON *statuses = cJSON_AddObjectToObject(document, "statuses");
     complete = complete && paths != NULL && statuses != NULL;
@@ -413,6 +418,8 @@ static const admin_route admin_routes[] = {
     {"POST", "/sim/users", admin_users},
     {"POST", "/sim/orders", admin_orders},
     {"POST", "/sim/customers", admin_customers},
+    {"POST", "/sim/generate", sim_admin_generate},
+    {"POST", "/sim/touch", sim_admin_touch},
     /* Behaviour. */
     {"POST", "/sim/failures", admin_failures},
     {"POST", "/sim/buckets", admin_buckets},
