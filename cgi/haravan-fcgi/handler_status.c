@@ -16,6 +16,7 @@
 
 #include "admin.h"
 #include "handlers.h"
+#include "haravan/catchup.h"
 #include "inbox/view.h"
 
 /* Every status of hv_events (sql/connector/001_intake.sql), shown even at zero so
@@ -85,7 +86,8 @@ void handle_status(worker *w, request *r)
         root != NULL && add_shop(w, root) == 0 &&
         cJSON_AddItemToObject(root, "subscriptions", webhooks_subscriptions(w, &unavailable)) &&
         cJSON_AddBoolToObject(root, "subscriptions_unavailable", unavailable) != NULL &&
-        add_event_counts(w, root) == 0;
+        add_event_counts(w, root) == 0 &&
+        cJSON_AddItemToObject(root, "catchup", hv_catchup_status_json(&w->database, NULL));
     char *body = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     if (body == NULL) {
