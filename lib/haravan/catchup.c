@@ -248,6 +248,7 @@ static int start_run(db *database, hv_catchup_runner *runner, hv_catchup_job *jo
     char from[HV_CATCHUP_MAX_TEXT];
     if (shifted(database, job->watermark, -(double)runner->overlap_seconds, from, sizeof from) != 0)
         return -1;
+    snprintf(job->high_water, sizeof job->high_water, "%s", job->watermark);
     snprintf(job->watermark, sizeof job->watermark, "%s", from);
     job->watermark_id_count = 0;
     job->in_instant = 0;

@@ -81,6 +81,7 @@ typedef struct hv_catchup_job {
     char state[16];                      /* queued, running, done, stopped, failed, idle */
     char since[HV_CATCHUP_MAX_TEXT];     /* ISO 8601; "" when none */
     char watermark[HV_CATCHUP_MAX_TEXT]; /* Haravan's updated_at text; "" when none */
+    char high_water[HV_CATCHUP_MAX_TEXT]; /* a reconciliation's watermark before its run */
     long long watermark_ids[HV_CATCHUP_PAGE * 2];
     int watermark_id_count;
     int in_instant;

@@ -51,6 +51,7 @@ static void read_row(PGresult *result, hv_catchup_job *job)
     job->total = strtoll(PQgetvalue(result, 0, 11), NULL, 10);
     job->calls = strtoll(PQgetvalue(result, 0, 12), NULL, 10);
     job->errors = strtoll(PQgetvalue(result, 0, 13), NULL, 10);
+    snprintf(job->high_water, sizeof job->high_water, "%s", PQgetvalue(result, 0, 14));
 }
 
 int hv_catchup_load(db *database, const char *org_id, const char *job, hv_catchup_job *out)
@@ -154,15 +155,17 @@ int hv_catchup_save(db *database, const hv_catchup_job *job)
                             job->total >= 0 ? total : NULL,
                             calls,
                             errors,
-                            job->state};
+                            job->state,
+                            job->high_water[0] != '\0' ? job->high_water : NULL};
     PGresult *result = db_query(
         database, DB_ONCE,
         "UPDATE hv_catchup SET watermark = $3, watermark_ids = $4::bigint[],"
         " in_instant = $5::boolean, instant_since = $6::bigint, past_instant = $7::boolean,"
         " done = $8::bigint, stored = $9::bigint, total = $10::bigint, calls = $11::bigint,"
-        " errors = $12::bigint, state = $13, started_at = coalesce(started_at, now()),"
-        " updated_at = now() WHERE org_id = $1 AND job = $2",
-        13, values, NULL, NULL);
+        " errors = $12::bigint, state = $13, high_water = $14,"
+        " started_at = coalesce(started_at, now()), updated_at = now()"
+        " WHERE org_id = $1 AND job = $2",
+        14, values, NULL, NULL);
     if (result == NULL)
         return -1;
     PQclear(result);
@@ -180,7 +183,11 @@ int hv_catchup_set_state(db *database, const hv_catchup_job *job, const char *st
         " finished_at = CASE WHEN $3 IN ('done', 'idle', 'stopped', 'failed') THEN now() END,"
         " last_run_at = CASE WHEN $3 = 'idle' THEN now() ELSE last_run_at END,"
         " last_found = CASE WHEN $3 = 'idle' THEN done ELSE last_found END,"
-        " last_new = CASE WHEN $3 = 'idle' THEN stored ELSE last_new END"
+        " last_new = CASE WHEN $3 = 'idle' THEN stored ELSE last_new END,"
+        /* A run that found nothing past its old watermark keeps it. */
+        " watermark = CASE WHEN $3 = 'idle' AND high_water IS NOT NULL AND (watermark IS NULL"
+        " OR hv_timestamptz(watermark) < hv_timestamptz(high_water)) THEN high_water"
+        " ELSE watermark END"
         " WHERE org_id = $1 AND job = $2",
         4, values, NULL, NULL);
     if (result == NULL)
@@ -219,28 +226,31 @@ int hv_catchup_due(db *database, int reconcile_seconds, buffer *out)
     snprintf(interval, sizeof interval, "%d", reconcile_seconds);
     const char *values[] = {interval};
     /* A connected shop without reconciliation rows gets them, watermark
-     * one interval back: its first run looks at the last interval. */
+     * now: its first run, one interval later, looks at what changed since
+     * (and one overlap before). */
     PGresult *made = db_query(
         database, DB_IDEMPOTENT,
-        "INSERT INTO hv_catchup (org_id, job, state, watermark)"
-        " SELECT s.org_id, j.job, 'idle', to_char((now() - make_interval(secs => $1::int))"
-        " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+        "INSERT INTO hv_catchup (org_id, job, state, watermark, last_run_at)"
+        " SELECT s.org_id, j.job, 'idle', to_char(now() AT TIME ZONE 'UTC',"
+        " 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), now()"
         " FROM hv_shops s CROSS JOIN (VALUES ('orders/reconcile'), ('customers/reconcile')) j(job)"
         " WHERE s.status = 'connected' ON CONFLICT DO NOTHING",
-        1, values, NULL, NULL);
+        0, NULL, NULL, NULL);
     if (made == NULL)
         return -1;
     PQclear(made);
-    PGresult *result =
-        db_query(database, DB_IDEMPOTENT,
-                 "SELECT c.org_id, c.job FROM hv_catchup c JOIN hv_shops s ON s.org_id = c.org_id"
-                 " WHERE s.status = 'connected' AND ((c.job LIKE '%/import'"
-                 " AND c.state IN ('queued', 'running')"
-                 " AND c.requested_by IS DISTINCT FROM '" HV_CATCHUP_BY_CTL "')"
-                 " OR (c.job LIKE '%/reconcile' AND (c.state = 'running' OR c.last_run_at IS NULL"
-                 " OR c.last_run_at <= now() - make_interval(secs => $1::int))))"
-                 " ORDER BY c.job LIKE '%/reconcile' DESC, c.updated_at",
-                 1, values, NULL, NULL);
+    PGresult *result = db_query(database, DB_IDEMPOTENT,
+                                /* An import of a shop that lost its token is stepped too: the
+                                 * step stops it with the reason, for the status route. */
+                                "SELECT c.org_id, c.job FROM hv_catchup c LEFT JOIN hv_shops s"
+                                " ON s.org_id = c.org_id WHERE (c.job LIKE '%/import'"
+                                " AND c.state IN ('queued', 'running')"
+                                " AND c.requested_by IS DISTINCT FROM '" HV_CATCHUP_BY_CTL "')"
+                                " OR (s.status = 'connected' AND c.job LIKE '%/reconcile'"
+                                " AND (c.state = 'running' OR c.last_run_at IS NULL"
+                                " OR c.last_run_at <= now() - make_interval(secs => $1::int)))"
+                                " ORDER BY c.job LIKE '%/reconcile' DESC, c.updated_at",
+                                1, values, NULL, NULL);
     if (result == NULL)
         return -1;
     int ok = 1;

@@ -24,6 +24,8 @@ CREATE TABLE hv_catchup (
     since          timestamptz,          -- the import's start; NULL: everything
     watermark      text,                 -- Haravan's updated_at text of the last record stored
     watermark_ids  bigint[] NOT NULL DEFAULT '{}',
+    high_water     text,                 -- a reconciliation's watermark before its run
+                                         -- (the run starts one overlap before it)
     in_instant     boolean NOT NULL DEFAULT false,
     instant_since  bigint NOT NULL DEFAULT 0,
     past_instant   boolean NOT NULL DEFAULT false,

@@ -360,11 +360,13 @@ typedef struct order_plan {
 
 static int set_order_customer(cJSON *o, const order_plan *plan)
 {
-    if (plan->customer == NULL)
-        return set_item(o, "customer", cJSON_CreateNull()) == 0 &&
-                       set_text(o, "email", NULL) == 0 && set_text(o, "phone", NULL) == 0
-                   ? 0
-                   : -1;
+    if (plan->customer == NULL) { /* a guest: no one to name */
+        int ok = set_item(o, "customer", cJSON_CreateNull()) == 0 &&
+                 set_text(o, "email", NULL) == 0 && set_text(o, "phone", NULL) == 0 &&
+                 set_item(o, "billing_address", cJSON_CreateNull()) == 0 &&
+                 set_item(o, "shipping_address", cJSON_CreateNull()) == 0;
+        return ok ? 0 : -1;
+    }
     const cJSON *address = cJSON_GetObjectItemCaseSensitive(plan->customer, "default_address");
     const cJSON *email = cJSON_GetObjectItemCaseSensitive(plan->customer, "email");
     const cJSON *phone = cJSON_GetObjectItemCaseSensitive(plan->customer, "phone");
@@ -475,9 +477,13 @@ static int fail(char *error, size_t error_size, const char *message)
 static int generate_customers(sim_org *org, const cJSON *template, long count, sim_random *random,
                               cJSON **made)
 {
+    /* Each shop's customers in an id range of their own: the phone and
+     * e-mail carry the id, and a CRM matches customers by them across
+     * shops, so two generated shops must never share one. */
     long long base = largest_id(org->customers);
-    if (base < 2000000000LL)
-        base = 2000000000LL;
+    long long shop_base = 2000000000LL + (org->id % 100) * 100000LL;
+    if (base < shop_base)
+        base = shop_base;
     times previous = {0, 0};
     for (long i = 0; i < count; i++) {
         person p;

@@ -18,6 +18,10 @@
  *   record shares the updated_at of the one before; one run of
  *   SIM_GENERATE_SAME_INSTANT orders shares a single instant, more than a
  *   page holds, so that paging by timestamp meets equal timestamps.
+ * - Customers of different shops never share a phone or an e-mail (both
+ *   carry the id, and each shop's ids start in a range of their own,
+ *   2000000000 + (org id mod 100) x 100000), as a CRM matches people by
+ *   them across shops.
  * - Records get ids above every id the org holds, and are appended in id
  *   order (the store's order) without a search per record: 20,000 orders
  *   are made in well under a second.

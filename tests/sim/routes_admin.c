@@ -349,7 +349,19 @@ static cJSON *bucket_document(const sim *s, sim_org *org)
     int used = sim_bucket_seconds_used(counts, now);
     for (int i = 0; complete && seconds != NULL && i < used; i++)
         complete = cJSON_AddItemToArray(seconds, cJSON_CreateNumber(counts->per_second[i]));
-    if (!complete || seconds == NULL) {
+    cJSON *recent = cJSON_AddArrayToObject(document, "recent");
+    long long first =
+        counts->admitted > SIM_BUCKET_RECENT ? counts->admitted - SIM_BUCKET_RECENT : 0;
+    for (long long i = first; complete && recent != NULL && i < counts->admitted; i++) {
+        const sim_bucket_call *call = &counts->recent[i % SIM_BUCKET_RECENT];
+        cJSON *item = cJSON_CreateObject();
+        complete = item != NULL && cJSON_AddStringToObject(item, "path", call->path) != NULL &&
+                   cJSON_AddNumberToObject(item, "used", call->used) != NULL &&
+                   cJSON_AddItemToArray(recent, item);
+        if (!complete)
+            cJSON_Delete(item);
+    }
+    if (!complete || seconds == NULL || recent == NULL) {
         cJSON_Delete(document);
         return NULL;
     }
