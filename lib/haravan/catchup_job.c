@@ -15,7 +15,8 @@
 static const char columns[] =
     "org_id, job, state, coalesce(to_char(since AT TIME ZONE 'UTC',"
     " 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), ''), coalesce(watermark, ''), watermark_ids::text,"
-    " in_instant, instant_since, past_instant, done, stored, coalesce(total, -1), calls, errors";
+    " in_instant, instant_since, past_instant, done, stored, coalesce(total, -1), calls, errors,"
+    " coalesce(high_water, '')";
 
 static void read_ids(const char *text, hv_catchup_job *job)
 {
@@ -94,7 +95,13 @@ int hv_catchup_request(db *database, const char *org_id, const char *kind, const
 {
     char job[32];
     snprintf(job, sizeof job, "%s/import", kind);
+    /* A day is the shop's: Haravan's shops keep Vietnamese time. */
+    char day_start[48];
     const char *from = since != NULL && since[0] != '\0' ? since : NULL;
+    if (from != NULL && strlen(from) == 10) {
+        snprintf(day_start, sizeof day_start, "%sT00:00:00+07:00", from);
+        from = day_start;
+    }
     int reset = reset_done(database, org_id, job, from);
     if (reset < 0)
         return -1;

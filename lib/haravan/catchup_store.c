@@ -115,7 +115,7 @@ static int bodies_to_store(db *database, page *p, const cJSON *const *records, s
 int hv_catchup_store_page(db *database, hv_catchup_job *job, const cJSON *const *records,
                           size_t count)
 {
-    static page p;
+    page p;
     memset(&p, 0, sizeof p);
     if (count > sizeof p.bodies / sizeof p.bodies[0]) {
         snprintf(database->error, sizeof database->error, "a page of more than %d records",
