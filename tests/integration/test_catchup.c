@@ -14,8 +14,8 @@
  *     version stored once, and a second import of the same data stores no
  *     new event (2,500 orders: the kills need a run of a few seconds, not
  *     the full set);
- *   - 5% of the webhooks of a burst of updated orders dropped by the
- *     simulator: within a few reconciliation intervals (2 s here) every
+ *   - 5% of the webhooks of a burst of 300 updated and 100 new orders
+ *     dropped by the simulator: within a few reconciliation intervals (2 s here) every
  *     order is in the CRM, each version in the inbox exactly once;
  *   - a live staff lookup while an import holds the bucket at its own
  *     ceiling: the lookup's call is the next the simulator sees, ahead of
@@ -385,26 +385,27 @@ static void test_reconciliation_brings_dropped_webhooks(void **state)
     wait_processed(org, 60);
     set_up_webhooks(org);
     reset_counters();
-    it_sim_response fired = it_sim_request(
-        "POST", "/sim/touch", NULL,
-        "{\"org_id\":9103,\"kind\":\"orders\",\"count\":400,\"seed\":21,\"fire\":true,"
-        "\"drop_percent\":5}");
+    it_sim_response fired =
+        it_sim_request("POST", "/sim/touch", NULL,
+                       "{\"org_id\":9103,\"kind\":\"orders\",\"count\":300,\"new\":100,\"seed\":21,"
+                       "\"fire\":true,\"drop_percent\":5}");
     assert_int_equal(fired.status, 200);
     cJSON *answer = cJSON_Parse(fired.body.data);
     long long dropped = (long long)number_in(answer, "dropped");
     long long delivered = (long long)number_in(answer, "delivered");
     cJSON_Delete(answer);
     it_sim_response_free(&fired);
-    print_message("400 orders updated: %lld webhooks delivered, %lld dropped\n", delivered,
-                  dropped);
+    print_message("300 orders updated and 100 new: %lld webhooks delivered, %lld dropped\n",
+                  delivered, dropped);
     assert_true(dropped > 0);
     assert_int_equal(delivered + dropped, 400);
-    /* Every touched order carries its new note: wait for all of them. */
+    /* Every updated order carries its new note, every new order is there
+     * (ids above the 1,000 generated): wait for all of them. */
     long long caught = 0;
     for (int i = 0; i < 300 && caught < 400; i++) {
         pause_ms(100);
         caught = scalar_for("SELECT count(*) FROM orders WHERE haravan_org_id = $1"
-                            " AND note LIKE 'sửa lúc %'",
+                            " AND (note LIKE 'sửa lúc %' OR haravan_order_id::bigint > 3000001000)",
                             org);
     }
     assert_int_equal(caught, 400);
@@ -412,9 +413,14 @@ static void test_reconciliation_brings_dropped_webhooks(void **state)
     /* Each new version in the inbox exactly once: by its webhook, or (the
      * dropped ones) by the reconciliation. */
     assert_int_equal(scalar_for("SELECT count(*) FROM hv_events WHERE org_id = $1"
-                                " AND topic = 'orders/updated'",
+                                " AND topic IN ('orders/updated', 'orders/create')",
                                 org),
                      delivered);
+    assert_int_equal(scalar_for("SELECT count(DISTINCT resource_id) FROM hv_events"
+                                " WHERE org_id = $1 AND topic IN ('orders/updated',"
+                                " 'orders/create', 'orders/reconcile')",
+                                org),
+                     400);
     assert_int_equal(scalar_for("SELECT count(*) FROM hv_events WHERE org_id = $1"
                                 " AND topic = 'orders/reconcile'",
                                 org),

@@ -519,18 +519,27 @@ static times order_times(sim_random *random, long index, long count, const times
     return t;
 }
 
+/* Appends `count` orders of `customers` to the org. `now_ms` 0: times
+ * spread over the past (order_times); otherwise every order is new at
+ * that moment (milliseconds, as a live order's). `made`, when not NULL,
+ * gets the orders appended. */
 static int generate_orders(sim_org *org, const cJSON *templates, const cJSON *users, long count,
-                           cJSON **customers, long customer_count, sim_random *random)
+                           cJSON **customers, long customer_count, sim_random *random,
+                           long long now_ms, cJSON **made)
 {
     long long base = largest_id(org->orders);
     if (base < 3000000000LL)
         base = 3000000000LL;
     int template_count = cJSON_GetArraySize(templates);
     times previous = {0, 0};
+    char now[40];
+    sim_generate_time(now_ms, 1, now, sizeof now);
     for (long i = 0; i < count; i++) {
         const cJSON *template = cJSON_GetArrayItem(templates, (int)(i % template_count));
         order_plan plan = {.id = base + 1 + i};
         plan.t = order_times(random, i, count, &previous);
+        if (now_ms > 0)
+            plan.t.created = plan.t.updated = now_ms / 1000;
         previous = plan.t;
         if (customer_count > 0 && sim_random_below(random, 100) >= 5)
             plan.customer = customers[sim_random_below(random, (unsigned long long)customer_count)];
@@ -538,12 +547,16 @@ static int generate_orders(sim_org *org, const cJSON *templates, const cJSON *us
         plan.user_id =
             pick_user(random, users, cJSON_IsString(source) ? source->valuestring : "web");
         cJSON *order = make_order(template, &plan, random);
-        if (order != NULL)
+        int ok = order != NULL && (now_ms == 0 || (set_text(order, "created_at", now) == 0 &&
+                                                   set_text(order, "updated_at", now) == 0));
+        if (ok)
             listing_members_first(order);
-        if (order == NULL || !cJSON_AddItemToArray(org->orders, order)) {
+        if (!ok || !cJSON_AddItemToArray(org->orders, order)) {
             cJSON_Delete(order);
             return -1;
         }
+        if (made != NULL)
+            made[i] = order;
     }
     return 0;
 }
@@ -564,7 +577,7 @@ int sim_generate(const sim_org *templates, sim_org *org, long customers, long or
     int result = generate_customers(org, customer_shape, customers, &random, made);
     if (result == 0)
         result = generate_orders(org, templates->orders, templates->users, orders, made, customers,
-                                 &random);
+                                 &random, 0, NULL);
     free(made);
     return result == 0 ? 0 : fail(error, error_size, "out of memory");
 }
@@ -605,5 +618,39 @@ int sim_generate_touch(sim_org *org, sim_touch_kind kind, long count, unsigned l
     }
     *touched = all;
     *touched_count = (size_t)count;
+    return 0;
+}
+
+int sim_generate_new_orders(const sim_org *templates, sim_org *org, long count,
+                            unsigned long long seed, long long now_ms, cJSON ***made,
+                            size_t *made_count, char *error, size_t error_size)
+{
+    *made = NULL;
+    *made_count = 0;
+    if (count < 0 || count > SIM_GENERATE_MAX_RECORDS || cJSON_GetArraySize(templates->orders) == 0)
+        return fail(error, error_size, "new: 0 to 200000 orders, and seeded orders to copy");
+    int customer_count = cJSON_GetArraySize(org->customers);
+    cJSON **customers =
+        malloc((size_t)(customer_count > 0 ? customer_count : 1) * sizeof *customers);
+    cJSON **orders = malloc((size_t)(count > 0 ? count : 1) * sizeof *orders);
+    if (customers == NULL || orders == NULL) {
+        free(customers);
+        free(orders);
+        return fail(error, error_size, "out of memory");
+    }
+    int i = 0;
+    cJSON *customer = NULL;
+    cJSON_ArrayForEach(customer, org->customers) customers[i++] = customer;
+    sim_random random;
+    sim_random_seed(&random, seed ^ 0x6e6577ULL);
+    int result = generate_orders(org, templates->orders, templates->users, count, customers,
+                                 customer_count, &random, now_ms, orders);
+    free(customers);
+    if (result != 0) {
+        free(orders);
+        return fail(error, error_size, "out of memory");
+    }
+    *made = orders;
+    *made_count = (size_t)count;
     return 0;
 }

@@ -84,6 +84,15 @@ int sim_generate_touch(sim_org *org, sim_touch_kind kind, long count, unsigned l
                        long long now_ms, cJSON ***touched, size_t *touched_count, char *error,
                        size_t error_size);
 
+/* Adds `count` new orders (ids above the org's), made from `seed` like
+ * sim_generate()'s, of the org's own customers (a few guests), created and
+ * updated at `now_ms` (milliseconds since the epoch), as a burst of
+ * today's orders. Sets *made to a new array of them (free() it; the
+ * orders are the store's). Returns 0, or -1 with a message in `error`. */
+int sim_generate_new_orders(const sim_org *templates, sim_org *org, long count,
+                            unsigned long long seed, long long now_ms, cJSON ***made,
+                            size_t *made_count, char *error, size_t error_size);
+
 /* Haravan's form of a time: "2026-05-31T23:59:59Z" (whole seconds) or,
  * with milliseconds, "2026-05-31T23:59:59.123Z". Writes into `out`. */
 void sim_generate_time(long long milliseconds, int with_fraction, char *out, size_t out_size);

@@ -1094,6 +1094,28 @@ static void test_touch_picks_distinct_records_from_the_seed(void **state)
         -1);
 }
 
+static void test_new_orders_are_today_and_of_the_shops_customers(void **state)
+{
+    sim_org *org = generated(*state, 20, 50, 6);
+    cJSON **made = NULL;
+    size_t count = 0;
+    char error[200];
+    assert_int_equal(sim_generate_new_orders(sim_store_org(*state, SEED_ORG), org, 10, 3,
+                                             1780000000123LL, &made, &count, error, sizeof error),
+                     0);
+    assert_int_equal(count, 10);
+    assert_int_equal(cJSON_GetArraySize(org->orders), 60);
+    for (size_t i = 0; i < count; i++) {
+        assert_string_equal(text_of(made[i], "updated_at"), "2026-05-28T20:26:40.123Z");
+        assert_string_equal(text_of(made[i], "created_at"), "2026-05-28T20:26:40.123Z");
+        assert_true(sim_record_id(made[i]) > 3000000050LL);
+        const cJSON *customer = cJSON_GetObjectItemCaseSensitive(made[i], "customer");
+        if (!cJSON_IsNull(customer))
+            assert_non_null(sim_record_find(org->customers, sim_record_id(customer)));
+    }
+    free(made);
+}
+
 int main(void)
 {
     const struct CMUnitTest pure[] = {
@@ -1135,6 +1157,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_listing_20000_orders_is_fast, load_seed, free_seed),
         cmocka_unit_test_setup_teardown(test_touch_picks_distinct_records_from_the_seed, load_seed,
                                         free_seed),
+        cmocka_unit_test_setup_teardown(test_new_orders_are_today_and_of_the_shops_customers,
+                                        load_seed, free_seed),
     };
     int failures = cmocka_run_group_tests_name("sim", pure, NULL, NULL);
     failures += cmocka_run_group_tests_name("sim_generate", generating, NULL, NULL);
