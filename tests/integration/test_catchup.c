@@ -19,7 +19,8 @@
  *     order is in the CRM, each version in the inbox exactly once;
  *   - a live staff lookup while an import holds the bucket at its own
  *     ceiling: the lookup's call is the next the simulator sees, ahead of
- *     any page;
+ *     any page; and a second `haravan-ctl backfill` of the running import
+ *     says that another runner has it;
  *   - POST /api/haravan/backfill: 202 and the jobs recorded, the
  *     processors finish them, the status route shows them; without CSRF,
  *     403; a job of a shop without a token stops with its reason.
@@ -479,6 +480,13 @@ static void test_live_staff_lookup_goes_before_the_import(void **state)
                                          org) < 5;
          i++)
         pause_ms(50);
+    /* One runner per job: a second command for the same import says so. */
+    char second[160];
+    snprintf(second, sizeof second, "backfill --shop %s --orders > /dev/null 2>&1", org);
+    assert_int_equal(it_ctl(second), 1);
+    snprintf(second, sizeof second,
+             "backfill --shop %s --orders 2>&1 | grep -q 'being run by another runner'", org);
+    assert_int_equal(it_ctl(second), 0);
     /* Its bucket held at 60: the import may not call; wait until no call
      * of it is in flight (its answer would correct the level). */
     for (int i = 0; i < 20; i++) {
