@@ -8,6 +8,7 @@
 #   make bench   the intake benchmark (docs/PERFORMANCE.md)
 #   make bench-processing   the processing benchmark (docs/PERFORMANCE.md)
 #   make bench-burst        20,000 deliveries at once: answered, stored, drained
+#   make bench-import       the historical import against the rate limit (issue #11)
 #   (make bench installs its PHP-FPM peer first: deps.sh bench)
 
 BUILD      ?= build
@@ -16,7 +17,7 @@ PORT       ?= 8080
 JOBS       ?= $(shell nproc)
 
 .PHONY: all deps deps-test deps-bench build build-asan run stop check test bench bench-processing \
-	bench-burst format clean
+	bench-burst bench-import format clean
 
 all: build
 
@@ -68,6 +69,9 @@ bench-processing: build
 
 bench-burst: build
 	@BUILD=$(CURDIR)/$(BUILD) tests/bench/burst.sh
+
+bench-import: build
+	@BUILD=$(CURDIR)/$(BUILD) tests/bench/import.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

@@ -36,6 +36,10 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== integration tests (sanitizer build of haravan-fcgi, stack in $STACK)"
+# The reconciliation (haravan/catchup.h) calls the simulator for every
+# connected shop once an interval; tests that count the simulator's calls
+# must not see it. test_catchup.c restarts haravan-fcgi with a short one.
+export HARAVAN_RECONCILE_SECONDS=${HARAVAN_RECONCILE_SECONDS:-86400}
 BUILD=$BUILD_ASAN "$ROOT/tests/stack/stack.sh" start "$STACK" 0
 set -a
 # shellcheck disable=SC1091

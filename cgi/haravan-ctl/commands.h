@@ -27,5 +27,6 @@ int command_sources(ctl_context *context, int argc, char **argv);
 int command_follow(ctl_context *context, int argc, char **argv);
 int command_shop(ctl_context *context, int argc, char **argv);
 int command_admin(ctl_context *context, int argc, char **argv);
+int command_backfill(ctl_context *context, int argc, char **argv);
 
 #endif

@@ -32,6 +32,8 @@ static const command commands[] = {
     {"shop", command_shop,
      "shop list | shop token ORG_ID [SCOPES] < token: connected shops; store an access token"},
     {"follow", command_follow, "print crm_events as they are committed (automation feed)"},
+    {"backfill", command_backfill,
+     "backfill [--shop ORG] [--since DATE] [--customers] [--orders]: the historical import"},
     {"admin", command_admin, "admin password < password: the settings page's password"},
 };
 

@@ -35,6 +35,7 @@
 
 #include "admin.h"
 #include "handlers.h"
+#include "haravan/catchup.h"
 #include "inbox/view.h"
 
 #define CHART_HOURS 24
@@ -238,7 +239,8 @@ void handle_status(worker *w, request *r)
     cJSON *root = cJSON_CreateObject();
     int ok = root != NULL && status_data_read(w, &d) == 0 && add_top_shop(w, &d, root) == 0 &&
              cJSON_AddItemToObject(root, "events", count_object(d.counts, NULL)) &&
-             add_shops(w, &d, root) == 0;
+             add_shops(w, &d, root) == 0 &&
+             cJSON_AddItemToObject(root, "catchup", hv_catchup_status_json(&w->database, NULL));
     char *body = ok ? cJSON_PrintUnformatted(root) : NULL;
     cJSON_Delete(root);
     status_data_free(&d);

@@ -24,6 +24,7 @@ void handle_admin_session(worker *w, request *r);
 void handle_settings_get(worker *w, request *r);
 void handle_settings_post(worker *w, request *r);
 void handle_status(worker *w, request *r);
+void handle_backfill(worker *w, request *r); /* handler_backfill.c */
 void handle_events_list(worker *w, request *r);
 void handle_event_replay(worker *w, request *r);
 

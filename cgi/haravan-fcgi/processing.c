@@ -19,6 +19,7 @@
 #include "core/db.h"
 #include "core/log.h"
 #include "crm/processor.h"
+#include "haravan/catchup.h"
 #include "haravan/clients.h"
 #include "haravan/refresh_log.h"
 #include "haravan/uninstall.h"
@@ -27,8 +28,14 @@
 
 #define BATCH 100
 /* Its own class: no resource's hash can ever be mistaken for it. */
-#define REFRESH_DUTY_LOCK               "SELECT pg_try_advisory_lock(" CRM_PROCESSOR_DUTY_CLASS ", 0)"
-#define REFRESH_EVERY_SECONDS           1
+#define REFRESH_DUTY_LOCK     "SELECT pg_try_advisory_lock(" CRM_PROCESSOR_DUTY_CLASS ", 0)"
+#define REFRESH_EVERY_SECONDS 1
+/* The catch-up duty (imports queued by POST /api/haravan/backfill, and
+ * the reconciliation): one holder across hosts, like the refresh duty,
+ * with a lock of its own so that the two may sit with two processors. */
+#define CATCHUP_DUTY_LOCK "SELECT pg_try_advisory_lock(" CRM_PROCESSOR_DUTY_CLASS ", 1)"
+/* How soon an idle catch-up duty looks for due jobs again. */
+#define CATCHUP_IDLE_SECONDS            1.0
 #define PROCESSING_BUSY_RECHECK_SECONDS "1"
 
 static volatile sig_atomic_t stop_requested;
@@ -41,6 +48,10 @@ typedef struct processing {
     PGconn *duty_session; /* the session holding the refresh duty, or NULL */
     int duty_backend;     /* and its backend's pid (a new PGconn may reuse the address) */
     time_t refreshed_at;
+    hv_catchup_runner catchup;
+    PGconn *catchup_session; /* the session holding the catch-up duty, or NULL */
+    int catchup_backend;
+    double catchup_at; /* clock_monotonic_seconds of the next catch-up step */
     /* When to look again although no notification came
      * (clock_monotonic_seconds; 0: no such promise pending): INBOX_WAKE_MS
      * + INBOX_WAKE_MARGIN_MS after the last notification, for the events
@@ -114,6 +125,77 @@ static void refresh_tokens_if_on_duty(processing *p)
         (void)hv_token_refresh_due_shops(&p->haravan.refresher, &p->database);
 }
 
+/* Takes the catch-up duty when free. Returns 1 when this session holds it. */
+static int on_catchup_duty(processing *p)
+{
+    if (p->catchup_session != NULL && (p->catchup_session != p->database.connection ||
+                                       PQbackendPID(p->database.connection) != p->catchup_backend))
+        p->catchup_session = NULL; /* the session, and its lock, are gone */
+    if (p->catchup_session != NULL)
+        return 1;
+    PGresult *result = db_query(&p->database, DB_ONCE, CATCHUP_DUTY_LOCK, 0, NULL, NULL, NULL);
+    if (result == NULL)
+        return 0;
+    if (PQgetvalue(result, 0, 0)[0] == 't') {
+        p->catchup_session = p->database.connection;
+        p->catchup_backend = PQbackendPID(p->database.connection);
+    }
+    PQclear(result);
+    return p->catchup_session != NULL;
+}
+
+/* One step of the first due job that no other runner (haravan-ctl
+ * backfill) holds. Returns the seconds until the next step. */
+static double step_one_job(processing *p, const char *org_id, const char *name)
+{
+    if (hv_catchup_lock(&p->database, org_id, name) != 1)
+        return -1; /* another runner has it */
+    hv_catchup_job job;
+    long wait_ms = 0;
+    hv_catchup_outcome outcome = HV_CATCHUP_FAILED;
+    if (hv_catchup_load(&p->database, org_id, name, &job) == 1)
+        outcome = hv_catchup_step(&p->catchup, &p->database, &job, &wait_ms);
+    hv_catchup_unlock(&p->database, org_id, name);
+    if (outcome == HV_CATCHUP_FAILED)
+        log_message("error", "catch-up %s of shop %s: %s", name, org_id, p->database.error);
+    if (outcome == HV_CATCHUP_WAIT)
+        return wait_ms / 1000.0;
+    return outcome == HV_CATCHUP_FAILED ? HV_CATCHUP_RETRY_MS / 1000.0 : 0;
+}
+
+/* The catch-up duty: one page of one due job per pass, so events keep
+ * being processed between pages. */
+static void catch_up_if_on_duty(processing *p)
+{
+    double now = clock_monotonic_seconds();
+    if (now < p->catchup_at)
+        return;
+    if (!on_catchup_duty(p)) {
+        p->catchup_at = now + CATCHUP_IDLE_SECONDS;
+        return;
+    }
+    buffer due = BUFFER_INIT;
+    double next = CATCHUP_IDLE_SECONDS;
+    if (hv_catchup_due(&p->database, p->catchup.reconcile_seconds, &due) == 0) {
+        for (char *line = (char *)buffer_text(&due); *line != '\0';) {
+            char *tab = strchr(line, '\t');
+            char *end = strchr(line, '\n');
+            if (tab == NULL || end == NULL)
+                break;
+            *tab = '\0';
+            *end = '\0';
+            double wait = step_one_job(p, line, tab + 1);
+            line = end + 1;
+            if (wait >= 0) {
+                next = wait;
+                break;
+            }
+        }
+    }
+    buffer_free(&due);
+    p->catchup_at = clock_monotonic_seconds() + next;
+}
+
 /* Drains the notifications libpq already holds. Returns how many; when
  * any, the look they promise (look_again_at) moves to after the last. */
 static int take_notifications(processing *p, PGconn *connection)
@@ -173,6 +255,9 @@ static void wait_for_work(processing *p, const sigset_t *waiting)
     double to_duty = (double)(p->refreshed_at + REFRESH_EVERY_SECONDS - time(NULL));
     if (to_duty < seconds)
         seconds = to_duty > 0.01 ? to_duty : 0.01;
+    double to_catchup = p->catchup_at - clock_monotonic_seconds();
+    if (to_catchup < seconds)
+        seconds = to_catchup > 0.01 ? to_catchup : 0.01;
     if (seconds <= 0) {
         p->look_again_at = 0; /* kept: look now */
         return;
@@ -219,6 +304,15 @@ static int setup(processing *p, const config *configuration)
         db_close(&p->database);
         return -1;
     }
+    if (hv_catchup_runner_init(&p->catchup, configuration->api_url,
+                               configuration->has_master_key ? configuration->master_key : NULL,
+                               configuration->reconcile_seconds, error, sizeof error) != 0) {
+        log_message("error", "processor cannot prepare its catch-up client: %s", error);
+        hv_clients_free(&p->haravan);
+        db_close(&p->database);
+        return -1;
+    }
+    p->catchup.refresher = &p->haravan.refresher;
     p->processor.database = &p->database;
     p->processor.staff_lookup = hv_staff_lookup;
     p->processor.staff_context = &p->haravan.staff;
@@ -243,15 +337,17 @@ int processing_run(const config *configuration, counters *shared)
     while (!stop_requested) {
         p.fresh_session = 0;
         refresh_tokens_if_on_duty(&p);
+        catch_up_if_on_duty(&p);
         int processed = crm_process_due(&p.processor, BATCH);
         if (processed < 0)
             log_message("error", "processing: %s", p.database.error);
         /* Work done may have let a newer version of its resource through;
          * a new session may have missed notifications: look again. */
-        if (processed > 0 || p.fresh_session)
+        if (processed > 0 || p.fresh_session || p.catchup_at <= clock_monotonic_seconds())
             continue;
         wait_for_work(&p, &waiting);
     }
+    hv_catchup_runner_free(&p.catchup);
     hv_clients_free(&p.haravan);
     db_close(&p.database);
     return 0;

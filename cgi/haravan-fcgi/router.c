@@ -28,6 +28,7 @@ static const route routes[] = {
     {"/api/haravan/settings", "GET", handle_settings_get},
     {"/api/haravan/settings", "POST", handle_settings_post},
     {"/api/haravan/status", "GET", handle_status},
+    {"/api/haravan/backfill", "POST", handle_backfill},
     {"/api/haravan/events", "GET", handle_events_list},
     {"/api/haravan/events/*/replay", "POST", handle_event_replay},
     {"/api/haravan/connect", "GET", handle_connect},

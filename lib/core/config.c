@@ -34,6 +34,7 @@ void config_defaults(config *c)
     memset(c, 0, sizeof *c);
     c->socket_mode = 0660;
     c->processors = -1; /* 0 is a choice (intake only); -1 is "not set" */
+    c->reconcile_seconds = 300;
     /* Allocation failures here leave NULLs that config_load reports. */
     (void)replace(&c->accounts_url, "https://accounts.haravan.com");
     (void)replace(&c->api_url, "https://apis.haravan.com");
@@ -274,6 +275,17 @@ int config_set(config *c, const char *name, const char *value, char *error, size
         c->processors = (int)number;
         return 0;
     }
+    if (strcmp(name, "HARAVAN_RECONCILE_SECONDS") == 0) {
+        /* How often each shop's listings are compared with the inbox
+         * (haravan/catchup.h); a day at most, so it never stops. */
+        if (parse_int(value, 10, 1, 86400, &number) != 0) {
+            snprintf(error, error_size,
+                     "HARAVAN_RECONCILE_SECONDS must be a number from 1 to 86400");
+            return -1;
+        }
+        c->reconcile_seconds = (int)number;
+        return 0;
+    }
     if (strcmp(name, "HARAVAN_MASTER_KEY") == 0) {
         if (crypto_parse_key(value, c->master_key) != 0) {
             snprintf(error, error_size, "HARAVAN_MASTER_KEY must be 64 hex digits (32 bytes)");
@@ -381,14 +393,23 @@ int config_apply_text(config *c, const char *text, char *error, size_t error_siz
 }
 
 static const char *const environment_names[] = {
-    "HARAVAN_DB",           "HARAVAN_PUBLIC_URL",
-    "HARAVAN_ACCOUNTS_URL", "HARAVAN_API_URL",
-    "HARAVAN_WEBHOOK_URL",  "HARAVAN_SOCKET",
-    "HARAVAN_SOCKET_GROUP", "HARAVAN_SOCKET_MODE",
-    "HARAVAN_WORKERS",      "HARAVAN_PROCESSORS",
-    "HARAVAN_MASTER_KEY",   "HARAVAN_MASTER_KEY_FILE",
-    "HARAVAN_ADMIN_AUTH",   "HARAVAN_ADMIN_HEADER",
-    "HARAVAN_CRM_SCHEMA",   NULL,
+    "HARAVAN_DB",
+    "HARAVAN_PUBLIC_URL",
+    "HARAVAN_ACCOUNTS_URL",
+    "HARAVAN_API_URL",
+    "HARAVAN_WEBHOOK_URL",
+    "HARAVAN_SOCKET",
+    "HARAVAN_SOCKET_GROUP",
+    "HARAVAN_SOCKET_MODE",
+    "HARAVAN_WORKERS",
+    "HARAVAN_PROCESSORS",
+    "HARAVAN_MASTER_KEY",
+    "HARAVAN_MASTER_KEY_FILE",
+    "HARAVAN_ADMIN_AUTH",
+    "HARAVAN_ADMIN_HEADER",
+    "HARAVAN_CRM_SCHEMA",
+    "HARAVAN_RECONCILE_SECONDS",
+    NULL,
 };
 
 static int apply_environment(config *c, char *error, size_t error_size)

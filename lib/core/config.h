@@ -27,19 +27,20 @@
 #include "core/crypto.h"
 
 typedef struct config {
-    char *database;       /* HARAVAN_DB: libpq conninfo */
-    char *public_url;     /* HARAVAN_PUBLIC_URL: https://crm.example.com */
-    char *accounts_url;   /* HARAVAN_ACCOUNTS_URL */
-    char *api_url;        /* HARAVAN_API_URL */
-    char *webhook_url;    /* HARAVAN_WEBHOOK_URL */
-    int admin_crm;        /* HARAVAN_ADMIN_AUTH=crm (default password) */
-    int crm_own;          /* HARAVAN_CRM_SCHEMA=own (default ours): lib/core/migrate.h */
-    char *socket_path;    /* HARAVAN_SOCKET: the FastCGI unix socket */
-    char *socket_group;   /* HARAVAN_SOCKET_GROUP: group given the socket */
-    unsigned socket_mode; /* HARAVAN_SOCKET_MODE, octal, e.g. 0660 */
-    int workers;          /* HARAVAN_WORKERS; 0 until loaded = 2 x cores */
-    int processors;       /* HARAVAN_PROCESSORS; 0 = intake only; -1 until loaded = cores */
-    int has_master_key;   /* HARAVAN_MASTER_KEY or HARAVAN_MASTER_KEY_FILE */
+    char *database;        /* HARAVAN_DB: libpq conninfo */
+    char *public_url;      /* HARAVAN_PUBLIC_URL: https://crm.example.com */
+    char *accounts_url;    /* HARAVAN_ACCOUNTS_URL */
+    char *api_url;         /* HARAVAN_API_URL */
+    char *webhook_url;     /* HARAVAN_WEBHOOK_URL */
+    int admin_crm;         /* HARAVAN_ADMIN_AUTH=crm (default password) */
+    int crm_own;           /* HARAVAN_CRM_SCHEMA=own (default ours): lib/core/migrate.h */
+    char *socket_path;     /* HARAVAN_SOCKET: the FastCGI unix socket */
+    char *socket_group;    /* HARAVAN_SOCKET_GROUP: group given the socket */
+    unsigned socket_mode;  /* HARAVAN_SOCKET_MODE, octal, e.g. 0660 */
+    int workers;           /* HARAVAN_WORKERS; 0 until loaded = 2 x cores */
+    int processors;        /* HARAVAN_PROCESSORS; 0 = intake only; -1 until loaded = cores */
+    int reconcile_seconds; /* HARAVAN_RECONCILE_SECONDS: catch-up of missed webhooks; 300 */
+    int has_master_key;    /* HARAVAN_MASTER_KEY or HARAVAN_MASTER_KEY_FILE */
     unsigned char master_key[CRYPTO_KEY_SIZE];
 } config;
 

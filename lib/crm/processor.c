@@ -239,16 +239,26 @@ static int emit_all(db *database, const event *e, const char *const *types, size
         snprintf(database->error, sizeof database->error, "out of memory writing crm_events");
         return -1;
     }
-    const char *values[] = {buffer_text(&array), entity, e->org_id, haravan_id, e->id_text};
+    /* A change the catch-up engine brought says so: "catchup":
+     * "import" or "reconcile" (a webhook's has no such member). */
+    const char *slash = strchr(e->topic, '/');
+    const char *catchup =
+        slash != NULL && (strcmp(slash, "/import") == 0 || strcmp(slash, "/reconcile") == 0)
+            ? slash + 1
+            : NULL;
+    const char *values[] = {buffer_text(&array), entity,     e->org_id,
+                            haravan_id,          e->id_text, catchup};
     PGresult *result =
         db_query(database, DB_ONCE,
                  "WITH inserted AS (INSERT INTO crm_events (type, entity_id, payload)"
                  " SELECT type, $2::bigint, jsonb_build_object('id', $2::bigint, 'haravan_org_id',"
                  " $3::text, 'haravan_id', $4::text, 'hv_event_id', $5::bigint)"
+                 " || CASE WHEN $6::text IS NULL THEN '{}'::jsonb"
+                 " ELSE jsonb_build_object('catchup', $6::text) END"
                  " FROM unnest($1::text[]) WITH ORDINALITY AS event(type, place) ORDER BY place"
                  " RETURNING id)"
                  " SELECT pg_notify('crm_events', id::text) FROM inserted ORDER BY id",
-                 5, values, NULL, NULL);
+                 6, values, NULL, NULL);
     buffer_free(&array);
     if (result == NULL)
         return -1;
@@ -570,9 +580,13 @@ static int is_topic(const char *topic, const char *const *topics)
  * when the database failed on the way (the attempt is counted). */
 static int prepare(crm_processor *processor, work *w, char *reason, size_t reason_size)
 {
-    static const char *const customer_topics[] = {"customers/create", "customers/update", NULL};
-    static const char *const order_topics[] = {"orders/create", "orders/updated", "orders/paid",
-                                               "orders/cancelled", NULL};
+    /* The catch-up engine's topics (haravan/catchup.h) are processed as
+     * customers/update and orders/updated are. */
+    static const char *const customer_topics[] = {"customers/create", "customers/update",
+                                                  "customers/import", "customers/reconcile", NULL};
+    static const char *const order_topics[] = {
+        "orders/create", "orders/updated",   "orders/paid", "orders/cancelled",
+        "orders/import", "orders/reconcile", NULL};
     event *e = &w->e;
     if (is_topic(e->topic, customer_topics) || is_topic(e->topic, order_topics)) {
         if (e->json == NULL) {

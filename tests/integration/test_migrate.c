@@ -204,13 +204,14 @@ static void test_new_database_gets_both_sets_named(void **state)
     assert_int_equal(migrate("it_migrate_new", NULL, &out), 0);
     assert_contains(&out, "applied connector 001_intake.sql\n");
     assert_contains(&out, "applied connector 009_rate_buckets.sql\n");
+    assert_contains(&out, "applied connector 010_catchup.sql\n");
     assert_contains(&out, "applied crm 001_tables.sql\n");
     assert_contains(&out, "applied crm 002_finite_timestamps.sql\n");
-    assert_contains(&out, "13 applied now");
+    assert_contains(&out, "14 applied now");
     assert_contains(&out, "connector version 12\n");
     assert_contains(&out, "crm version 2\n");
     /* The connector's files come first: none of the crm set before them. */
-    assert_true(strstr(out.data, "applied connector 009") < strstr(out.data, "applied crm 001"));
+    assert_true(strstr(out.data, "applied connector 010") < strstr(out.data, "applied crm 001"));
     buffer_free(&out);
 
     buffer again = BUFFER_INIT;
@@ -249,9 +250,10 @@ static void test_old_version_9_is_recorded_as_both_sets(void **state)
     /* Nothing of the old set runs again; only what came after it. */
     assert_lacks(&upgrade, "applied connector 00");
     assert_lacks(&upgrade, "applied crm");
+    assert_contains(&upgrade, "applied connector 010_catchup.sql\n");
     assert_contains(&upgrade, "applied connector 011_shops.sql\n");
     assert_contains(&upgrade, "applied connector 012_inbox_body_lz4.sql\n");
-    assert_contains(&upgrade, "2 applied now");
+    assert_contains(&upgrade, "3 applied now");
     assert_contains(&upgrade, "connector version 12\n");
     assert_contains(&upgrade, "crm version 2\n");
     buffer_free(&upgrade);
@@ -261,7 +263,7 @@ static void test_old_version_9_is_recorded_as_both_sets(void **state)
     assert_int_equal(count_in("it_migrate_old", "hv_events WHERE dedupe_key = 'k1'"), 1);
     assert_int_equal(count_in("it_migrate_old", "schema_migrations WHERE migration_set ="
                                                 " 'connector'"),
-                     11);
+                     12);
     assert_int_equal(count_in("it_migrate_old", "schema_migrations WHERE migration_set = 'crm'"),
                      2);
     assert_int_equal(count_in("it_migrate_old", "schema_migrations WHERE migration_set ="
@@ -294,8 +296,9 @@ static void test_old_version_4_gets_the_rest(void **state)
     assert_lacks(&upgrade, "applied crm 001");
     assert_contains(&upgrade, "applied connector 005_db_timestamps.sql\n");
     assert_contains(&upgrade, "applied connector 009_rate_buckets.sql\n");
+    assert_contains(&upgrade, "applied connector 010_catchup.sql\n");
     assert_contains(&upgrade, "applied crm 002_finite_timestamps.sql\n");
-    assert_contains(&upgrade, "8 applied now");
+    assert_contains(&upgrade, "9 applied now");
     buffer_free(&upgrade);
     assert_same_schema("it_migrate_new", "it_migrate_old4");
 }
@@ -370,7 +373,7 @@ static void test_own_crm_tables_get_only_the_connector_set(void **state)
     assert_contains(&out, "applied connector 009_rate_buckets.sql\n");
     assert_lacks(&out, "applied crm");
     assert_lacks(&out, "missing");
-    assert_contains(&out, "11 applied now");
+    assert_contains(&out, "12 applied now");
     assert_contains(&out, "connector version 12\n");
     assert_contains(&out, "crm: the CRM's own tables (HARAVAN_CRM_SCHEMA=own)\n");
     buffer_free(&out);

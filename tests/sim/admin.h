@@ -43,5 +43,14 @@ void sim_admin_config_set(sim *s, request *r, const cJSON *body);
 void sim_admin_tokens_expire(sim *s, request *r, const cJSON *body);
 void sim_admin_refresh_revoke(sim *s, request *r, const cJSON *body);
 void sim_admin_fire(sim *s, request *r, const cJSON *body);
+/* Delivers `payload` under `topic` to every subscription of `org` whose
+ * topics include it, as /sim/fire does; each outcome is added to `list`
+ * (NULL: not listed). Returns 0, or -1 when memory ran out. */
+int sim_fire_to_subscribers(sim *s, const sim_org *org, const char *topic, const char *payload,
+                            cJSON *list);
+
+/* routes_generate.c: POST /sim/generate and POST /sim/touch. */
+void sim_admin_generate(sim *s, request *r, const cJSON *body);
+void sim_admin_touch(sim *s, request *r, const cJSON *body);
 
 #endif

@@ -324,6 +324,35 @@ static int add_outcome(cJSON *list, const char *callback_url, const sim_delivery
     return 0;
 }
 
+int sim_fire_to_subscribers(sim *s, const sim_org *org, const char *topic, const char *payload,
+                            cJSON *list)
+{
+    char org_id[32];
+    snprintf(org_id, sizeof org_id, "%lld", org->id);
+    for (size_t i = 0; i < s->subscriptions.count; i++) {
+        const sim_subscription *subscription = &s->subscriptions.items[i];
+        const cJSON *app = sim_apps_find(&s->apps, subscription->client_id);
+        if (subscription->org_id != org->id || app == NULL ||
+            !sim_subscription_has_topic(subscription, topic))
+            continue;
+        sim_delivery delivery = {
+            .callback_url = subscription->callback_url,
+            .secret = sim_app_text(app, "client_secret"),
+            .topic = topic,
+            .org_id = org_id,
+            .body = payload,
+            .length = strlen(payload),
+            .timeout_ms = s->config.delivery_timeout_ms,
+            .retries = s->config.delivery_retries,
+        };
+        sim_delivery_outcome outcome;
+        sim_deliver(&delivery, &outcome);
+        if (list != NULL && add_outcome(list, subscription->callback_url, &outcome) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 void sim_admin_fire(sim *s, request *r, const cJSON *body)
 {
     const cJSON *topic = cJSON_GetObjectItemCaseSensitive(body, "topic");
@@ -337,32 +366,11 @@ void sim_admin_fire(sim *s, request *r, const cJSON *body)
     char *payload = fire_body(s, r, body);
     if (payload == NULL)
         return;
-    char org_id[32];
-    snprintf(org_id, sizeof org_id, "%lld", org->id);
-    snprintf(r->org_id, sizeof r->org_id, "%s", org_id);
+    snprintf(r->org_id, sizeof r->org_id, "%lld", org->id);
     cJSON *document = cJSON_CreateObject();
     cJSON *list = cJSON_AddArrayToObject(document, "deliveries");
-    int complete = list != NULL;
-    for (size_t i = 0; complete && i < s->subscriptions.count; i++) {
-        const sim_subscription *subscription = &s->subscriptions.items[i];
-        const cJSON *app = sim_apps_find(&s->apps, subscription->client_id);
-        if (subscription->org_id != org->id || app == NULL ||
-            !sim_subscription_has_topic(subscription, topic->valuestring))
-            continue;
-        sim_delivery delivery = {
-            .callback_url = subscription->callback_url,
-            .secret = sim_app_text(app, "client_secret"),
-            .topic = topic->valuestring,
-            .org_id = org_id,
-            .body = payload,
-            .length = strlen(payload),
-            .timeout_ms = s->config.delivery_timeout_ms,
-            .retries = s->config.delivery_retries,
-        };
-        sim_delivery_outcome outcome;
-        sim_deliver(&delivery, &outcome);
-        complete = add_outcome(list, subscription->callback_url, &outcome) == 0;
-    }
+    int complete =
+        list != NULL && sim_fire_to_subscribers(s, org, topic->valuestring, payload, list) == 0;
     free(payload);
     if (!complete) {
         cJSON_Delete(document);

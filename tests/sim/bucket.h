@@ -36,7 +36,17 @@ void sim_bucket_set(sim_bucket *bucket, double now, double level);
  * /sim/reset, second by second, so that a test can check a client's pace
  * from the server's side: "never more than 4 calls in a second". */
 #define SIM_BUCKET_SECONDS 600 /* seconds kept; later calls count in the last */
+/* The last calls a bucket let through, in order: which resource each was
+ * for and the level it left, so a test can tell whose call went first
+ * (an import's page, or a live staff lookup) and at what level. */
+#define SIM_BUCKET_RECENT 256
+typedef struct sim_bucket_call {
+    char path[64];
+    int used; /* the level after it, as X-Haravan-Api-Call-Limit showed it */
+} sim_bucket_call;
+
 typedef struct sim_bucket_counts {
+    sim_bucket_call recent[SIM_BUCKET_RECENT]; /* a ring; admitted % SIM_BUCKET_RECENT is next */
     long long admitted;
     long long refused;
     double first_admitted_at;           /* monotonic seconds; 0 before the first */

@@ -11,6 +11,9 @@
  *   POST /sim/users           {"org_id"?, "user":{"id",...}}      add or replace
  *   POST /sim/orders          {"org_id"?, "order":{"id",...}}
  *   POST /sim/customers       {"org_id"?, "customer":{"id",...}}
+ *   POST /sim/generate        {"org_id"?,"customers":N,"orders":M,"seed":S}
+ *   POST /sim/touch           {"org_id"?,"kind","count","seed","fire"?,"drop_percent"?}
+ *                             (routes_generate.c)
  *   POST /sim/failures        {"status":500|429|...|"timeout", "count"?,
  *                              "delay_ms"?, "retry_after"?, "path_prefix"?}
  *   GET  /sim/buckets         each shop's bucket: used, size, calls admitted and
@@ -113,7 +116,9 @@ static cJSON *counters_document(const sim_counters *counters)
     cJSON *document = cJSON_CreateObject();
     int complete = cJSON_AddNumberToObject(document, "total", (double)counters->total) != NULL &&
                    cJSON_AddNumberToObject(document, "subscribe_lists",
-                                           (double)counters->subscribe_lists) != NULL;
+                                           (double)counters->subscribe_lists) != NULL &&
+                   cJSON_AddNumberToObject(document, "deliveries_dropped",
+                                           (double)counters->deliveries_dropped) != NULL;
     cJSON *paths = cJSON_AddObjectToObject(document, "paths");
     cJSON *statuses = cJSON_AddObjectToObject(document, "statuses");
     complete = complete && paths != NULL && statuses != NULL;
@@ -344,7 +349,19 @@ static cJSON *bucket_document(const sim *s, sim_org *org)
     int used = sim_bucket_seconds_used(counts, now);
     for (int i = 0; complete && seconds != NULL && i < used; i++)
         complete = cJSON_AddItemToArray(seconds, cJSON_CreateNumber(counts->per_second[i]));
-    if (!complete || seconds == NULL) {
+    cJSON *recent = cJSON_AddArrayToObject(document, "recent");
+    long long first =
+        counts->admitted > SIM_BUCKET_RECENT ? counts->admitted - SIM_BUCKET_RECENT : 0;
+    for (long long i = first; complete && recent != NULL && i < counts->admitted; i++) {
+        const sim_bucket_call *call = &counts->recent[i % SIM_BUCKET_RECENT];
+        cJSON *item = cJSON_CreateObject();
+        complete = item != NULL && cJSON_AddStringToObject(item, "path", call->path) != NULL &&
+                   cJSON_AddNumberToObject(item, "used", call->used) != NULL &&
+                   cJSON_AddItemToArray(recent, item);
+        if (!complete)
+            cJSON_Delete(item);
+    }
+    if (!complete || seconds == NULL || recent == NULL) {
         cJSON_Delete(document);
         return NULL;
     }
@@ -413,6 +430,8 @@ static const admin_route admin_routes[] = {
     {"POST", "/sim/users", admin_users},
     {"POST", "/sim/orders", admin_orders},
     {"POST", "/sim/customers", admin_customers},
+    {"POST", "/sim/generate", sim_admin_generate},
+    {"POST", "/sim/touch", sim_admin_touch},
     /* Behaviour. */
     {"POST", "/sim/failures", admin_failures},
     {"POST", "/sim/buckets", admin_buckets},

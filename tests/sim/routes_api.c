@@ -199,8 +199,13 @@ static int admit(sim *s, sim_org *org, request *r, char *limit_header, size_t si
     int shown = sim_bucket_shown(&org->bucket, now, settings->drain_per_second);
     snprintf(limit_header, size, "X-Haravan-Api-Call-Limit: %d/%.0f\r\n", shown,
              settings->bucket_size);
-    if (admitted)
+    if (admitted) {
+        sim_bucket_counts *counts = &org->bucket_counts;
+        sim_bucket_call *call = &counts->recent[(counts->admitted - 1) % SIM_BUCKET_RECENT];
+        snprintf(call->path, sizeof call->path, "%s", r->path);
+        call->used = shown;
         return 1;
+    }
     char seconds[32];
     char headers[256];
     char message[160];

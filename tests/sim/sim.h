@@ -105,7 +105,8 @@ typedef struct sim_counters {
     size_t capacity;
     long long total;
     long long by_status[SIM_MAX_STATUS];
-    long long subscribe_lists; /* GET /api/subscribe answered with a list */
+    long long subscribe_lists;    /* GET /api/subscribe answered with a list */
+    long long deliveries_dropped; /* /sim/touch deliveries lost on purpose (drop_percent) */
 } sim_counters;
 
 typedef struct sim {

@@ -27,6 +27,8 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <time.h>
 
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
@@ -35,6 +37,7 @@
 #include "apps.h"
 #include "bucket.h"
 #include "deliveries.h"
+#include "generate.h"
 #include "grants.h"
 #include "jwt_sign.h"
 #include "listing.h"
@@ -899,6 +902,220 @@ static void test_issued_tokens_expire(void **state)
     sim_store_free(&store);
 }
 
+/* ---- generated shops (generate.c) -------------------------------------- */
+
+#define GENERATED_ORG 4242
+
+/* A new org in `store` with `customers` and `orders` made from `seed`. */
+static sim_org *generated(sim_store *store, long customers, long orders, unsigned long long seed)
+{
+    sim_org *org = sim_store_org_create(store, GENERATED_ORG);
+    assert_non_null(org);
+    char error[200] = "";
+    assert_int_equal(sim_generate(sim_store_org(store, SEED_ORG), org, customers, orders, seed,
+                                  error, sizeof error),
+                     0);
+    return org;
+}
+
+static char *printed(const cJSON *records)
+{
+    char *text = cJSON_PrintUnformatted(records);
+    assert_non_null(text);
+    return text;
+}
+
+static void test_generate_is_deterministic(void **state)
+{
+    (void)state;
+    sim_store a, b, c;
+    char error[512];
+    assert_int_equal(sim_store_load(&a, HARAVAN_SIM_SEED_DIR, error, sizeof error), 0);
+    assert_int_equal(sim_store_load(&b, HARAVAN_SIM_SEED_DIR, error, sizeof error), 0);
+    assert_int_equal(sim_store_load(&c, HARAVAN_SIM_SEED_DIR, error, sizeof error), 0);
+    sim_org *first = generated(&a, 50, 300, 7);
+    sim_org *again = generated(&b, 50, 300, 7);
+    sim_org *other = generated(&c, 50, 300, 8);
+    char *x = printed(first->orders), *y = printed(again->orders), *z = printed(other->orders);
+    assert_string_equal(x, y);
+    assert_string_not_equal(x, z);
+    free(x);
+    free(y);
+    free(z);
+    x = printed(first->customers);
+    y = printed(again->customers);
+    assert_string_equal(x, y);
+    free(x);
+    free(y);
+    sim_store_free(&a);
+    sim_store_free(&b);
+    sim_store_free(&c);
+}
+
+static const char *text_of(const cJSON *record, const char *name)
+{
+    const cJSON *value = cJSON_GetObjectItemCaseSensitive(record, name);
+    return cJSON_IsString(value) ? value->valuestring : NULL;
+}
+
+/* 1 when `text` is already in `seen` (a list of `count`); else adds it. */
+static int seen_before(const char **seen, int *count, const char *text)
+{
+    for (int i = 0; i < *count; i++)
+        if (strcmp(seen[i], text) == 0)
+            return 1;
+    seen[(*count)++] = text;
+    return 0;
+}
+
+static void test_generated_customers_are_unique_and_varied(void **state)
+{
+    sim_org *org = generated(*state, 400, 0, 3);
+    static const char *emails[400], *phones[400];
+    int email_count = 0, phone_count = 0, no_email = 0, no_phone = 0;
+    const cJSON *customer = NULL;
+    cJSON_ArrayForEach(customer, org->customers)
+    {
+        assert_true(sim_record_id(customer) > 2000000000LL);
+        const char *email = text_of(customer, "email");
+        const char *phone = text_of(customer, "phone");
+        if (email == NULL)
+            no_email++;
+        else
+            assert_false(seen_before(emails, &email_count, email));
+        if (phone == NULL)
+            no_phone++;
+        else
+            assert_false(seen_before(phones, &phone_count, phone));
+        assert_non_null(cJSON_GetObjectItemCaseSensitive(customer, "default_address"));
+    }
+    assert_int_equal(cJSON_GetArraySize(org->customers), 400);
+    assert_true(no_email > 0 && no_email < 100);
+    assert_true(no_phone > 0 && no_phone < 100);
+}
+
+static void test_generated_orders_have_haravan_shapes(void **state)
+{
+    sim_org *org = generated(*state, 100, 600, 5);
+    int pending = 0, paid = 0, guests = 0, staff = 0, pos = 0, same_second = 0;
+    long long largest_run = 0, run = 0;
+    const char *previous = "";
+    const cJSON *order = NULL;
+    cJSON_ArrayForEach(order, org->orders)
+    {
+        const char *status = text_of(order, "financial_status");
+        pending += strcmp(status, "pending") == 0;
+        paid += strcmp(status, "paid") == 0;
+        guests += cJSON_IsNull(cJSON_GetObjectItemCaseSensitive(order, "customer"));
+        const cJSON *user = cJSON_GetObjectItemCaseSensitive(order, "user_id");
+        if (user->valuedouble > 0) {
+            staff++;
+            assert_non_null(sim_record_find(sim_store_org(*state, SEED_ORG)->users,
+                                            (long long)user->valuedouble));
+        }
+        pos += strcmp(text_of(order, "source_name"), "pos") == 0;
+        assert_true(cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(order, "line_items")) >= 1);
+        const char *updated = text_of(order, "updated_at");
+        same_second += strcmp(updated, previous) == 0;
+        run = strcmp(updated, previous) == 0 ? run + 1 : 1;
+        if (run > largest_run)
+            largest_run = run;
+        previous = updated;
+    }
+    assert_true(pending > 100 && paid > 200 && guests > 0 && staff > 0 && pos > 0);
+    /* Shared seconds, and one instant holding more than a page of 50. */
+    assert_true(same_second > 80);
+    assert_true(largest_run >= SIM_GENERATE_SAME_INSTANT);
+}
+
+static double seconds_since(const struct timespec *start)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - start->tv_sec) + (double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+/* A page of an import's listing over 20,000 orders: measured, and bounded
+ * well above what it takes so that only a regression (a quadratic
+ * listing) fails it, not a loaded machine. */
+static void test_listing_20000_orders_is_fast(void **state)
+{
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    sim_org *org = generated(*state, 5000, 20000, 11);
+    double made = seconds_since(&start);
+    const char *text =
+        "status=any&limit=50&order=updated_at+asc&updated_at_min=2026-03-01T00:00:00Z";
+    form query;
+    assert_int_equal(form_parse(&query, text, strlen(text)), 0);
+    sim_listing listing;
+    char parameter[64], message[200];
+    assert_int_equal(sim_listing_parse(&listing, &query, SIM_LISTING_STATUS, parameter,
+                                       sizeof parameter, message, sizeof message),
+                     0);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    cJSON *page = sim_listing_page(&listing, org->orders);
+    double listed = seconds_since(&start);
+    assert_int_equal(cJSON_GetArraySize(page), 50);
+    print_message("generated 25,000 records in %.3f s; one page over 20,000 orders in %.1f ms\n",
+                  made, listed * 1000);
+    assert_true(listed < 0.5);
+    cJSON_Delete(page);
+    form_free(&query);
+}
+
+static void test_touch_picks_distinct_records_from_the_seed(void **state)
+{
+    sim_org *org = generated(*state, 10, 200, 9);
+    cJSON **touched = NULL;
+    size_t count = 0;
+    char error[200];
+    assert_int_equal(sim_generate_touch(org, SIM_TOUCH_ORDERS, 30, 4, 1780000000123LL, &touched,
+                                        &count, error, sizeof error),
+                     0);
+    assert_int_equal(count, 30);
+    long long first_ids[30];
+    for (size_t i = 0; i < count; i++) {
+        assert_string_equal(text_of(touched[i], "updated_at"), "2026-05-28T20:26:40.123Z");
+        first_ids[i] = sim_record_id(touched[i]);
+        for (size_t j = 0; j < i; j++)
+            assert_true(first_ids[j] != first_ids[i]);
+    }
+    free(touched);
+    /* The same seed picks the same records again. */
+    assert_int_equal(sim_generate_touch(org, SIM_TOUCH_ORDERS, 30, 4, 1780000000999LL, &touched,
+                                        &count, error, sizeof error),
+                     0);
+    for (size_t i = 0; i < count; i++)
+        assert_int_equal(sim_record_id(touched[i]), first_ids[i]);
+    free(touched);
+    assert_int_equal(
+        sim_generate_touch(org, SIM_TOUCH_ORDERS, 201, 4, 0, &touched, &count, error, sizeof error),
+        -1);
+}
+
+static void test_new_orders_are_today_and_of_the_shops_customers(void **state)
+{
+    sim_org *org = generated(*state, 20, 50, 6);
+    cJSON **made = NULL;
+    size_t count = 0;
+    char error[200];
+    assert_int_equal(sim_generate_new_orders(sim_store_org(*state, SEED_ORG), org, 10, 3,
+                                             1780000000123LL, &made, &count, error, sizeof error),
+                     0);
+    assert_int_equal(count, 10);
+    assert_int_equal(cJSON_GetArraySize(org->orders), 60);
+    for (size_t i = 0; i < count; i++) {
+        assert_string_equal(text_of(made[i], "updated_at"), "2026-05-28T20:26:40.123Z");
+        assert_string_equal(text_of(made[i], "created_at"), "2026-05-28T20:26:40.123Z");
+        assert_true(sim_record_id(made[i]) > 3000000050LL);
+        const cJSON *customer = cJSON_GetObjectItemCaseSensitive(made[i], "customer");
+        if (!cJSON_IsNull(customer))
+            assert_non_null(sim_record_find(org->customers, sim_record_id(customer)));
+    }
+    free(made);
+}
+
 int main(void)
 {
     const struct CMUnitTest pure[] = {
@@ -931,7 +1148,20 @@ int main(void)
         cmocka_unit_test(test_fields_projection),
         cmocka_unit_test(test_consent_page),
     };
+    const struct CMUnitTest generating[] = {
+        cmocka_unit_test(test_generate_is_deterministic),
+        cmocka_unit_test_setup_teardown(test_generated_customers_are_unique_and_varied, load_seed,
+                                        free_seed),
+        cmocka_unit_test_setup_teardown(test_generated_orders_have_haravan_shapes, load_seed,
+                                        free_seed),
+        cmocka_unit_test_setup_teardown(test_listing_20000_orders_is_fast, load_seed, free_seed),
+        cmocka_unit_test_setup_teardown(test_touch_picks_distinct_records_from_the_seed, load_seed,
+                                        free_seed),
+        cmocka_unit_test_setup_teardown(test_new_orders_are_today_and_of_the_shops_customers,
+                                        load_seed, free_seed),
+    };
     int failures = cmocka_run_group_tests_name("sim", pure, NULL, NULL);
+    failures += cmocka_run_group_tests_name("sim_generate", generating, NULL, NULL);
     failures += cmocka_run_group_tests_name("sim_seed", seeded, load_seed, free_seed);
     return failures;
 }
