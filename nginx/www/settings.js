@@ -623,7 +623,13 @@
         renderCounts(data.events || {});
         renderSubscriptions(data.subscriptions || []);
         show($('subscriptions-unavailable'), data.subscriptions_unavailable === true);
+        var work = data.catchup || {};
+        catchup = {
+            imports: Array.isArray(work.imports) ? work.imports : [],
+            reconciliations: Array.isArray(work.reconciliations) ? work.reconciliations : []
+        };
         renderShops(Array.isArray(data.shops) ? data.shops : []);
+        followImports();
     }
 
     function tokenState(shop) {
@@ -797,11 +803,7 @@
         });
         item.appendChild(counts);
         item.appendChild(drawChart(shop.chart, shop.name || org));
-        /* The historical import's place (its button and progress). */
-        var importSlot = el('div', null, 'shop-import');
-        importSlot.setAttribute('data-org', org);
-        importSlot.hidden = true;
-        item.appendChild(importSlot);
+        item.appendChild(renderCatchup(shop, org));
 
         var actions = el('div', null, 'actions');
         if (shop.status === 'connected') actions.appendChild(shopButton('Đăng ký webhook', 'subscribe', org, 'primary'));
@@ -830,6 +832,167 @@
         setNotice(message, kept ? kept.text : '', kept ? kept.kind : '');
         item.appendChild(message);
         return item;
+    }
+
+    /* ---- per shop: the historical import and the reconciliation ------- */
+
+    var KIND_LABELS = { customers: 'Khách hàng', orders: 'Đơn hàng' };
+    var IMPORT_STATES = {
+        queued: 'Đang chờ', running: 'Đang chạy', done: 'Đã xong', stopped: 'Đã dừng', failed: 'Lỗi'
+    };
+    var catchup = { imports: [], reconciliations: [] };
+    var importForms = {};
+    var importPoll = null;
+
+    function number(value) {
+        return Number(value || 0).toLocaleString('vi-VN');
+    }
+
+    function duration(seconds) {
+        if (seconds < 60) return Math.max(1, Math.round(seconds)) + ' giây';
+        if (seconds < 3600) return Math.round(seconds / 60) + ' phút';
+        return (seconds / 3600).toFixed(1) + ' giờ';
+    }
+
+    /* One import job: "Đơn hàng: 1.234 / 20.000 (6%) · 198 bản ghi/giây ·
+     * còn khoảng 2 phút · Đang chạy", and a <progress> when the total is known. */
+    function renderImportJob(job) {
+        var row = el('div', null, 'import-job');
+        row.setAttribute('data-kind', job.kind);
+        row.setAttribute('data-state', job.state);
+        var total = Number(job.total || 0);
+        var done = Number(job.done || 0);
+        var parts = [(KIND_LABELS[job.kind] || job.kind) + ': ' + number(done) +
+            (total > 0 ? ' / ' + number(total) + ' (' + Math.min(100, Math.floor(100 * done / total)) + '%)' : '')];
+        var rate = Number(job.records_per_second || 0);
+        if (job.state === 'running' && rate > 0) {
+            parts.push(rate.toFixed(0) + ' bản ghi/giây');
+            if (total > done) parts.push('còn khoảng ' + duration((total - done) / rate));
+        }
+        parts.push(IMPORT_STATES[job.state] || String(job.state));
+        if (job.state === 'done' && job.finished_at) parts.push('lúc ' + formatDate(job.finished_at));
+        row.appendChild(el('p', parts.join(' · '), 'import-line'));
+        if (total > 0) {
+            var bar = document.createElement('progress');
+            bar.max = total;
+            bar.value = Math.min(done, total);
+            bar.setAttribute('aria-label', (KIND_LABELS[job.kind] || job.kind) + ': đã đồng bộ');
+            row.appendChild(bar);
+        }
+        if (job.last_error) row.appendChild(el('p', 'Lỗi gần nhất: ' + job.last_error, 'muted reason'));
+        return row;
+    }
+
+    function renderReconciliation(jobs) {
+        var last = null;
+        var found = 0;
+        var fresh = 0;
+        jobs.forEach(function (job) {
+            if (!job.last_run_at) return;
+            if (!last || job.last_run_at > last) last = job.last_run_at;
+            found += Number(job.last_found || 0);
+            fresh += Number(job.last_new || 0);
+        });
+        var text = last
+            ? 'Đối soát tự động: lần cuối ' + formatDate(last) + ', thấy ' + number(found) + ' bản ghi, ' +
+              number(fresh) + ' bị lỡ webhook'
+            : 'Đối soát tự động: chưa chạy lần nào';
+        var line = el('p', text, 'muted reconcile');
+        line.setAttribute('data-last-run', last || '');
+        line.setAttribute('data-new', String(fresh));
+        return line;
+    }
+
+    function importCheckbox(org, kind, form) {
+        var label = el('label', null, 'check');
+        var box = document.createElement('input');
+        box.type = 'checkbox';
+        box.name = kind;
+        box.checked = form[kind];
+        box.setAttribute('data-import-field', kind);
+        box.setAttribute('data-org', org);
+        label.appendChild(box);
+        label.appendChild(document.createTextNode(' ' + KIND_LABELS[kind]));
+        return label;
+    }
+
+    function renderImportForm(org) {
+        var form = importForms[org] || { since: '', customers: true, orders: true };
+        importForms[org] = form;
+        var row = el('div', null, 'import-form');
+        var label = el('label', 'Từ ngày ');
+        var since = document.createElement('input');
+        since.type = 'date';
+        since.name = 'since';
+        since.value = form.since;
+        since.setAttribute('data-import-field', 'since');
+        since.setAttribute('data-org', org);
+        label.appendChild(since);
+        row.appendChild(label);
+        row.appendChild(importCheckbox(org, 'customers', form));
+        row.appendChild(importCheckbox(org, 'orders', form));
+        row.appendChild(shopButton('Đồng bộ dữ liệu cũ', 'import', org, 'primary'));
+        row.appendChild(el('p', 'Để trống ngày để lấy toàn bộ dữ liệu cũ của cửa hàng.', 'muted hint'));
+        return row;
+    }
+
+    function renderCatchup(shop, org) {
+        var section = el('div', null, 'shop-import');
+        section.setAttribute('data-org', org);
+        section.appendChild(el('h4', 'Dữ liệu cũ và đối soát'));
+        var mine = function (job) { return String(job.org_id) === org; };
+        var imports = catchup.imports.filter(mine);
+        imports.forEach(function (job) { section.appendChild(renderImportJob(job)); });
+        if (shop.status === 'connected') section.appendChild(renderImportForm(org));
+        section.appendChild(renderReconciliation(catchup.reconciliations.filter(mine)));
+        return section;
+    }
+
+    function onImportField(event) {
+        var input = event.target.closest('[data-import-field]');
+        if (!input) return;
+        var form = importForms[input.getAttribute('data-org')];
+        if (!form) return;
+        var field = input.getAttribute('data-import-field');
+        form[field] = input.type === 'checkbox' ? input.checked : input.value;
+    }
+
+    function startImport(org, button) {
+        var form = importForms[org] || { since: '', customers: true, orders: true };
+        var kinds = ['customers', 'orders'].filter(function (kind) { return form[kind]; });
+        if (!kinds.length) {
+            button.disabled = false;
+            shopMessage(org, 'Hãy chọn khách hàng, đơn hàng hoặc cả hai.', 'error');
+            return;
+        }
+        var body = { org_id: org, kinds: kinds };
+        if (form.since) body.since = form.since;
+        shopMessage(org, 'Đang bắt đầu đồng bộ…', '');
+        request('POST', '/backfill', body).then(function (result) {
+            button.disabled = false;
+            if (result.status === 202) {
+                shopMessage(org, 'Đã bắt đầu đồng bộ dữ liệu cũ; tiến độ hiện bên dưới.', 'ok');
+            } else if (result.status === 409) {
+                shopMessage(org, 'Cửa hàng chưa kết nối: hãy kết nối lại trước.', 'error');
+            } else if (result.status !== 401) {
+                shopMessage(org, describe(result), 'error');
+            }
+            loadStatus();
+        });
+    }
+
+    /* While an import is queued or running, the status is read again
+     * every 2 seconds so that its progress moves; then it stops. */
+    function followImports() {
+        var active = catchup.imports.some(function (job) {
+            return job.state === 'queued' || job.state === 'running';
+        });
+        if (active && importPoll === null) {
+            importPoll = window.setTimeout(function () {
+                importPoll = null;
+                loadStatus();
+            }, 2000);
+        }
     }
 
     function renderShops(list) {
@@ -871,7 +1034,9 @@
             return;
         }
         button.disabled = true;
-        if (action === 'subscribe') {
+        if (action === 'import') {
+            startImport(org, button);
+        } else if (action === 'subscribe') {
             shopMessage(org, 'Đang đăng ký webhook…', '');
             request('POST', '/webhooks' + orgQuery(org)).then(function (result) {
                 button.disabled = false;
@@ -1189,6 +1354,8 @@
         $('log-newer').addEventListener('click', newerPage);
         $('log').addEventListener('click', onReplay);
         $('shops').addEventListener('click', onShopAction);
+        $('shops').addEventListener('change', onImportField);
+        $('shops').addEventListener('input', onImportField);
         fillTopicFilter();
         readConnectResult();
         startSession();

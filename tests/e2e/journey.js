@@ -644,6 +644,65 @@ step('"Ngắt kết nối" asks first, then disconnects that shop only; its data
     psql(`DELETE FROM hv_shops WHERE org_id = '${SHOP_B}'`);
 });
 
+/* The shop's records as Haravan lists them (the simulator's seed): ids. */
+async function haravanIds(resource) {
+    const query = resource === 'orders' ? '?status=any&limit=50' : '?limit=50';
+    const response = await httpRequest('GET', `${SIM_URL}/com/${resource}.json${query}`, undefined,
+        { Authorization: `Bearer ${need('HARAVAN_SIM_TOKEN')}` });
+    assert.equal(response.status, 200, `${resource}.json: ${response.text}`);
+    return response.json[resource].map((record) => String(record.id));
+}
+
+step('"Đồng bộ dữ liệu cũ" imports the shop\'s customers and orders, its progress shown until done', async () => {
+    const card = shopCard(SHOP.id);
+    await page.reload();
+    await page.waitVisible('#app');
+    await page.waitFor((c) => document.querySelector(`${c} button[data-action="import"]`), [card], 'the import button');
+    assert.match(await page.text(`${card} .shop-import .reconcile`), /^Đối soát tự động: (chưa chạy lần nào|lần cuối .+)$/);
+    await page.click(`${card} button[data-action="import"]`);
+    await page.waitFor((c) => document.querySelectorAll(`${c} .import-job[data-state="done"]`).length === 2,
+        [card], 'both imports shown done (the page follows them)', 60000);
+    assert.match(await page.text(`${card} [data-message]`), /^Đã bắt đầu đồng bộ dữ liệu cũ/);
+    // What the page says is what the checkpoint table says, to the record.
+    for (const kind of ['customers', 'orders']) {
+        const [state, done, total] = psql(`SELECT state, done, total FROM hv_catchup WHERE org_id = '${SHOP.id}'` +
+            ` AND job = '${kind}/import'`).trim().split('|');
+        assert.equal(state, 'done');
+        assert.equal(done, total, `${kind}: every record listed`);
+        const shown = await page.evaluate((c, k) => {
+            const row = document.querySelector(`${c} .import-job[data-kind="${k}"]`);
+            const bar = row.querySelector('progress');
+            return { line: row.querySelector('.import-line').textContent, value: bar.value, max: bar.max };
+        }, card, kind);
+        const label = kind === 'orders' ? 'Đơn hàng' : 'Khách hàng';
+        assert.ok(shown.line.startsWith(`${label}: ${done} / ${total} (100%)`), shown.line);
+        assert.ok(shown.line.includes('Đã xong'), shown.line);
+        assert.equal(shown.value, Number(done));
+        assert.equal(shown.max, Number(total));
+    }
+    // And the CRM holds every order and customer the shop has on Haravan.
+    const settled = () => Number(psql(`SELECT count(*) FROM hv_events WHERE org_id = '${SHOP.id}'` +
+        ` AND topic LIKE '%/import' AND status IN ('pending', 'processing')`).trim());
+    for (let i = 0; i < 100 && settled() > 0; i++) await sleep(100);
+    assert.equal(settled(), 0, 'the imported events are processed');
+    for (const id of await haravanIds('orders')) {
+        assert.equal(psql(`SELECT count(*) FROM orders WHERE haravan_org_id = '${SHOP.id}' AND haravan_order_id = '${id}'`).trim(),
+            '1', `order ${id} in the CRM once`);
+    }
+    for (const id of await haravanIds('customers')) {
+        assert.equal(psql(`SELECT count(*) FROM customers WHERE haravan_org_id = '${SHOP.id}' AND haravan_customer_id = '${id}'`).trim(),
+            '1', `customer ${id} in the CRM once`);
+    }
+    const box = await page.evaluate((c) => {
+        const r = document.querySelector(c).getBoundingClientRect();
+        return { x: r.left + window.scrollX, y: r.top + window.scrollY, width: r.width, height: r.height };
+    }, card);
+    const { data } = await page.send('Page.captureScreenshot', {
+        format: 'png', captureBeyondViewport: true, clip: Object.assign({ scale: 1 }, box),
+    });
+    fs.writeFileSync(path.join(OUT, 'import.png'), Buffer.from(data, 'base64'));
+});
+
 step('every connect result code has its own Vietnamese message', async () => {
     const messages = {};
     for (const code of ['ok', 'not_owner', 'denied', 'expired', 'invalid_token', 'exchange_failed',
