@@ -510,16 +510,26 @@ static void test_live_staff_lookup_goes_before_the_import(void **state)
                                 " AND lower(u.email) = 'live.staff@shop.test'",
                                 org),
                      1);
-    /* The simulator's next call after the pin is the staff lookup. */
+    /* After the pin, the live order's staff lookup reached the simulator
+     * before any page of the import. Other staff lookups may come first:
+     * the processors look up the staff of the orders the import already
+     * stored, and those are lookups too, not pages. */
     cJSON *after = bucket_of(org);
     const cJSON *recent = cJSON_GetObjectItemCaseSensitive(after, "recent");
     long long now_admitted = (long long)number_in(after, "admitted");
     int size = cJSON_GetArraySize(recent);
     long long index = admitted - (now_admitted - size); /* position of the first new call */
     assert_true(index >= 0 && index < size);
-    const cJSON *first = cJSON_GetArrayItem(recent, (int)index);
-    const cJSON *path = cJSON_GetObjectItemCaseSensitive(first, "path");
-    assert_string_equal(path->valuestring, "/com/users/555000111.json");
+    int live_found = 0;
+    for (int i = (int)index; i < size && !live_found; i++) {
+        const cJSON *path = cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(recent, i), "path");
+        assert_true(cJSON_IsString(path));
+        if (strcmp(path->valuestring, "/com/users/555000111.json") == 0)
+            live_found = 1;
+        else if (strncmp(path->valuestring, "/com/users/", strlen("/com/users/")) != 0)
+            fail_msg("call %s reached Haravan before the live staff lookup", path->valuestring);
+    }
+    assert_true(live_found);
     cJSON_Delete(after);
     kill(pid, SIGTERM);
     int status = 0;
