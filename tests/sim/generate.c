@@ -527,9 +527,13 @@ static int generate_orders(sim_org *org, const cJSON *templates, const cJSON *us
                            cJSON **customers, long customer_count, sim_random *random,
                            long long now_ms, cJSON **made)
 {
+    /* Each shop's orders in an id range of their own, as Haravan's ids are
+     * global: two shops generated from one seed would otherwise list
+     * byte-identical guest orders (no customer to tell them apart). */
     long long base = largest_id(org->orders);
-    if (base < 3000000000LL)
-        base = 3000000000LL;
+    long long shop_base = 3000000000LL + (org->id % 10000) * 1000000LL;
+    if (base < shop_base)
+        base = shop_base;
     int template_count = cJSON_GetArraySize(templates);
     times previous = {0, 0};
     char now[40];

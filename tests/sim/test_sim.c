@@ -952,6 +952,36 @@ static void test_generate_is_deterministic(void **state)
     sim_store_free(&c);
 }
 
+/* Haravan's ids are global: two shops generated from one seed share no
+ * order id and no order body (a guest order has no customer to tell the
+ * two apart, and the inbox would take the second for a replay of the
+ * first). */
+static void test_two_shops_from_one_seed_share_no_order(void **state)
+{
+    (void)state;
+    sim_store store;
+    char error[512];
+    assert_int_equal(sim_store_load(&store, HARAVAN_SIM_SEED_DIR, error, sizeof error), 0);
+    sim_org *first = sim_store_org_create(&store, 9301);
+    sim_org *second = sim_store_org_create(&store, 9302);
+    assert_non_null(first);
+    assert_non_null(second);
+    const sim_org *seed = sim_store_org(&store, SEED_ORG);
+    assert_int_equal(sim_generate(seed, first, 20, 200, 3, error, sizeof error), 0);
+    assert_int_equal(sim_generate(seed, second, 20, 200, 3, error, sizeof error), 0);
+    const cJSON *a = NULL;
+    cJSON_ArrayForEach(a, first->orders)
+    {
+        const cJSON *b = NULL;
+        cJSON_ArrayForEach(b, second->orders)
+        {
+            if (sim_record_id(a) == sim_record_id(b))
+                fail_msg("order %lld in both shops", sim_record_id(a));
+        }
+    }
+    sim_store_free(&store);
+}
+
 static const char *text_of(const cJSON *record, const char *name)
 {
     const cJSON *value = cJSON_GetObjectItemCaseSensitive(record, name);
@@ -1150,6 +1180,7 @@ int main(void)
     };
     const struct CMUnitTest generating[] = {
         cmocka_unit_test(test_generate_is_deterministic),
+        cmocka_unit_test(test_two_shops_from_one_seed_share_no_order),
         cmocka_unit_test_setup_teardown(test_generated_customers_are_unique_and_varied, load_seed,
                                         free_seed),
         cmocka_unit_test_setup_teardown(test_generated_orders_have_haravan_shapes, load_seed,
