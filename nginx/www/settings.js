@@ -548,10 +548,24 @@
             }
         }
         if (navigator.clipboard && navigator.clipboard.writeText && window.isSecureContext) {
-            return navigator.clipboard.writeText(text).then(function () {
+            /* A browser may leave writeText unsettled (a permission it
+             * never asks for, a document it deems unfocused): after a
+             * second the selection fallback answers instead, so the
+             * merchant always gets a reply to the click. */
+            var settled = false;
+            var written = navigator.clipboard.writeText(text).then(function () {
                 return true;
             }, function () {
                 return fallback();
+            });
+            var late = new Promise(function (resolve) {
+                window.setTimeout(function () {
+                    resolve(settled ? null : fallback());
+                }, 1000);
+            });
+            return Promise.race([written, late]).then(function (ok) {
+                settled = true;
+                return ok;
             });
         }
         return Promise.resolve(fallback());

@@ -386,6 +386,10 @@ static void test_reconciliation_brings_dropped_webhooks(void **state)
     wait_processed(org, 60);
     set_up_webhooks(org);
     reset_counters();
+    /* The new orders are those with ids above the generated ones. */
+    long long last_generated = scalar_for(
+        "SELECT max(haravan_order_id::bigint) FROM orders WHERE haravan_org_id = $1", org);
+    assert_true(last_generated > 0);
     it_sim_response fired =
         it_sim_request("POST", "/sim/touch", NULL,
                        "{\"org_id\":9103,\"kind\":\"orders\",\"count\":300,\"new\":100,\"seed\":21,"
@@ -402,12 +406,15 @@ static void test_reconciliation_brings_dropped_webhooks(void **state)
     assert_int_equal(delivered + dropped, 400);
     /* Every updated order carries its new note, every new order is there
      * (ids above the 1,000 generated): wait for all of them. */
+    char caught_sql[256];
+    snprintf(caught_sql, sizeof caught_sql,
+             "SELECT count(*) FROM orders WHERE haravan_org_id = $1"
+             " AND (note LIKE 'sửa lúc %%' OR haravan_order_id::bigint > %lld)",
+             last_generated);
     long long caught = 0;
     for (int i = 0; i < 300 && caught < 400; i++) {
         pause_ms(100);
-        caught = scalar_for("SELECT count(*) FROM orders WHERE haravan_org_id = $1"
-                            " AND (note LIKE 'sửa lúc %' OR haravan_order_id::bigint > 3000001000)",
-                            org);
+        caught = scalar_for(caught_sql, org);
     }
     assert_int_equal(caught, 400);
     wait_processed(org, 30);
