@@ -61,18 +61,6 @@ static int usage(void)
     return 2;
 }
 
-/* YYYY-MM-DD: a day in the shop's time, as the settings page sends it. */
-static int is_date(const char *text)
-{
-    static const char shape[] = "dddd-dd-dd";
-    if (strlen(text) != sizeof shape - 1)
-        return 0;
-    for (size_t i = 0; i < sizeof shape - 1; i++)
-        if (shape[i] == 'd' ? (text[i] < '0' || text[i] > '9') : text[i] != '-')
-            return 0;
-    return 1;
-}
-
 static int parse_options(int argc, char **argv, backfill_options *options)
 {
     memset(options, 0, sizeof *options);
@@ -90,7 +78,7 @@ static int parse_options(int argc, char **argv, backfill_options *options)
     }
     if (!options->customers && !options->orders)
         options->customers = options->orders = 1;
-    return options->since == NULL || is_date(options->since) ? 0 : -1;
+    return options->since == NULL || hv_catchup_since_valid(options->since) ? 0 : -1;
 }
 
 typedef struct progress {

@@ -37,18 +37,6 @@ typedef struct backfill_request {
     int orders;
 } backfill_request;
 
-/* YYYY-MM-DD, digits where digits go. */
-static int is_date(const char *text)
-{
-    static const char shape[] = "dddd-dd-dd";
-    if (strlen(text) != sizeof shape - 1)
-        return 0;
-    for (size_t i = 0; i < sizeof shape - 1; i++)
-        if (shape[i] == 'd' ? (text[i] < '0' || text[i] > '9') : text[i] != '-')
-            return 0;
-    return 1;
-}
-
 /* One kind's name into the request. Returns 0, or -1 for an unknown one. */
 static int add_kind(backfill_request *b, const char *name, size_t length)
 {
@@ -80,7 +68,7 @@ static const char *read_fields(const char *org_id, const char *since, const cJSO
     if (org_id != NULL && (org_id[0] == '\0' || strlen(org_id) >= sizeof b->org_id))
         return "org_id: a shop's org id";
     snprintf(b->org_id, sizeof b->org_id, "%s", org_id != NULL ? org_id : "");
-    if (since != NULL && since[0] != '\0' && !is_date(since))
+    if (since != NULL && since[0] != '\0' && !hv_catchup_since_valid(since))
         return "since: a date, YYYY-MM-DD";
     snprintf(b->since, sizeof b->since, "%s", since != NULL ? since : "");
     const cJSON *kind = NULL;

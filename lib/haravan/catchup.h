@@ -75,12 +75,12 @@
 
 typedef struct hv_catchup_job {
     char org_id[HV_CATCHUP_MAX_TEXT];
-    char job[32];                        /* "orders/import", "customers/reconcile", ... */
-    char kind[16];                       /* "orders" or "customers" */
-    int reconcile;                       /* 1 for a reconciliation */
-    char state[16];                      /* queued, running, done, stopped, failed, idle */
-    char since[HV_CATCHUP_MAX_TEXT];     /* ISO 8601; "" when none */
-    char watermark[HV_CATCHUP_MAX_TEXT]; /* Haravan's updated_at text; "" when none */
+    char job[32];                         /* "orders/import", "customers/reconcile", ... */
+    char kind[16];                        /* "orders" or "customers" */
+    int reconcile;                        /* 1 for a reconciliation */
+    char state[16];                       /* queued, running, done, stopped, failed, idle */
+    char since[HV_CATCHUP_MAX_TEXT];      /* ISO 8601; "" when none */
+    char watermark[HV_CATCHUP_MAX_TEXT];  /* Haravan's updated_at text; "" when none */
     char high_water[HV_CATCHUP_MAX_TEXT]; /* a reconciliation's watermark before its run */
     long long watermark_ids[HV_CATCHUP_PAGE * 2];
     int watermark_id_count;
@@ -122,6 +122,11 @@ hv_catchup_outcome hv_catchup_step(hv_catchup_runner *runner, db *database, hv_c
                                    long *wait_ms);
 
 /* ---- catchup_job.c ---- */
+
+/* 1 when `day` has the shape hv_catchup_request() takes for `since`:
+ * YYYY-MM-DD (a day in the shop's time, as the settings page and
+ * haravan-ctl backfill give it), digits where digits go. */
+int hv_catchup_since_valid(const char *day);
 
 /* Records an import of `kind` ("orders", "customers") for shop `org_id`
  * from `since` (NULL or "": everything), for `requested_by` (an admin, or

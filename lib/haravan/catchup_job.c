@@ -90,6 +90,17 @@ static int reset_done(db *database, const char *org_id, const char *job, const c
     return reset;
 }
 
+int hv_catchup_since_valid(const char *day)
+{
+    static const char shape[] = "dddd-dd-dd";
+    if (strlen(day) != sizeof shape - 1)
+        return 0;
+    for (size_t i = 0; i < sizeof shape - 1; i++)
+        if (shape[i] == 'd' ? (day[i] < '0' || day[i] > '9') : day[i] != '-')
+            return 0;
+    return 1;
+}
+
 int hv_catchup_request(db *database, const char *org_id, const char *kind, const char *since,
                        const char *requested_by, int *resumed)
 {
