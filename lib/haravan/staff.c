@@ -116,6 +116,31 @@ static int is_unavailable(hv_api_category category)
            category == HV_API_NETWORK || category == HV_API_RATE_LIMITED;
 }
 
+/* The shop's entry in the 403 pauses, or NULL when it has none. */
+static hv_staff_forbidden *forbidden_entry(hv_staff_directory *directory, const char *org_id)
+{
+    for (int i = 0; i < HV_STAFF_FORBIDDEN_SHOPS; i++)
+        if (strcmp(directory->forbidden[i].org_id, org_id) == 0)
+            return &directory->forbidden[i];
+    return NULL;
+}
+
+/* Pauses the shop's lookups after a 403, in its own entry, else in the one
+ * whose pause ends first (a free entry's ended at 0). */
+static void pause_forbidden(hv_staff_directory *directory, const char *org_id, const char *message)
+{
+    hv_staff_forbidden *entry = forbidden_entry(directory, org_id);
+    if (entry == NULL) {
+        entry = &directory->forbidden[0];
+        for (int i = 1; i < HV_STAFF_FORBIDDEN_SHOPS; i++)
+            if (directory->forbidden[i].until < entry->until)
+                entry = &directory->forbidden[i];
+    }
+    snprintf(entry->org_id, sizeof entry->org_id, "%s", org_id);
+    entry->until = clock_monotonic_seconds() + HV_STAFF_FORBIDDEN_SECONDS;
+    snprintf(entry->message, sizeof entry->message, "%s", message);
+}
+
 /* The answer when Haravan could not be asked: a stale e-mail beats none. */
 static int fall_back(const cached_staff *cached, const char *why, char *email, size_t email_size,
                      char *reason, size_t reason_size)
@@ -257,6 +282,8 @@ static int ask_haravan(hv_staff_directory *directory, db *database, const char *
         snprintf(reason, reason_size, "%s", missing);
         answer = 0;
     } else {
+        if (result.category == HV_API_FORBIDDEN)
+            pause_forbidden(directory, org_id, result.message);
         if (is_unavailable(result.category)) {
             directory->unavailable_until = clock_monotonic_seconds() + HV_STAFF_BACKOFF_SECONDS;
             snprintf(directory->last_failure, sizeof directory->last_failure, "%s", result.message);
@@ -287,6 +314,12 @@ int hv_staff_lookup(void *context, db *database, const char *org_id, const char 
         }
         snprintf(email, email_size, "%s", cached.email);
         return 1;
+    }
+    const hv_staff_forbidden *forbidden = forbidden_entry(directory, org_id);
+    if (forbidden != NULL && clock_monotonic_seconds() < forbidden->until) {
+        char why[300];
+        snprintf(why, sizeof why, "%.200s; not asked again for a while", forbidden->message);
+        return fall_back(&cached, why, email, email_size, reason, reason_size);
     }
     if (clock_monotonic_seconds() < directory->unavailable_until) {
         char why[300];

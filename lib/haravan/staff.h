@@ -23,6 +23,15 @@
  * HV_STAFF_BACKOFF_SECONDS: a worker must not spend a timeout on every
  * order while Haravan is down, nor hold up the deliveries behind it.
  *
+ * A 403 says the shop's token lacks the scope to read staff
+ * (com.read_users), which no retry mends until the merchant connects the
+ * shop again: every order asking anyway spent a call of the shop's bucket
+ * and slowed an import to a few records a second. So after a 403 the
+ * directory does not call for that shop for HV_STAFF_FORBIDDEN_SECONDS;
+ * its orders fall back as after any failure, with the 403 in their notes.
+ * The pause is this process's (each processor asks at most once in it),
+ * and short, so a shop connected again with the scope is asked again soon.
+ *
  * A 401 means the shop's access token expired or was revoked early: when
  * the directory has a token refresher (haravan/token_refresh.h), it
  * refreshes the token once and asks once more; a second 401 is a failure
@@ -48,8 +57,17 @@
 #include "haravan/rate_bucket.h"
 #include "haravan/token_refresh.h"
 
-#define HV_STAFF_CACHE_SECONDS   86400 /* a day */
-#define HV_STAFF_BACKOFF_SECONDS 30
+#define HV_STAFF_CACHE_SECONDS     86400 /* a day */
+#define HV_STAFF_BACKOFF_SECONDS   30
+#define HV_STAFF_FORBIDDEN_SECONDS 300
+#define HV_STAFF_FORBIDDEN_SHOPS   8 /* shops remembered at once; the oldest pause gives way */
+
+/* A shop whose token was refused the staff list (a 403), until when. */
+typedef struct hv_staff_forbidden {
+    char org_id[24];                                     /* "" when the entry is free */
+    double until;                                        /* monotonic seconds */
+    char message[sizeof(((hv_api_result *)0)->message)]; /* Haravan's answer, for the notes */
+} hv_staff_forbidden;
 /* hv_staff_lookup's "not now": crm/processor.h's CRM_STAFF_NOT_NOW. */
 #define HV_STAFF_NOT_NOW 2
 
@@ -61,6 +79,7 @@ typedef struct hv_staff_directory {
     double unavailable_until;        /* monotonic seconds; 0 when Haravan answered last */
     char last_failure[sizeof(
         ((hv_api_result *)0)->message)]; /* why, for the notes of the orders it affects */
+    hv_staff_forbidden forbidden[HV_STAFF_FORBIDDEN_SHOPS]; /* shops not asked after a 403 */
 } hv_staff_directory;
 
 /* Prepares a directory calling the API at `api_url` with `api_options`

@@ -976,6 +976,48 @@ static void test_executor_falls_back_with_a_reason(void **state)
     buffer_free(&body);
 }
 
+/* A token without com.read_users gets a 403 for every staff member. A
+ * processor asks once, then leaves the shop alone for
+ * HV_STAFF_FORBIDDEN_SECONDS: before, every order asked again, spending
+ * the shop's bucket for nothing. Its own shop, so the pause touches no
+ * other test. */
+#define FORBIDDEN_ORG "1000114693"
+static void test_a_403_is_not_asked_again_for_every_order(void **state)
+{
+    (void)state;
+    it_sim_admin("/sim/tokens", "{\"token\":\"it-token-no-users\",\"org_id\":" FORBIDDEN_ORG
+                                ",\"scopes\":[\"com.read_orders\"]}");
+    assert_int_equal(it_ctl("shop token " FORBIDDEN_ORG " 'com.read_orders' > /dev/null <<'TOKEN'\n"
+                            "it-token-no-users\nTOKEN\n"),
+                     0);
+    const char *staff[] = {SALES_STAFF_ID, CONFIRM_STAFF_ID, DRAFT_STAFF_ID, UNKNOWN_STAFF_ID,
+                           SALES_STAFF_ID};
+    long long before = users_calls();
+    buffer body = BUFFER_INIT;
+    for (int i = 0; i < 5; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "7704%02d", i);
+        make_staff_order(&body, id, staff[i]);
+        long long event = it_deliver_event(SECRET, "orders/create", FORBIDDEN_ORG, body.data);
+        assert_string_equal(it_wait_processed(event), "done");
+        char event_id[32];
+        snprintf(event_id, sizeof event_id, "%lld", event);
+        const char *notes =
+            it_text("SELECT notes FROM hv_events WHERE id = $1::bigint", event_id, NULL);
+        if (notes == NULL || strstr(notes, "403") == NULL ||
+            strstr(notes, "executor is the default owner") == NULL)
+            fail_msg("order %s: notes without the 403: %s", id, notes != NULL ? notes : "NULL");
+    }
+    buffer_free(&body);
+    /* At most one call per processor. */
+    long long processors = strtoll(it_env("HARAVAN_PROCESSORS"), NULL, 10);
+    long long calls = users_calls() - before;
+    if (calls < 1 || calls > processors || calls >= 5)
+        fail_msg("%lld calls to /com/users/ for 5 orders of a shop without the scope"
+                 " (%lld processors)",
+                 calls, processors);
+}
+
 /* Last of the executor tests: after a failure a process leaves Haravan
  * alone for HV_STAFF_BACKOFF_SECONDS. */
 static void test_executor_falls_back_when_haravan_is_down(void **state)
@@ -1025,6 +1067,7 @@ int main(void)
         cmocka_unit_test(test_other_topics_are_ignored_with_a_reason),
         cmocka_unit_test(test_executor_is_the_crm_user_with_the_staff_email),
         cmocka_unit_test(test_executor_falls_back_with_a_reason),
+        cmocka_unit_test(test_a_403_is_not_asked_again_for_every_order),
         cmocka_unit_test(test_executor_falls_back_when_haravan_is_down),
     };
     int failures = cmocka_run_group_tests(tests, setup, NULL);
