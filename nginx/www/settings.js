@@ -265,9 +265,15 @@
         show($('app'), true);
         show($('logout'), true);
         setNotice($('page-error'), '');
-        loadSettings();
-        loadStatus();
-        loadEvents();
+        /* The sections arrive in any order and each moves the ones below
+         * it: the page is busy (aria-busy, for screen readers and for the
+         * browser test's clicks) until all three have been drawn. */
+        var app = $('app');
+        app.setAttribute('aria-busy', 'true');
+        function drawn() {
+            app.removeAttribute('aria-busy');
+        }
+        Promise.all([loadSettings(), loadStatus(), loadEvents()]).then(drawn, drawn);
     }
 
     /* ---- settings: steps 1, 2 and 5 -------------------------------- */

@@ -353,12 +353,15 @@ class Page {
         return `[data-e2e="${mark}"]`;
     }
 
-    /* A real click at the centre of the element, once it is shown, enabled
-     * and not covered by anything else. */
+    /* A real click at the centre of the element, once it is shown, enabled,
+     * not covered by anything else and not in a region still being drawn
+     * (aria-busy), where what arrives next can move it between this check
+     * and the click. */
     async click(selector, timeout) {
         const point = await this.waitFor((sel) => {
             const e = document.querySelector(sel);
             if (!e || e.disabled) return false;
+            if (e.closest('[aria-busy="true"]')) return false;
             e.scrollIntoView({ block: 'center', inline: 'center' });
             const r = e.getBoundingClientRect();
             if (r.width === 0 || r.height === 0) return false;
