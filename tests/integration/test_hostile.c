@@ -483,13 +483,15 @@ static void test_broken_bodies_are_stored_and_explained(void **state)
     (void)state;
     health before = read_health();
     const char *id = "\"id\": " SAMPLE_ID;
+    /* The bodies are unlike any other test's: a body already stored under
+     * the same topic is a redelivery, whatever the org (test_intake.c). */
     body_case cases[] = {
         {"empty", "orders/create", copy(""), "dead", "not valid JSON"},
         {"truncated", "orders/create", NULL, "dead", "not valid JSON"},
         {"not-utf8", "orders/create", NULL, "done", "not UTF-8"},
         {"nested", "orders/create", repeated("", "[", 100000, ""), "dead", "nested deeper"},
-        {"array", "orders/create", copy("[1,2,3]"), "dead", "not a JSON object"},
-        {"null", "customers/create", copy("null"), "dead", "not a JSON object"},
+        {"array", "orders/create", copy("[1,2,3,\"it-hostile\"]"), "dead", "not a JSON object"},
+        {"null", "customers/create", copy(" null "), "dead", "not a JSON object"},
         {"items-object", "orders/create", NULL, "dead", "line_items is not an array"},
         {"items-strings", "orders/create",
          sample_with("\"line_items\": [", "\"line_items\": [\"a\","), "dead", "is not an object"},
