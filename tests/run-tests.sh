@@ -11,6 +11,8 @@
 # 4. The stack's logs are searched for sanitizer reports: a worker that hit
 #    one was restarted by its master, and the test that caused it may still
 #    have passed, so this is where such a failure shows.
+# 5. Every log and saved reply of the run is searched for every secret it
+#    used (tests/no-secrets.sh).
 # Exits non-zero on any failure. KEEP=1 keeps the stack directory; ONLY=regex
 # runs only the tests whose ctest names match (e.g. ONLY=processing).
 set -euo pipefail
@@ -40,6 +42,11 @@ echo "== integration tests (sanitizer build of haravan-fcgi, stack in $STACK)"
 # connected shop once an interval; tests that count the simulator's calls
 # must not see it. test_catchup.c restarts haravan-fcgi with a short one.
 export HARAVAN_RECONCILE_SECONDS=${HARAVAN_RECONCILE_SECONDS:-86400}
+# What the secret scan at the end reads (tests/no-secrets.sh): the tokens
+# the simulator issues, the secrets the tests declare, the replies they got.
+export HARAVAN_SIM_ISSUED_FILE=$STACK/secrets-sim-issued.txt
+export HARAVAN_TEST_SECRETS=$STACK/secrets-tests.txt
+export HARAVAN_TEST_RESPONSES=$STACK/test-responses.txt
 BUILD=$BUILD_ASAN "$ROOT/tests/stack/stack.sh" start "$STACK" 0
 set -a
 # shellcheck disable=SC1091
@@ -73,6 +80,12 @@ if [ -z "${ONLY:-}" ] || [[ e2e =~ ${ONLY} ]]; then
     fi
 else
     echo "== e2e: not run (ONLY=$ONLY does not match e2e)"
+fi
+
+# 5. No secret the run used is in any log or saved reply, and no token in
+#    a URL (tests/no-secrets.sh names the file and line, never the secret).
+if ! "$ROOT/tests/no-secrets.sh" "$STACK"; then
+    status=1
 fi
 
 if grep -l -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$STACK"/log/*.log; then

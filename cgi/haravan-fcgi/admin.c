@@ -81,10 +81,28 @@ int admin_crm_mode(const worker *w)
     return w->configuration->admin_crm;
 }
 
+/* A Referer, when a request has no Origin, must be of our origin too: an
+ * old browser's form posted from another site says where it came from
+ * only there. Our pages never send one (Referrer-Policy: no-referrer), so
+ * a Referer that is present and not ours is another site's. */
+static int referer_allowed(const worker *w, const char *referer)
+{
+    if (referer == NULL || referer[0] == '\0')
+        return 1;
+    const char *public_url = w->configuration->public_url;
+    char expected[512];
+    char actual[512];
+    return public_url != NULL && origin_of_url(public_url, expected, sizeof expected) == 0 &&
+           origin_of_url(referer, actual, sizeof actual) == 0 && strcmp(expected, actual) == 0;
+}
+
 int admin_same_origin(const worker *w, const request *r)
 {
-    return origin_request_allowed(request_header(r, "Sec-Fetch-Site"), request_header(r, "Origin"),
-                                  w->configuration->public_url);
+    const char *origin = request_header(r, "Origin");
+    if (!origin_request_allowed(request_header(r, "Sec-Fetch-Site"), origin,
+                                w->configuration->public_url))
+        return 0;
+    return origin != NULL || referer_allowed(w, request_header(r, "Referer"));
 }
 
 enum request_body_result admin_read_body(request *r)

@@ -58,7 +58,8 @@ enum request_body_result admin_read_body(request *r);
 /* 1 when HARAVAN_ADMIN_AUTH=crm (sessions are off). */
 int admin_crm_mode(const worker *w);
 
-/* 1 when the request passes the cross-site check of core/origin.h. */
+/* 1 when the request passes the cross-site check of core/origin.h and,
+ * when it has no Origin, carries no Referer of another origin. */
 int admin_same_origin(const worker *w, const request *r);
 
 /* Who is asking: 1 when signed in (session cookie or the CRM's identity), with

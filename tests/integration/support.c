@@ -59,6 +59,8 @@ static size_t collect_header(char *data, size_t size, size_t count, void *contex
     copy_header_value(data, size * count, "Content-Type:", response->content_type,
                       sizeof response->content_type);
     copy_header_value(data, size * count, "Allow:", response->allow, sizeof response->allow);
+    copy_header_value(data, size * count, "Location:", response->location,
+                      sizeof response->location);
     return size * count;
 }
 
@@ -93,7 +95,41 @@ it_response it_request(const char *method, const char *path, const char *const *
     curl_easy_cleanup(curl);
     if (response.body.data == NULL)
         buffer_append(&response.body, "", 0);
+    char location[sizeof response.location + 16];
+    snprintf(location, sizeof location, "Location: %s\n", response.location);
+    it_save_response(method, path, response.status, response.location[0] != '\0' ? location : "",
+                     response.body.data, response.body.length);
     return response;
+}
+
+/* Appends one line to the file named by environment variable `name`, when
+ * it is set (tests/run-tests.sh sets both). */
+static void append_to(const char *name, const char *format, ...)
+{
+    const char *path = getenv(name);
+    if (path == NULL || path[0] == '\0')
+        return;
+    FILE *file = fopen(path, "a");
+    if (file == NULL)
+        fail_msg("cannot append to %s (%s)", path, name);
+    va_list arguments;
+    va_start(arguments, format);
+    vfprintf(file, format, arguments);
+    va_end(arguments);
+    fclose(file);
+}
+
+void it_save_response(const char *method, const char *path, long status, const char *headers,
+                      const char *body, size_t length)
+{
+    append_to("HARAVAN_TEST_RESPONSES", "== %s %s -> %ld\n%s%.*s\n", method, path, status,
+              headers != NULL ? headers : "", (int)(length > 65536 ? 65536 : length),
+              body != NULL ? body : "");
+}
+
+void it_secret_used(const char *secret)
+{
+    append_to("HARAVAN_TEST_SECRETS", "%s\n", secret);
 }
 
 void it_response_free(it_response *response)

@@ -25,6 +25,7 @@ typedef struct it_response {
     buffer body;
     char content_type[128];
     char allow[128];
+    char location[1024];
 } it_response;
 
 /* The value of a required environment variable; fails the test without. */
@@ -49,6 +50,15 @@ const char *it_header_value(const char *headers, const char *name);
 it_response it_request(const char *method, const char *path, const char *const *headers,
                        const void *body, size_t length);
 void it_response_free(it_response *response);
+
+/* For the secret scan at the end of `make test` (tests/no-secrets.sh):
+ * it_save_response appends a reply (its status, the header lines given,
+ * the first 64 KiB of its body) to the file $HARAVAN_TEST_RESPONSES, and
+ * it_secret_used a secret the test uses to $HARAVAN_TEST_SECRETS; both do
+ * nothing when the variable is unset. it_request saves every reply. */
+void it_save_response(const char *method, const char *path, long status, const char *headers,
+                      const char *body, size_t length);
+void it_secret_used(const char *secret);
 
 /* base64(HMAC-SHA256(secret, body)) into `out` (at least 64 bytes). */
 void it_sign(const char *secret, const void *body, size_t length, char *out);

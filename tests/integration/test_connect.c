@@ -135,6 +135,9 @@ static page browse(const char *url, const char *body, const char *header)
     curl_slist_free_all(headers);
     if (p.body.data == NULL)
         assert_int_equal(buffer_append(&p.body, "", 0), 0);
+    if (strncmp(url, it_env("HARAVAN_PUBLIC_URL"), strlen(it_env("HARAVAN_PUBLIC_URL"))) == 0)
+        it_save_response(body != NULL ? "POST" : "GET", url, p.status,
+                         p.headers.data != NULL ? p.headers.data : "", p.body.data, p.body.length);
     return p;
 }
 

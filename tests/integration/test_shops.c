@@ -91,6 +91,7 @@ static reply call(const char *method, const char *path, const session *s, int cs
     curl_easy_cleanup(curl);
     assert_int_equal(buffer_append(&out.body, "", 0), 0);
     assert_int_equal(buffer_append(&out.headers, "", 0), 0);
+    it_save_response(method, path, out.status, out.headers.data, out.body.data, out.body.length);
     return out;
 }
 

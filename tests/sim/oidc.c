@@ -859,6 +859,24 @@ typedef struct issue_request {
     const char *family; /* the code everything issued here descends from */
 } issue_request;
 
+/* Appends the tokens just issued, one a line, to $HARAVAN_SIM_ISSUED_FILE
+ * when it is set: the secret scan at the end of `make test`
+ * (tests/no-secrets.sh) looks for each of them in every log and reply.
+ * Returns 0, or -1 when the file cannot be written (the issue fails: a
+ * scan that misses tokens would pass for the wrong reason). */
+static int record_issued(const char *access_token, const char *refresh_token)
+{
+    const char *path = getenv("HARAVAN_SIM_ISSUED_FILE");
+    if (path == NULL || path[0] == '\0')
+        return 0;
+    FILE *file = fopen(path, "a");
+    if (file == NULL)
+        return -1;
+    int failed = fprintf(file, "%s\n", access_token) < 0 ||
+                 (refresh_token != NULL && fprintf(file, "%s\n", refresh_token) < 0);
+    return fclose(file) != 0 || failed ? -1 : 0;
+}
+
 /* Issues an access token (and id_token, refresh token) and answers. */
 static void issue_tokens(sim *s, request *r, const issue_request *issue)
 {
@@ -919,7 +937,8 @@ static void issue_tokens(sim *s, request *r, const issue_request *issue)
         (wants_refresh &&
          cJSON_AddStringToObject(document, "refresh_token", refresh_token) == NULL) ||
         (id_token != NULL && cJSON_AddStringToObject(document, "id_token", id_token) == NULL) ||
-        cJSON_AddStringToObject(document, "scope", issue->scopes) == NULL)
+        cJSON_AddStringToObject(document, "scope", issue->scopes) == NULL ||
+        record_issued(access_token, wants_refresh ? refresh_token : NULL) != 0)
         goto failed;
     snprintf(r->org_id, sizeof r->org_id, "%lld", issue->org_id);
     r->outcome = "issued";
