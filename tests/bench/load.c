@@ -879,10 +879,13 @@ static void event_loop(load_run *run)
     for (;;) {
         double now = now_seconds();
         /* Closed mode stops at the end of the window; open mode once every
-         * request scheduled inside it has been sent, however late. */
+         * request scheduled inside it has been sent, however late, or
+         * --drain seconds after the window when no connection could take
+         * them (the server is gone: tests/soak kills a host). */
         int window_over = run->opts->mode == MODE_CLOSED
                               ? now >= run->send_end || all_sent(run)
-                              : scheduled_time(run, run->next_scheduled) >= run->send_end;
+                              : scheduled_time(run, run->next_scheduled) >= run->send_end ||
+                                    now >= run->send_end + run->opts->drain_s;
         if (run->sending && window_over) {
             run->sending = 0;
             drain_deadline = now + run->opts->drain_s;
