@@ -1148,6 +1148,9 @@ static void setup_run(load_run *run, const options *opts, const target *where)
         run->record = fopen(opts->record_file, "w");
         if (run->record == NULL)
             fail("cannot open %s: %s", opts->record_file, strerror(errno));
+        /* A line at a time: tests/soak reads the record while it grows. */
+        if (setvbuf(run->record, NULL, _IOLBF, 0) != 0)
+            fail("cannot set the buffering of %s", opts->record_file);
     }
 }
 

@@ -28,7 +28,9 @@
 #                   its pool) holds no more file descriptors than at the
 #                   start (the master: one more at most), and its largest
 #                   resident set grew by less than 2 MB
-# It prints "counts sent= ok= s503= other= none= lost= duplicates=" and
+# It prints "counts sent= ok= s503= other= none= lost= duplicates=
+# other_codes=" (other_codes: status:count,... of the answers neither 200
+# nor 503) and
 # one "BROKEN: invariant: detail" line per broken invariant, and exits 1
 # when any is broken (2 on a usage error).
 set -euo pipefail
@@ -63,7 +65,7 @@ ALL=$(mktemp)
 trap 'rm -f "$ALL"' EXIT
 cat "${RECORDS[@]}" > "$ALL"
 # One session: the temporary table lives as long as it.
-read -r sent ok s503 other none lost duplicates < <(psql_super -v org="$ORG" << SQL
+read -r sent ok s503 other none lost duplicates codes < <(psql_super -v org="$ORG" << SQL
 CREATE TEMP TABLE delivered (at numeric, topic text, id text, status int);
 \copy delivered FROM '$ALL' WITH (FORMAT text, DELIMITER ' ')
 SELECT (SELECT count(*) FROM delivered),
@@ -76,11 +78,14 @@ SELECT (SELECT count(*) FROM delivered),
                AND e.resource_id = d.id)),
        (SELECT count(*) FROM (SELECT 1 FROM delivered d JOIN hv_events e ON e.org_id = :'org'
            AND e.topic = d.topic AND e.resource_id = d.id GROUP BY d.topic, d.id
-           HAVING count(*) > 1) twice)
+           HAVING count(*) > 1) twice),
+       (SELECT coalesce(string_agg(status || ':' || n, ',' ORDER BY status), '-') FROM
+           (SELECT status, count(*) AS n FROM delivered WHERE status NOT IN (0, 200, 503)
+             GROUP BY status) s)
 \g (format=unaligned fieldsep=' ')
 SQL
 )
-echo "counts sent=$sent ok=$ok s503=$s503 other=$other none=$none lost=$lost duplicates=$duplicates"
+echo "counts sent=$sent ok=$ok s503=$s503 other=$other none=$none lost=$lost duplicates=$duplicates other_codes=$codes"
 [ "$lost" = 0 ] || broken lost "$lost deliveries answered 200 are not in the inbox"
 [ "$duplicates" = 0 ] || broken duplicates "$duplicates deliveries are in the inbox more than once"
 

@@ -199,8 +199,10 @@ postgres_pids() {
 
 # ------------------------------------------------------------ the faults
 # Each fault_* runs while the load goes on and returns when its fault is
-# over (sim-errors writes that time to $WORK/out/sim-errors.end, since it
-# returns only once the import completed); what it did goes to FAULT.note,
+# over, or writes the fault's end to $WORK/out/FAULT.end (master: when
+# the restart is asked for; pg-restart: the second start; sim-errors: the
+# failures' end, since it returns once the import completed); what it did
+# goes to FAULT.note,
 # what went wrong to FAULT.problem.
 fault_workers() {
     local until=$(($(date +%s) + SECONDS_PER_FAULT)) kills=0 worker processor
@@ -226,6 +228,8 @@ fault_master() {
     left=0
     for pid in $children; do kill -0 "$pid" 2> /dev/null && left=$((left + 1)); done
     echo "$left" > "$WORK/out/master.orphans"
+    # The fault's end: the restart is asked for (recovery counts from here).
+    now > "$WORK/out/master.end"
     "$ROOT/tests/stack/stack.sh" fcgi-start "$STACK" >&2
     wait_health "$HARAVAN_BASE_URL" || echo "not healthy after fcgi-start" >> "$WORK/out/master.problem"
     echo "down ${hold}s; children alive after it: $left" > "$WORK/out/master.note"
@@ -243,14 +247,20 @@ fault_nginx() {
 }
 
 fault_pg_restart() {
-    local gap=$((SECONDS_PER_FAULT / 2))
-    for _ in 1 2; do
-        "$ROOT/tests/stack/stack.sh" pg-stop "$STACK"
-        sleep 2
-        "$ROOT/tests/stack/stack.sh" pg-start "$STACK"
-        sleep "$gap"
-    done
-    echo "stopped (fast) and started twice, ${gap}s apart" > "$WORK/out/pg-restart.note"
+    local gap=$((SECONDS_PER_FAULT / 2)) first
+    "$ROOT/tests/stack/stack.sh" pg-stop "$STACK"
+    sleep 2
+    "$ROOT/tests/stack/stack.sh" pg-start "$STACK"
+    first=$(now)
+    sleep "$gap"
+    "$ROOT/tests/stack/stack.sh" pg-stop "$STACK"
+    sleep 2
+    "$ROOT/tests/stack/stack.sh" pg-start "$STACK"
+    # The fault's end: the second start (the load goes on after it).
+    now > "$WORK/out/pg-restart.end"
+    echo "stopped (fast) 2 s and started, twice, ${gap}s apart; first 200 after the first start:" \
+        "$(elapsed "$first" "$(awk -v t="$first" '$4 == 200 && $1 >= t && (f == "" || $1 < f) { f = $1 }
+            END { print (f == "" ? t : f) }' "$WORK/out/$RUN_INDEX"-*.record)") s" > "$WORK/out/pg-restart.note"
 }
 
 fault_pg_pause() {
@@ -369,6 +379,7 @@ run_fault() {
         ;;
     esac
     started=$(now)
+    RUN_INDEX=$index
     load_start "$index" "$seconds" "$url2"
     sleep "$LEAD"
     snapshot "$WORK/out/$index.start"
@@ -426,7 +437,7 @@ field() { sed -n "s/.* $2=\([^ ]*\).*/\1/p" <<< " $1"; }
             echo "| $fault | | | | | | | | | | skipped | $note |"
             continue
         fi
-        echo "| $fault | $(field "$counts" sent) | $(field "$counts" ok) | $(field "$counts" s503) | $(field "$counts" other) | $(field "$counts" none) | $(field "$counts" lost) | $(field "$counts" duplicates) | $first | $drained | $verdict | $note |"
+        echo "| $fault | $(field "$counts" sent) | $(field "$counts" ok) | $(field "$counts" s503) | $(field "$counts" other) ($(field "$counts" other_codes)) | $(field "$counts" none) | $(field "$counts" lost) | $(field "$counts" duplicates) | $first | $drained | $verdict | $note |"
     done
     echo
 } | tee "$WORK/out/table.md"
