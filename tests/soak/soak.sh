@@ -48,6 +48,9 @@
 # Settings (environment): BUILD (default ROOT/build), SOAK_SECONDS (60),
 # SOAK_RATE (40 deliveries a second in all), SOAK_LEAD (5), SOAK_TAIL (10),
 # SOAK_RECOVERY (120: the most seconds to wait for the inbox to drain),
+# SOAK_WORKERS (4) and SOAK_PROCESSORS (2): the stack's HARAVAN_WORKERS and
+# HARAVAN_PROCESSORS (every HARAVAN_ and STACK_ variable of the caller is
+# dropped),
 # KEEP=1 keeps the temp dir (it is kept anyway when a fault fails).
 set -euo pipefail
 
@@ -67,8 +70,12 @@ IMPORT_TOKEN=soak-import-token
 ALL_FAULTS=(workers master nginx pg-restart pg-pause sim-errors host-kill readonly)
 FAULTS=("$@")
 [ ${#FAULTS[@]} -gt 0 ] || FAULTS=("${ALL_FAULTS[@]}")
-export HARAVAN_WORKERS=${HARAVAN_WORKERS:-4}
-export HARAVAN_PROCESSORS=${HARAVAN_PROCESSORS:-2}
+# A stack of its own: nothing of a caller's stack may reach it (make
+# test runs this with its own stack's stack.env exported, whose
+# HARAVAN_SOCKET, HARAVAN_DB... would win over this stack's file).
+for name in $(compgen -v | grep -E '^(HARAVAN|STACK)_'); do unset "$name"; done
+export HARAVAN_WORKERS=${SOAK_WORKERS:-4}
+export HARAVAN_PROCESSORS=${SOAK_PROCESSORS:-2}
 export HARAVAN_RECONCILE_SECONDS=86400 # only the backfill calls the simulator
 
 say() { echo "soak: $*" >&2; }
