@@ -36,7 +36,7 @@
 set -euo pipefail
 
 PGBIN=${PGBIN:-$(ls -d /usr/lib/postgresql/*/bin 2> /dev/null | sort -V | tail -n 1)}
-STACK= ORG= START= END= IMPORT_ORG= IMPORT_CUSTOMERS= IMPORT_ORDERS= ORPHANS=
+STACK='' ORG='' START='' END='' IMPORT_ORG='' IMPORT_CUSTOMERS='' IMPORT_ORDERS='' ORPHANS=''
 RECORDS=()
 while [ $# -gt 0 ]; do
     case $1 in
