@@ -9,6 +9,7 @@
 #   make bench-processing   the processing benchmark (docs/PERFORMANCE.md)
 #   make bench-burst        20,000 deliveries at once: answered, stored, drained
 #   make bench-import       the historical import against the rate limit (issue #11)
+#   make soak    faults under load, a minute each, invariants checked (docs/RELIABILITY.md)
 #   (make bench installs its PHP-FPM peer first: deps.sh bench)
 
 BUILD      ?= build
@@ -17,7 +18,7 @@ PORT       ?= 8080
 JOBS       ?= $(shell nproc)
 
 .PHONY: all deps deps-test deps-bench build build-asan run stop check test bench bench-processing \
-	bench-burst bench-import format clean
+	bench-burst bench-import soak format clean
 
 all: build
 
@@ -72,6 +73,9 @@ bench-burst: build
 
 bench-import: build
 	@BUILD=$(CURDIR)/$(BUILD) tests/bench/import.sh
+
+soak: build
+	@BUILD=$(CURDIR)/$(BUILD) tests/soak/soak.sh
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

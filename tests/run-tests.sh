@@ -13,12 +13,18 @@
 #    have passed, so this is where such a failure shows.
 # 5. Every log and saved reply of the run is searched for every secret it
 #    used (tests/no-secrets.sh).
+# 6. Faults under load (tests/soak/soak.sh), the fast variant: 10 s each of
+#    workers and processors killed, the master killed and restarted, nginx
+#    reloaded, PostgreSQL restarted, on a stack of its own running the
+#    normal build; the invariants checked after each (`make soak`: all
+#    faults, a minute each).
 # Exits non-zero on any failure. KEEP=1 keeps the stack directory; ONLY=regex
 # runs only the tests whose ctest names match (e.g. ONLY=processing).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BUILD=${BUILD:-$ROOT/build}
+SOAK_BUILD=$BUILD # the normal build: BUILD becomes the sanitizer one below
 E2E_OUT=${E2E_OUT:-$BUILD/e2e}
 BUILD_ASAN=${BUILD_ASAN:-$ROOT/build-asan}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-abort_on_error=1:detect_leaks=1}
@@ -92,5 +98,12 @@ if grep -l -E "ERROR: AddressSanitizer|runtime error:|ERROR: LeakSanitizer" "$ST
     echo "sanitizer reports found in the stack's logs (above)" >&2
     grep -h -A 30 -E "ERROR: AddressSanitizer|runtime error:" "$STACK"/log/*.log | head -n 80 >&2
     status=1
+fi
+
+if [ -z "${ONLY:-}" ] || [[ soak =~ ${ONLY} ]]; then
+    echo "== faults under load (tests/soak/soak.sh, SOAK_SECONDS=10)"
+    if ! SOAK_SECONDS=10 BUILD=$SOAK_BUILD "$ROOT/tests/soak/soak.sh" workers master nginx pg-restart; then
+        status=1
+    fi
 fi
 exit $status

@@ -29,6 +29,15 @@
  *   Haravan payload whose top-level "id" is replaced by a fresh number, and
  *   is signed on the fly with the project's own HMAC and base64 (lib/core),
  *   as Haravan signs: base64(HMAC-SHA256(client secret, raw body)).
+ * - A template may instead mark where the id goes: every "@ID@" becomes
+ *   the request's fresh number and every "@ID7@" its last seven digits
+ *   (zero-padded), so one body can carry the same new id as an order's
+ *   and its customer's id and make a phone number and an e-mail address
+ *   of its own (tests/soak/soak.sh: new customers, every delivery unique).
+ * - --record FILE writes one line per request, as it ends: wall-clock
+ *   time, topic, id and HTTP status (0: no answer, the connection failed
+ *   or the drain time ran out), so that tests/soak/invariants.sh can look
+ *   for each delivery that got a 200 in the inbox.
  * - Latencies go into a log-linear histogram (64 sub-buckets per power of
  *   two, so a percentile is within 1.6% of the true value) in microseconds.
  *
@@ -92,6 +101,7 @@ typedef struct options {
     long long id_base;
     int id_base_given;
     uint64_t requests; /* closed mode: send this many, then stop (0: by time) */
+    const char *record_file;
 } options;
 
 typedef struct target {
@@ -170,6 +180,8 @@ typedef struct request_factory {
     size_t suffix_length;
     char *body_scratch;
     size_t body_capacity;
+    char *marked; /* a template with @ID@ / @ID7@ markers, or NULL */
+    size_t marked_length;
     long long next_id;
 } request_factory;
 
@@ -292,6 +304,48 @@ static int find_top_level_id(const char *json, size_t length, size_t *start, siz
     return -1;
 }
 
+/* Marker mode: the template is kept whole and expanded per request; each
+ * marker grows by at most 20 bytes (a long long in decimal). */
+static void factory_init_marked(request_factory *factory, char *template, size_t length)
+{
+    size_t markers = 0;
+    for (const char *at = strstr(template, "@ID"); at != NULL; at = strstr(at + 1, "@ID"))
+        markers++;
+    factory->marked = template;
+    factory->marked_length = length;
+    factory->body_capacity = length + markers * 24 + 32;
+    factory->body_scratch = allocate(factory->body_capacity);
+    factory->next_id = factory->opts->id_base;
+}
+
+/* The template with its markers replaced by `id`; returns the length. */
+static size_t expand_markers(request_factory *factory, long long id)
+{
+    char full[32], last7[16];
+    int full_length = snprintf(full, sizeof full, "%lld", id);
+    int last7_length = snprintf(last7, sizeof last7, "%07lld", id % 10000000);
+    if (full_length < 0 || last7_length < 0)
+        fail("cannot format an id");
+    const char *in = factory->marked;
+    const char *end = in + factory->marked_length;
+    char *out = factory->body_scratch;
+    while (in < end) {
+        size_t left = (size_t)(end - in);
+        if (left >= 5 && memcmp(in, "@ID7@", 5) == 0) {
+            memcpy(out, last7, (size_t)last7_length);
+            out += last7_length;
+            in += 5;
+        } else if (left >= 4 && memcmp(in, "@ID@", 4) == 0) {
+            memcpy(out, full, (size_t)full_length);
+            out += full_length;
+            in += 4;
+        } else {
+            *out++ = *in++;
+        }
+    }
+    return (size_t)(out - factory->body_scratch);
+}
+
 static void factory_init(request_factory *factory, const options *opts, const target *where)
 {
     memset(factory, 0, sizeof *factory);
@@ -311,6 +365,10 @@ static void factory_init(request_factory *factory, const options *opts, const ta
     }
     size_t length = 0;
     char *template = read_file(opts->webhook_file, &length);
+    if (strstr(template, "@ID") != NULL) {
+        factory_init_marked(factory, template, length);
+        return;
+    }
     size_t id_start = 0;
     size_t id_span = 0;
     if (find_top_level_id(template, length, &id_start, &id_span) != 0)
@@ -345,16 +403,21 @@ static size_t factory_next(request_factory *factory, char *out, size_t capacity)
         memcpy(out, factory->fixed_request, factory->fixed_length);
         return factory->fixed_length;
     }
-    char id_text[32];
-    int id_length = snprintf(id_text, sizeof id_text, "%lld", factory->next_id++);
-    if (id_length < 0)
-        fail("cannot format an id");
-    size_t body_length = factory->prefix_length + (size_t)id_length + factory->suffix_length;
     char *body = factory->body_scratch;
-    memcpy(body, factory->body_prefix, factory->prefix_length);
-    memcpy(body + factory->prefix_length, id_text, (size_t)id_length);
-    memcpy(body + factory->prefix_length + (size_t)id_length, factory->body_suffix,
-           factory->suffix_length);
+    size_t body_length = 0;
+    if (factory->marked != NULL) {
+        body_length = expand_markers(factory, factory->next_id++);
+    } else {
+        char id_text[32];
+        int id_length = snprintf(id_text, sizeof id_text, "%lld", factory->next_id++);
+        if (id_length < 0)
+            fail("cannot format an id");
+        body_length = factory->prefix_length + (size_t)id_length + factory->suffix_length;
+        memcpy(body, factory->body_prefix, factory->prefix_length);
+        memcpy(body + factory->prefix_length, id_text, (size_t)id_length);
+        memcpy(body + factory->prefix_length + (size_t)id_length, factory->body_suffix,
+               factory->suffix_length);
+    }
 
     unsigned char digest[CRYPTO_SHA256_SIZE];
     const char *secret = factory->opts->secret;
@@ -399,6 +462,7 @@ typedef struct connection {
     size_t response_length;
     double started; /* scheduled (open) or sent (closed) time */
     int measured;   /* started inside the measured window */
+    long long id;   /* webhook mode: the id of the request in flight */
 } connection;
 
 typedef struct load_run {
@@ -415,6 +479,7 @@ typedef struct load_run {
     long long next_scheduled; /* open mode: index of the next request to send */
     int sending;
     statistics stats;
+    FILE *record; /* --record: one line per request as it ends, or NULL */
 } load_run;
 
 static double now_seconds(void)
@@ -458,9 +523,26 @@ static void watch(load_run *run, int index, int want_write)
     c->wants_write = want_write;
 }
 
+/* --record: how the request on connection `index` ended (status 0: no
+ * answer). The line is written as the request ends, so a run cut short
+ * still leaves the requests answered so far. */
+static void record_outcome(load_run *run, int index, int status)
+{
+    if (run->record == NULL)
+        return;
+    struct timespec wall;
+    if (clock_gettime(CLOCK_REALTIME, &wall) != 0)
+        fail("clock_gettime: %s", strerror(errno));
+    if (fprintf(run->record, "%lld.%03ld %s %lld %d\n", (long long)wall.tv_sec,
+                wall.tv_nsec / 1000000, run->opts->topic, run->connections[index].id, status) < 0)
+        fail("cannot write the record: %s", strerror(errno));
+}
+
 static void close_connection(load_run *run, int index, int after_error)
 {
     connection *c = &run->connections[index];
+    if (c->state == CONN_BUSY)
+        record_outcome(run, index, 0);
     if (c->fd >= 0) {
         if (epoll_ctl(run->epoll_fd, EPOLL_CTL_DEL, c->fd, NULL) != 0)
             fail("epoll_ctl del: %s", strerror(errno));
@@ -530,6 +612,7 @@ static void flush_request(load_run *run, int index)
 static void send_request(load_run *run, int index, double started)
 {
     connection *c = &run->connections[index];
+    c->id = run->factory.next_id;
     c->request_length = factory_next(&run->factory, c->request, c->request_capacity);
     c->request_sent = 0;
     c->started = started;
@@ -644,6 +727,7 @@ static void finish_response(load_run *run, int index, int status, int keep_alive
     statistics *stats = &run->stats;
     stats->answered_total++;
     count_status(stats, status, run->opts->expected_status);
+    record_outcome(run, index, status);
     if (c->measured) {
         double latency_s = now_seconds() - c->started;
         stats->measured++;
@@ -795,10 +879,13 @@ static void event_loop(load_run *run)
     for (;;) {
         double now = now_seconds();
         /* Closed mode stops at the end of the window; open mode once every
-         * request scheduled inside it has been sent, however late. */
+         * request scheduled inside it has been sent, however late, or
+         * --drain seconds after the window when no connection could take
+         * them (the server is gone: tests/soak kills a host). */
         int window_over = run->opts->mode == MODE_CLOSED
                               ? now >= run->send_end || all_sent(run)
-                              : scheduled_time(run, run->next_scheduled) >= run->send_end;
+                              : scheduled_time(run, run->next_scheduled) >= run->send_end ||
+                                    now >= run->send_end + run->opts->drain_s;
         if (run->sending && window_over) {
             run->sending = 0;
             drain_deadline = now + run->opts->drain_s;
@@ -810,6 +897,10 @@ static void event_loop(load_run *run)
                 return;
             if (now >= drain_deadline) {
                 run->stats.abandoned = (uint64_t)pending;
+                for (int i = 0; i < run->opts->connections; i++) {
+                    if (run->connections[i].state == CONN_BUSY)
+                        record_outcome(run, i, 0);
+                }
                 return;
             }
         }
@@ -893,7 +984,9 @@ static void usage(void)
             "  --topic T             X-Haravan-Topic (default orders/create)\n"
             "  --id-base N           first top-level id (default: from the clock)\n"
             "  --requests N          closed mode: send N requests as fast as the connections\n"
-            "                        allow, then stop (a burst; --duration is then a cap)\n");
+            "                        allow, then stop (a burst; --duration is then a cap)\n"
+            "  --record FILE         one line per request as it ends: unix time, topic, id,\n"
+            "                        status (0: no answer)\n");
     exit(1);
 }
 
@@ -910,23 +1003,15 @@ static double parse_number(const char *text, const char *name)
 static void parse_options(int argc, char **argv, options *opts)
 {
     static const struct option long_options[] = {
-        {"label", required_argument, NULL, 'l'},
-        {"url", required_argument, NULL, 'u'},
-        {"mode", required_argument, NULL, 'm'},
-        {"connections", required_argument, NULL, 'c'},
-        {"duration", required_argument, NULL, 'd'},
-        {"warmup", required_argument, NULL, 'w'},
-        {"drain", required_argument, NULL, 'D'},
-        {"rate", required_argument, NULL, 'r'},
-        {"expect", required_argument, NULL, 'e'},
-        {"webhook", required_argument, NULL, 'W'},
-        {"secret", required_argument, NULL, 's'},
-        {"org-id", required_argument, NULL, 'o'},
-        {"topic", required_argument, NULL, 't'},
-        {"id-base", required_argument, NULL, 'i'},
-        {"requests", required_argument, NULL, 'n'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"label", required_argument, NULL, 'l'},    {"url", required_argument, NULL, 'u'},
+        {"mode", required_argument, NULL, 'm'},     {"connections", required_argument, NULL, 'c'},
+        {"duration", required_argument, NULL, 'd'}, {"warmup", required_argument, NULL, 'w'},
+        {"drain", required_argument, NULL, 'D'},    {"rate", required_argument, NULL, 'r'},
+        {"expect", required_argument, NULL, 'e'},   {"webhook", required_argument, NULL, 'W'},
+        {"secret", required_argument, NULL, 's'},   {"org-id", required_argument, NULL, 'o'},
+        {"topic", required_argument, NULL, 't'},    {"id-base", required_argument, NULL, 'i'},
+        {"requests", required_argument, NULL, 'n'}, {"record", required_argument, NULL, 'R'},
+        {"help", no_argument, NULL, 'h'},           {NULL, 0, NULL, 0},
     };
     memset(opts, 0, sizeof *opts);
     opts->label = "load";
@@ -994,6 +1079,9 @@ static void parse_options(int argc, char **argv, options *opts)
         case 'n':
             opts->requests = (uint64_t)parse_number(optarg, "--requests");
             break;
+        case 'R':
+            opts->record_file = optarg;
+            break;
         default:
             usage();
         }
@@ -1056,6 +1144,14 @@ static void setup_run(load_run *run, const options *opts, const target *where)
     run->measure_start = run->start + opts->warmup_s;
     run->send_end = run->measure_start + opts->duration_s;
     run->sending = 1;
+    if (opts->record_file != NULL) {
+        run->record = fopen(opts->record_file, "w");
+        if (run->record == NULL)
+            fail("cannot open %s: %s", opts->record_file, strerror(errno));
+        /* A line at a time: tests/soak reads the record while it grows. */
+        if (setvbuf(run->record, NULL, _IOLBF, 0) != 0)
+            fail("cannot set the buffering of %s", opts->record_file);
+    }
 }
 
 static void print_result(const load_run *run)
@@ -1101,6 +1197,8 @@ int main(int argc, char **argv)
     setup_run(run, &opts, &where);
     event_loop(run);
     run->finished = now_seconds();
+    if (run->record != NULL && fclose(run->record) != 0)
+        fail("cannot write %s: %s", opts.record_file, strerror(errno));
     print_result(run);
     return 0;
 }
