@@ -3,16 +3,19 @@
  * (haravan/jwt.h), through the steps hv_oidc_verify_id_token() takes once
  * it has the keys: hv_jwt_parse(), the key its kid names, then
  * hv_jwt_verify_rs256(), hv_jwt_check_claims() and hv_jwt_check_hash(),
- * and the claim readers. The keys and the expectations are those of
- * tests/data/jwt/fixtures.json (whose tokens are the seeds), read once at
- * start into this file's own state.
+ * and the claim readers; then the whole of hv_oidc_verify_id_token(), the
+ * connect flow's entry point, with a client whose discovery and keys are
+ * set here and kept fresh (so it never goes to the network). The keys and
+ * the expectations are those of tests/data/jwt/fixtures.json (whose tokens
+ * are the seeds), read once at start into this file's own state.
  *
  * Besides "no crash, no leak, no undefined behaviour": the input is not
  * NUL-terminated (hv_jwt_parse() takes a length); a parsed token has alg
  * "RS256" and no crit header, and its signing input is exactly the text
  * before the second dot; a token that verifies was signed by a fixture
  * key, so its signing input is one of a seed's (the fuzzer cannot forge
- * RS256: a verified mutant means the check is broken).
+ * RS256: a verified mutant means the check is broken), and so is one that
+ * hv_oidc_verify_id_token() accepts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -20,12 +23,39 @@
 #include <string.h>
 
 #include "core/buffer.h"
+#include "core/clock.h"
+#include "haravan/http.h"
 #include "haravan/jwks.h"
 #include "haravan/jwt.h"
+#include "haravan/oidc.h"
 
 static cJSON *fixtures;
 static hv_jwks keys;
 static hv_jwt_expect expect;
+static hv_http http;
+static hv_oidc oidc;
+
+/* A client of the fixtures' issuer that has discovered it and holds its
+ * keys, as a worker does after its first login. */
+static int prepare_client(const char *jwks)
+{
+    char error[256];
+    buffer discovery = BUFFER_INIT;
+    if (hv_http_init(&http, NULL, error, sizeof error) != 0 ||
+        hv_oidc_init(&oidc, &http, expect.issuer, error, sizeof error) != 0 ||
+        buffer_printf(&discovery,
+                      "{\"issuer\":\"%s\",\"authorization_endpoint\":\"%s/connect/authorize\","
+                      "\"token_endpoint\":\"%s/connect/token\",\"jwks_uri\":\"%s/jwks\"}",
+                      expect.issuer, expect.issuer, expect.issuer, expect.issuer) != 0)
+        return -1;
+    hv_oidc_status read =
+        hv_oidc_read_discovery(&oidc, discovery.data, discovery.length, error, sizeof error);
+    buffer_free(&discovery);
+    if (read != HV_OIDC_OK || hv_jwks_parse(&oidc.keys, jwks, strlen(jwks), error, sizeof error))
+        return -1;
+    oidc.keys_fetched_at = clock_monotonic_seconds();
+    return 0;
+}
 
 static int load_fixtures(void)
 {
@@ -45,13 +75,14 @@ static int load_fixtures(void)
     char error[200];
     if (jwks == NULL || hv_jwks_parse(&keys, jwks, strlen(jwks), error, sizeof error) != 0)
         return -1;
-    free(jwks);
     expect.issuer = cJSON_GetStringValue(cJSON_GetObjectItem(fixtures, "issuer"));
     expect.audience = cJSON_GetStringValue(cJSON_GetObjectItem(fixtures, "client_id"));
     expect.nonce = cJSON_GetStringValue(cJSON_GetObjectItem(fixtures, "nonce"));
     expect.now = (time_t)cJSON_GetNumberValue(cJSON_GetObjectItem(fixtures, "now"));
     expect.skew_seconds = HV_JWT_CLOCK_SKEW_SECONDS;
-    return 0;
+    int prepared = expect.issuer != NULL ? prepare_client(jwks) : -1;
+    free(jwks);
+    return prepared;
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -111,6 +142,31 @@ static void check_token(const hv_jwt *jwt)
     (void)hv_jwt_claim_contains(jwt, "aud", expect.audience);
 }
 
+/* The connect flow's entry point, on the text as a C string (the form
+ * field it comes from is one). */
+static void check_oidc(const char *compact, size_t length)
+{
+    char *text = malloc(length + 1);
+    if (text == NULL)
+        return;
+    memcpy(text, compact, length);
+    text[length] = '\0';
+    /* Fresh, so that neither discovery nor an unknown kid fetches. */
+    double now = clock_monotonic_seconds();
+    oidc.discovered_at = now;
+    oidc.keys_fetched_at = now;
+    oidc.keys_refetched_at = now;
+    hv_jwt verified;
+    char error[256];
+    if (hv_oidc_verify_id_token(&oidc, text, expect.audience, expect.nonce, &verified, error,
+                                sizeof error) == HV_OIDC_OK) {
+        if (!is_seed_signing_input(verified.signing_input, verified.signing_input_length))
+            abort();
+        hv_jwt_free(&verified);
+    }
+    free(text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     /* A copy of exactly `size` bytes, so that ASan sees any read past it. */
@@ -125,6 +181,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_token(&jwt);
     }
     hv_jwt_free(&jwt);
+    check_oidc(compact, size);
     free(compact);
     return 0;
 }
