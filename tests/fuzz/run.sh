@@ -32,7 +32,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 summarise() {
     local target=$1 log=$2 crashes=$3
     local done_line executions rate cov ft corp
-    done_line=$(grep -E '^#[0-9]+[[:space:]]+(DONE|INITED)' "$log" | tail -n 1 || true)
+    done_line=$(grep -a -E '^#[0-9]+[[:space:]]+(DONE|INITED)' "$log" | tail -n 1 || true)
     executions=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
     rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
     cov=$(sed -n 's/.* cov: \([0-9]*\).*/\1/p' <<< "$done_line")
@@ -79,7 +79,7 @@ for target in "${TARGETS[@]}"; do
     if [ "$result" != 0 ]; then
         status=1
         echo "fuzz_$target failed (exit $result); its log, $log, ends:" >&2
-        grep -E -A 25 'ERROR:|runtime error|deadly signal' "$log" | head -n 40 >&2 || tail -n 40 "$log" >&2
+        grep -a -E -A 25 'ERROR:|runtime error|deadly signal' "$log" | head -n 40 >&2 || tail -n 40 "$log" >&2
     fi
 done
 exit $status
