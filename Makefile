@@ -10,15 +10,19 @@
 #   make bench-burst        20,000 deliveries at once: answered, stored, drained
 #   make bench-import       the historical import against the rate limit (issue #11)
 #   make soak    faults under load, a minute each, invariants checked (docs/RELIABILITY.md)
+#   make fuzz    each libFuzzer target for FUZZ_SECONDS (default 60): tests/fuzz
+#   make test-valgrind      integration tests with haravan-fcgi under valgrind memcheck
 #   (make bench installs its PHP-FPM peer first: deps.sh bench)
 
 BUILD      ?= build
 BUILD_ASAN ?= build-asan
+BUILD_FUZZ ?= build-fuzz
+FUZZ_SECONDS ?= 60
 PORT       ?= 8080
 JOBS       ?= $(shell nproc)
 
 .PHONY: all deps deps-test deps-bench build build-asan run stop check test bench bench-processing \
-	bench-burst bench-import soak format clean
+	bench-burst bench-import soak format clean build-fuzz fuzz test-valgrind
 
 all: build
 
@@ -38,6 +42,12 @@ build: deps
 build-asan: deps
 	@cmake -S . -B $(BUILD_ASAN) -DCMAKE_BUILD_TYPE=Debug -DHARAVAN_SANITIZE=ON > /dev/null
 	@cmake --build $(BUILD_ASAN) -j $(JOBS) -- --no-print-directory
+
+# The libFuzzer targets (tests/fuzz): clang, the library instrumented.
+build-fuzz: deps-test
+	@cmake -S . -B $(BUILD_FUZZ) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug \
+		-DHARAVAN_FUZZ=ON > /dev/null
+	@cmake --build $(BUILD_FUZZ) -j $(JOBS) -- --no-print-directory
 
 run: build
 	@BUILD=$(CURDIR)/$(BUILD) tests/stack/stack.sh start var $(PORT)
@@ -59,8 +69,15 @@ stop:
 check: build
 	@cd $(BUILD) && ctest -L unit -j $(JOBS) --output-on-failure
 
-test: deps-test build build-asan
-	@BUILD=$(CURDIR)/$(BUILD) BUILD_ASAN=$(CURDIR)/$(BUILD_ASAN) tests/run-tests.sh
+test: deps-test build build-asan build-fuzz
+	@BUILD=$(CURDIR)/$(BUILD) BUILD_ASAN=$(CURDIR)/$(BUILD_ASAN) BUILD_FUZZ=$(CURDIR)/$(BUILD_FUZZ) \
+		tests/run-tests.sh
+
+fuzz: build-fuzz
+	@BUILD_FUZZ=$(CURDIR)/$(BUILD_FUZZ) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh fuzz
+
+test-valgrind: deps-test build
+	@BUILD=$(CURDIR)/$(BUILD) tests/valgrind.sh
 
 bench: deps-bench build
 	@BUILD=$(CURDIR)/$(BUILD) tests/bench/run.sh
@@ -81,4 +98,4 @@ format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')
 
 clean:
-	@rm -rf $(BUILD) $(BUILD_ASAN)
+	@rm -rf $(BUILD) $(BUILD_ASAN) $(BUILD_FUZZ)

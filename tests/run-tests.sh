@@ -2,7 +2,7 @@
 # run-tests.sh: what `make test` runs.
 #
 # 1. Unit tests (cmocka, through ctest) in the normal and the sanitizer
-#    build.
+#    build, then the libFuzzer targets over their committed corpus.
 # 2. A throwaway stack of its own (fresh directory, free port) running the
 #    sanitizer build of haravan-fcgi, and the integration tests against it
 #    through real nginx and PostgreSQL.
@@ -34,6 +34,12 @@ echo "== unit tests (normal build)"
 (cd "$BUILD" && ctest -L unit -R "${ONLY:-.}" --output-on-failure)
 echo "== unit tests (AddressSanitizer + UndefinedBehaviorSanitizer build)"
 (cd "$BUILD_ASAN" && ctest -L unit -R "${ONLY:-.}" --output-on-failure)
+# The libFuzzer targets over their committed corpus (tests/fuzz/run.sh):
+# every seed and every input a fuzzer once crashed on, in a few seconds.
+if [ -z "${ONLY:-}" ] || [[ fuzz =~ ${ONLY} ]]; then
+    echo "== fuzz targets over their corpus (tests/fuzz, build-fuzz)"
+    BUILD_FUZZ=${BUILD_FUZZ:-$ROOT/build-fuzz} "$ROOT/tests/fuzz/run.sh" check
+fi
 
 STACK=$(mktemp -d /tmp/haravan-test.XXXXXX)
 chmod 755 "$STACK"

@@ -34,7 +34,8 @@ int buffer_append(buffer *b, const void *bytes, size_t length);
 int buffer_append_string(buffer *b, const char *text);
 int buffer_append_char(buffer *b, char c);
 int buffer_printf(buffer *b, const char *format, ...) __attribute__((format(printf, 2, 3)));
-int buffer_vprintf(buffer *b, const char *format, va_list args);
+int buffer_vprintf(buffer *b, const char *format, va_list args)
+    __attribute__((format(printf, 2, 0)));
 
 /* Appends `text` as the inside of a JSON string (quotes not included):
  * escapes quotes, backslashes and control bytes; other bytes pass as they

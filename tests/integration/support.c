@@ -84,7 +84,7 @@ it_response it_request(const char *method, const char *path, const char *const *
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)(30 * it_time_scale()));
     if (body != NULL) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)length);
@@ -242,6 +242,13 @@ void it_read_file(const char *path, buffer *out)
     fclose(file);
 }
 
+double it_time_scale(void)
+{
+    const char *text = getenv("HARAVAN_TEST_TIME_SCALE");
+    double scale = text != NULL ? strtod(text, NULL) : 1.0;
+    return scale >= 1.0 && scale <= 100.0 ? scale : 1.0;
+}
+
 double it_now_ms(void)
 {
     struct timespec now;
@@ -267,7 +274,7 @@ const char *it_wait_processed(long long id)
     static char status[32];
     char text[32];
     snprintf(text, sizeof text, "%lld", id);
-    double deadline = it_now_ms() + 15000;
+    double deadline = it_now_ms() + 15000 * it_time_scale();
     while (it_now_ms() < deadline) {
         const char *value =
             it_text("SELECT status FROM hv_events WHERE id = $1::bigint", text, NULL);
@@ -278,7 +285,7 @@ const char *it_wait_processed(long long id)
         struct timespec pause = {0, 20 * 1000 * 1000};
         nanosleep(&pause, NULL);
     }
-    fail_msg("event %lld still pending after 15 s", id);
+    fail_msg("event %lld still pending after %.0f s", id, 15 * it_time_scale());
     return NULL;
 }
 
@@ -346,7 +353,8 @@ it_sim_response it_sim_request(const char *method, const char *path, const char 
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &response.body);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect_sim_header);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &response);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 150L); /* the simulator may be stalling on purpose */
+    /* the simulator may be stalling on purpose */
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)(150 * it_time_scale()));
     if (json != NULL) {
         curl_easy_setopt(curl, CURLOPT_POSTFIELDS, json);
         curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(json));

@@ -87,6 +87,12 @@ void it_read_file(const char *path, buffer *out);
 /* Milliseconds since an arbitrary start. */
 double it_now_ms(void);
 
+/* HARAVAN_TEST_TIME_SCALE (default 1, at most 100): how many times longer
+ * the waits for the stack may be, for a stack under valgrind
+ * (tests/valgrind.sh), which is 20 to 50 times slower. It lengthens
+ * deadlines and client timeouts only, never changes what is asserted. */
+double it_time_scale(void);
+
 /* ---- the Haravan simulator (tests/sim) -------------------------------
  * Environment: HARAVAN_SIM_URL (the simulator's base URL, which is also
  * HARAVAN_API_URL in a stack) and HARAVAN_SIM_TOKEN (its seeded token with

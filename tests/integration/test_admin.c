@@ -75,7 +75,7 @@ static reply call(const char *method, const char *path, const char *cookie,
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
     curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect);
     curl_easy_setopt(curl, CURLOPT_HEADERDATA, &out.headers);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT, (long)(60 * it_time_scale()));
     if (source_address != NULL)
         curl_easy_setopt(curl, CURLOPT_INTERFACE, source_address);
     if (body != NULL) {

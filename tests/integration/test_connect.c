@@ -123,7 +123,7 @@ static page browse(const char *url, const char *body, const char *header)
     curl_easy_setopt(browser, CURLOPT_HEADERFUNCTION, collect_location);
     curl_easy_setopt(browser, CURLOPT_HEADERDATA, &p);
     curl_easy_setopt(browser, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(browser, CURLOPT_TIMEOUT, 60L);
+    curl_easy_setopt(browser, CURLOPT_TIMEOUT, (long)(60 * it_time_scale()));
     if (body != NULL) {
         curl_easy_setopt(browser, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(browser, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)strlen(body));
@@ -414,7 +414,7 @@ static void expect_connected(void)
 /* Waits up to `seconds` for `column` of the shop to differ from `before`. */
 static int wait_change(const char *column, const char *before, int seconds)
 {
-    double deadline = it_now_ms() + seconds * 1000.0;
+    double deadline = it_now_ms() + seconds * 1000.0 * it_time_scale();
     while (it_now_ms() < deadline) {
         const char *now = shop_field(column);
         if (now != NULL && strcmp(now, before) != 0)

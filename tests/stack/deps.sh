@@ -2,7 +2,8 @@
 # deps.sh: installs the Debian 12 packages haravan-crm needs, if missing.
 #
 #   deps.sh        to build and run
-#   deps.sh test   and to run every test (adds the browser test's packages)
+#   deps.sh test   and to run every test (adds the browser test's packages,
+#                  clang for the fuzz targets, valgrind)
 #   deps.sh bench  and to run the benchmarks (adds the PHP-FPM peer's packages)
 #
 # As root it runs apt-get itself; as a user with passwordless sudo it uses
@@ -20,6 +21,9 @@ PACKAGES=(
 # no npm), and fonts with Vietnamese glyphs for its screenshots.
 if [ "${1:-}" = test ]; then
     PACKAGES+=(chromium nodejs fonts-noto-core)
+    # The libFuzzer targets (tests/fuzz, run over their corpus by make
+    # test) and make test-valgrind.
+    PACKAGES+=(clang libclang-rt-14-dev valgrind)
 fi
 # `deps.sh bench` (make bench, bench-processing, bench-burst) adds the PHP-FPM
 # peer of tests/bench/run.sh: Debian's php-fpm and its PostgreSQL module.
