@@ -66,26 +66,6 @@ void handle_webhook_handshake(worker *w, request *r)
     form_free(&query);
 }
 
-/* The comma-separated parts of a header value, trimmed: how a joined
- * repeated header looks (nginx after 1.22 joins them with ", "). Returns 0
- * at the end. */
-static int next_part(const char **cursor, const char **start, size_t *length)
-{
-    const char *p = *cursor;
-    if (p == NULL)
-        return 0;
-    while (*p == ' ' || *p == '\t')
-        p++;
-    const char *end = strchr(p, ',');
-    const char *stop = end != NULL ? end : p + strlen(p);
-    *cursor = end != NULL ? end + 1 : NULL;
-    while (stop > p && (stop[-1] == ' ' || stop[-1] == '\t'))
-        stop--;
-    *start = p;
-    *length = (size_t)(stop - p);
-    return 1;
-}
-
 /* Two of Haravan's spellings differ only in case, so CGI folds them into
  * one name: 1 when spelling `i` is read already under an earlier one. */
 static int folded_into_earlier(size_t i)
@@ -102,40 +82,23 @@ static int folded_into_earlier(size_t i)
 }
 
 /* Every signature the delivery carries, under any of Haravan's spellings,
- * repeated or not, copied into `copies`. Returns how many, or -1 when
- * there are more than HV_WEBHOOK_MAX_SIGNATURES. Parts too long to be a
- * signature are kept as "" (they cannot match). */
-static int collect_signatures(const request *r, char copies[][HV_WEBHOOK_SIGNATURE_SIZE],
-                              const char **signatures)
+ * repeated or not (hv_webhook_signatures_add() splits each value).
+ * Returns 0, or -1 when there are more than HV_WEBHOOK_MAX_SIGNATURES. */
+static int collect_signatures(const request *r, hv_webhook_signatures *signatures)
 {
-    size_t count = 0;
     for (size_t i = 0; hv_webhook_signature_headers[i] != NULL; i++) {
         if (folded_into_earlier(i))
             continue;
         const char *values[HV_WEBHOOK_MAX_SIGNATURES + 1];
         size_t found = request_header_values(r, hv_webhook_signature_headers[i], values,
                                              HV_WEBHOOK_MAX_SIGNATURES + 1);
-        for (size_t v = 0; v < found && v <= HV_WEBHOOK_MAX_SIGNATURES; v++) {
-            const char *cursor = values[v];
-            const char *start = NULL;
-            size_t length = 0;
-            while (next_part(&cursor, &start, &length)) {
-                if (length == 0)
-                    continue;
-                if (count == HV_WEBHOOK_MAX_SIGNATURES)
-                    return -1;
-                if (length >= HV_WEBHOOK_SIGNATURE_SIZE)
-                    length = 0;
-                memcpy(copies[count], start, length);
-                copies[count][length] = '\0';
-                signatures[count] = copies[count];
-                count++;
-            }
-        }
         if (found > HV_WEBHOOK_MAX_SIGNATURES)
             return -1;
+        for (size_t v = 0; v < found; v++)
+            if (hv_webhook_signatures_add(signatures, values[v]) != 0)
+                return -1;
     }
-    return (int)count;
+    return 0;
 }
 
 /* Verifies against the cached secrets, and once more against fresh ones
@@ -176,7 +139,7 @@ static int single_value(const request *r, const char *name, const char **start, 
         const char *cursor = values[v];
         const char *part = NULL;
         size_t part_length = 0;
-        while (next_part(&cursor, &part, &part_length)) {
+        while (header_next_part(&cursor, &part, &part_length)) {
             if (part_length == 0)
                 continue;
             if (seen && (part_length != *length || memcmp(part, *start, part_length) != 0))
@@ -362,16 +325,15 @@ done:
  * valid; otherwise the reply is written and it returns 0. */
 static int authenticated(worker *w, request *r)
 {
-    char copies[HV_WEBHOOK_MAX_SIGNATURES][HV_WEBHOOK_SIGNATURE_SIZE];
-    const char *signatures[HV_WEBHOOK_MAX_SIGNATURES];
-    int count = collect_signatures(r, copies, signatures);
-    if (count < 0) {
+    hv_webhook_signatures signatures = {0};
+    if (collect_signatures(r, &signatures) != 0) {
         counters_add(&w->shared->webhook_rejected_signature);
         r->outcome = "too many signatures";
         request_reply_error(r, 400, "more signature headers than a delivery carries");
         return 0;
     }
-    int valid = count > 0 ? signature_valid(w, r, signatures, (size_t)count) : 0;
+    size_t count = signatures.count;
+    int valid = count > 0 ? signature_valid(w, r, signatures.list, count) : 0;
     if (valid < 0) {
         counters_add(&w->shared->webhook_unavailable);
         r->outcome = "settings unavailable";

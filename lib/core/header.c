@@ -19,3 +19,25 @@ int header_cgi_name(const char *name, char *out, size_t size)
     *cursor = '\0';
     return 0;
 }
+
+static int is_blank(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+int header_next_part(const char **cursor, const char **start, size_t *length)
+{
+    const char *p = *cursor;
+    if (p == NULL)
+        return 0;
+    while (is_blank(*p))
+        p++;
+    const char *comma = strchr(p, ',');
+    const char *stop = comma != NULL ? comma : p + strlen(p);
+    *cursor = comma != NULL ? comma + 1 : NULL;
+    while (stop > p && is_blank(stop[-1]))
+        stop--;
+    *start = p;
+    *length = (size_t)(stop - p);
+    return 1;
+}

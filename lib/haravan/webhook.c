@@ -9,6 +9,7 @@
 
 #include "core/base64.h"
 #include "core/crypto.h"
+#include "core/header.h"
 #include "core/json.h"
 #include "inbox/body.h"
 
@@ -49,6 +50,27 @@ int hv_webhook_verify(const void *body, size_t length, const char *signature,
                       const char *const *secrets, size_t count)
 {
     return hv_webhook_verify_any(body, length, &signature, 1, secrets, count);
+}
+
+int hv_webhook_signatures_add(hv_webhook_signatures *signatures, const char *value)
+{
+    const char *cursor = value;
+    const char *start = NULL;
+    size_t length = 0;
+    while (header_next_part(&cursor, &start, &length)) {
+        if (length == 0)
+            continue;
+        if (signatures->count == HV_WEBHOOK_MAX_SIGNATURES)
+            return -1;
+        char *copy = signatures->text[signatures->count];
+        if (length >= HV_WEBHOOK_SIGNATURE_SIZE)
+            length = 0;
+        memcpy(copy, start, length);
+        copy[length] = '\0';
+        signatures->list[signatures->count] = copy;
+        signatures->count++;
+    }
+    return 0;
 }
 
 int hv_webhook_topic_valid(const char *topic)

@@ -60,6 +60,23 @@ int hv_webhook_verify(const void *body, size_t length, const char *signature,
 int hv_webhook_verify_any(const void *body, size_t length, const char *const *signatures,
                           size_t signature_count, const char *const *secrets, size_t count);
 
+/* The signatures one delivery carries, from its signature headers'
+ * values. A value may hold several, comma-separated (a repeated header
+ * joined by nginx, or sent so): each element (header_next_part()) is one
+ * signature. Empty elements are skipped; one too long to be a signature
+ * is kept as "" (it cannot match, and still counts toward the limit, so
+ * a flood of junk is refused like a flood of signatures). Zero it before
+ * the first hv_webhook_signatures_add(); it owns nothing on the heap. */
+typedef struct hv_webhook_signatures {
+    size_t count;
+    char text[HV_WEBHOOK_MAX_SIGNATURES][HV_WEBHOOK_SIGNATURE_SIZE];
+    const char *list[HV_WEBHOOK_MAX_SIGNATURES]; /* text[i], for hv_webhook_verify_any() */
+} hv_webhook_signatures;
+
+/* Adds the signatures of one header value. Returns 0, or -1 when the
+ * delivery carries more than HV_WEBHOOK_MAX_SIGNATURES (refuse it). */
+int hv_webhook_signatures_add(hv_webhook_signatures *signatures, const char *value);
+
 /* 1 when `topic` looks like a Haravan topic ("orders/create"). */
 int hv_webhook_topic_valid(const char *topic);
 

@@ -109,6 +109,8 @@ def signature():
         _secret, name, expected = line.rstrip("\n").split("\t")
         write("signature", expected.encode() + b"\n\n" + bodies[name])
         write("signature", b"bm90IGl0\n" + expected.encode() + b"\n\n" + bodies[name])
+        # A repeated header as nginx joins it, blanks and an empty element.
+        write("signature", b" bm90IGl0 ,\t" + expected.encode() + b" ,, \n\n" + bodies[name])
 
 
 if __name__ == "__main__":

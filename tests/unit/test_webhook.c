@@ -435,6 +435,53 @@ static void test_verify_any_of_several_signatures(void **state)
     free(body);
 }
 
+/* ---- signature header values ---------------------------------------------- */
+
+typedef struct split_case {
+    const char *why;
+    const char *values[3]; /* the header's values as the worker gets them */
+    int result;            /* of the last hv_webhook_signatures_add() */
+    const char *expected;  /* the signatures, joined with '|' */
+} split_case;
+
+#define NINE "a,b,c,d,e,f,g,h,i"
+#define TOO_LONG                                                                                   \
+    "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"     \
+    "AAAAAAAAAAAAAAAA"
+
+static void test_signature_values_split(void **state)
+{
+    (void)state;
+    static const split_case cases[] = {
+        {"one", {"c2lnbmF0dXJl"}, 0, "c2lnbmF0dXJl"},
+        {"joined by nginx", {"x, y"}, 0, "x|y"},
+        {"blanks around", {" \tx ,\ty\t "}, 0, "x|y"},
+        {"empty elements skipped", {",, x ,,", ""}, 0, "x"},
+        {"only blanks", {" ", "\t,\t"}, 0, ""},
+        {"several values", {"x", "y, z"}, 0, "x|y|z"},
+        {"blank inside kept", {"x y"}, 0, "x y"},
+        {"eight is the most", {"a,b,c,d", "e,f,g,h"}, 0, "a|b|c|d|e|f|g|h"},
+        {"nine in one value", {NINE}, -1, "a|b|c|d|e|f|g|h"},
+        {"nine over two values", {"a,b,c,d,e", "f,g,h,i"}, -1, "a|b|c|d|e|f|g|h"},
+        {"too long to be a signature", {TOO_LONG ",x"}, 0, "|x"},
+    };
+    for (size_t i = 0; i < COUNT(cases); i++) {
+        hv_webhook_signatures signatures = {0};
+        int result = 0;
+        for (size_t v = 0; v < 3 && cases[i].values[v] != NULL && result == 0; v++)
+            result = hv_webhook_signatures_add(&signatures, cases[i].values[v]);
+        char joined[256] = "";
+        for (size_t s = 0; s < signatures.count; s++) {
+            assert_ptr_equal(signatures.list[s], signatures.text[s]);
+            snprintf(joined + strlen(joined), sizeof joined - strlen(joined), "%s%s",
+                     s > 0 ? "|" : "", signatures.list[s]);
+        }
+        if (result != cases[i].result || strcmp(joined, cases[i].expected) != 0)
+            fail_msg("%s: got %d \"%s\", expected %d \"%s\"", cases[i].why, result, joined,
+                     cases[i].result, cases[i].expected);
+    }
+}
+
 /* ---- header spellings ---------------------------------------------------- */
 
 typedef struct header_case {
@@ -915,6 +962,7 @@ int main(void)
         cmocka_unit_test(test_verify_refuses_garbage_signatures),
         cmocka_unit_test(test_verify_with_several_secrets),
         cmocka_unit_test(test_verify_any_of_several_signatures),
+        cmocka_unit_test(test_signature_values_split),
         cmocka_unit_test(test_signature_header_spellings),
         cmocka_unit_test(test_other_haravan_headers),
         cmocka_unit_test(test_header_cgi_name_size_limit),
