@@ -18,6 +18,10 @@
 #    reloaded, PostgreSQL restarted, on a stack of its own running the
 #    normal build; the invariants checked after each (`make soak`: all
 #    faults, a minute each).
+# 7. The intake, processing and connect integration tests again, with
+#    haravan-fcgi (normal build) under valgrind's memcheck on a stack of
+#    its own (tests/valgrind.sh): no memory error, no definite leak
+#    (`make test-valgrind`: every integration test but admin).
 # Exits non-zero on any failure. KEEP=1 keeps the stack directory; ONLY=regex
 # runs only the tests whose ctest names match (e.g. ONLY=processing).
 set -euo pipefail
@@ -109,6 +113,13 @@ fi
 if [ -z "${ONLY:-}" ] || [[ soak =~ ${ONLY} ]]; then
     echo "== faults under load (tests/soak/soak.sh, SOAK_SECONDS=10)"
     if ! SOAK_SECONDS=10 BUILD=$SOAK_BUILD "$ROOT/tests/soak/soak.sh" workers master nginx pg-restart; then
+        status=1
+    fi
+fi
+
+if [ -z "${ONLY:-}" ] || [[ valgrind =~ ${ONLY} ]]; then
+    if ! ONLY='^integration_(intake|processing|connect)$' BUILD=$SOAK_BUILD \
+        "$ROOT/tests/valgrind.sh"; then
         status=1
     fi
 fi
