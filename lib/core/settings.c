@@ -254,14 +254,16 @@ int settings_get(db *database, const unsigned char *master_key, const char *name
         if (buffer_append_string(out, PQgetvalue(result, 0, 0)) != 0)
             status = -1;
     } else if (found) {
-        status = -1;
-        snprintf(error, error_size, "%s cannot be opened: wrong HARAVAN_MASTER_KEY?", name);
         size_t sealed_length = 0;
         unsigned char *sealed =
             PQunescapeBytea((const unsigned char *)PQgetvalue(result, 0, 1), &sealed_length);
         if (master_key != NULL && sealed != NULL &&
-            crypto_open(master_key, name, sealed, sealed_length, out) == 0)
+            crypto_open(master_key, name, sealed, sealed_length, out) == 0) {
             status = 1;
+        } else {
+            status = -1;
+            snprintf(error, error_size, "%s cannot be opened: wrong HARAVAN_MASTER_KEY?", name);
+        }
         PQfreemem(sealed);
     }
     PQclear(result);
