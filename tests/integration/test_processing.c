@@ -1048,6 +1048,20 @@ static void test_executor_falls_back_when_haravan_is_down(void **state)
     buffer_free(&body);
 }
 
+/* The test above leaves the processor that met the outage not asking
+ * Haravan for HV_STAFF_BACKOFF_SECONDS, a state of that process alone: an
+ * order of the next test file within that window would fall back to the
+ * default owner (seen under valgrind, where test_connect's staff lookup
+ * came 28 s later). haravan-fcgi restarted starts every process afresh. */
+static int restart_after_the_outage(void **state)
+{
+    (void)state;
+    it_sim_admin("/sim/reset", "{\"failures\":true}");
+    if (it_stack("fcgi-stop") != 0 || it_stack("fcgi-start") != 0)
+        return -1;
+    return 0;
+}
+
 int main(void)
 {
     curl_global_init(CURL_GLOBAL_DEFAULT);
@@ -1078,7 +1092,8 @@ int main(void)
         cmocka_unit_test(test_executor_falls_back_with_a_reason),
         cmocka_unit_test_teardown(test_a_403_is_not_asked_again_for_every_order,
                                   forget_forbidden_shop),
-        cmocka_unit_test(test_executor_falls_back_when_haravan_is_down),
+        cmocka_unit_test_teardown(test_executor_falls_back_when_haravan_is_down,
+                                  restart_after_the_outage),
     };
     int failures = cmocka_run_group_tests(tests, setup, NULL);
     curl_global_cleanup();
