@@ -55,6 +55,7 @@
 #include "core/db.h"
 #include "haravan/api.h"
 #include "haravan/rate_bucket.h"
+#include "haravan/shop.h"
 #include "haravan/token_refresh.h"
 
 #define HV_STAFF_CACHE_SECONDS     86400 /* a day */
@@ -64,7 +65,7 @@
 
 /* A shop whose token was refused the staff list (a 403), until when. */
 typedef struct hv_staff_forbidden {
-    char org_id[24];                                     /* "" when the entry is free */
+    char org_id[HV_SHOP_ORG_ID_SIZE];                    /* "" when the entry is free */
     double until;                                        /* monotonic seconds */
     char message[sizeof(((hv_api_result *)0)->message)]; /* Haravan's answer, for the notes */
 } hv_staff_forbidden;
