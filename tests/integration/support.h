@@ -7,7 +7,8 @@
  * Environment (from the stack's stack.env): HARAVAN_BASE_URL, HARAVAN_DB,
  * HARAVAN_VAR, HARAVAN_CONFIG, HARAVAN_CTL, HARAVAN_STACK_SCRIPT, BUILD.
  *
- * Ownership: a response owns its body buffer (it_response_free). Strings
+ * Ownership: a response owns its body and header buffers
+ * (it_response_free). Strings
  * from it_env() belong to the environment.
  */
 #ifndef HARAVAN_TESTS_SUPPORT_H
@@ -23,6 +24,7 @@
 typedef struct it_response {
     long status; /* 0 when the request failed at the transport */
     buffer body;
+    buffer headers; /* the raw header block ("Name: value\r\n" lines), NUL-terminated */
     char content_type[128];
     char allow[128];
     char location[1024];

@@ -41,65 +41,9 @@
 #define SAMPLE_ID     "1238520665"
 #define MAX_HEADERS   12
 
-/* ---- HTTP with the response headers kept ------------------------------ */
+/* ---- HTTP ------------------------------------------------------------------ */
 
-typedef struct reply {
-    long status;
-    buffer body;
-    buffer headers;
-} reply;
-
-static size_t collect(char *data, size_t size, size_t count, void *context)
-{
-    return buffer_append(context, data, size * count) == 0 ? size * count : 0;
-}
-
-/* `headers` NULL or NULL-terminated "Name: value" lines; `body` NULL for
- * none. Ownership: free with reply_free. */
-static reply call(const char *method, const char *path, const char *const *headers,
-                  const void *body, size_t length)
-{
-    reply out;
-    memset(&out, 0, sizeof out);
-    size_t url_size = strlen(path) + 256;
-    char *url = malloc(url_size);
-    assert_non_null(url);
-    snprintf(url, url_size, "%s%s", it_env("HARAVAN_BASE_URL"), path);
-    CURL *curl = curl_easy_init();
-    assert_non_null(curl);
-    struct curl_slist *list = curl_slist_append(NULL, "Expect:");
-    for (size_t i = 0; headers != NULL && headers[i] != NULL; i++)
-        list = curl_slist_append(list, headers[i]);
-    curl_easy_setopt(curl, CURLOPT_URL, url);
-    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
-    curl_easy_setopt(curl, CURLOPT_HTTPHEADER, list);
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
-    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_HEADERDATA, &out.headers);
-    curl_easy_setopt(curl, CURLOPT_TIMEOUT, 60L);
-    if (body != NULL) {
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
-        curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)length);
-    }
-    if (curl_easy_perform(curl) == CURLE_OK)
-        curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &out.status);
-    curl_slist_free_all(list);
-    curl_easy_cleanup(curl);
-    free(url);
-    assert_int_equal(buffer_append(&out.body, "", 0), 0);
-    assert_int_equal(buffer_append(&out.headers, "", 0), 0);
-    it_save_response(method, path, out.status, out.headers.data, out.body.data, out.body.length);
-    return out;
-}
-
-static void reply_free(reply *r)
-{
-    buffer_free(&r->body);
-    buffer_free(&r->headers);
-}
-
-static void expect(const reply *r, long status, const char *part, const char *what)
+static void expect(const it_response *r, long status, const char *part, const char *what)
 {
     if (r->status != status || (part != NULL && strstr(r->body.data, part) == NULL))
         fail_msg("%s: expected %ld with \"%s\", got %ld %.300s", what, status,
@@ -249,14 +193,14 @@ static long long count_events(void)
 }
 
 /* A POST to the webhook with exactly these extra header lines. */
-static reply post_webhook(const char *const *lines, const void *body, size_t length)
+static it_response post_webhook(const char *const *lines, const void *body, size_t length)
 {
     const char *headers[MAX_HEADERS + 2] = {"Content-Type: application/json"};
     size_t n = 1;
     for (size_t i = 0; lines[i] != NULL && n <= MAX_HEADERS; i++)
         headers[n++] = lines[i];
     headers[n] = NULL;
-    return call("POST", "/api/haravan/webhook", headers, body, length);
+    return it_request("POST", "/api/haravan/webhook", headers, body, length);
 }
 
 /* The request counter moved by exactly one (the health check itself):
@@ -345,9 +289,9 @@ static void test_broken_signatures_are_refused(void **state)
         snprintf(line, line_size, "X-Haravan-Hmacsha256: %s", value != NULL ? value : "");
         const char *lines[] = {"X-Haravan-Topic: orders/create", "X-Haravan-Org-Id: it-hostile-sig",
                                value != NULL ? line : NULL, NULL};
-        reply r = post_webhook(lines, body, strlen(body));
+        it_response r = post_webhook(lines, body, strlen(body));
         expect(&r, cases[i].status, cases[i].reply, cases[i].why);
-        reply_free(&r);
+        it_response_free(&r);
         free(line);
     }
     free(huge);
@@ -362,9 +306,9 @@ static void test_broken_signatures_are_refused(void **state)
     health h = read_health();
     const char *lines[] = {"X-Haravan-Topic: orders/create", "X-Haravan-Org-Id: it-hostile-sig",
                            line, NULL};
-    reply r = post_webhook(lines, body, strlen(body));
+    it_response r = post_webhook(lines, body, strlen(body));
     expect(&r, 400, "Request Header Or Cookie Too Large", "a 64 kB signature header");
-    reply_free(&r);
+    it_response_free(&r);
     free(line);
     assert_answered_by_nginx(h.requests, "a 64 kB signature header");
     assert_int_equal(count_events(), stored);
@@ -392,18 +336,18 @@ static void test_huge_or_strange_headers(void **state)
     org[n + 4000] = '\0';
     long long stored = count_events();
     const char *long_topic[] = {signed_line, topic, "X-Haravan-Org-Id: it-hostile-hdr", NULL};
-    reply r = post_webhook(long_topic, body, strlen(body));
+    it_response r = post_webhook(long_topic, body, strlen(body));
     expect(&r, 400, "X-Haravan-Topic", "a topic of 4,000 bytes");
-    reply_free(&r);
+    it_response_free(&r);
     const char *long_org[] = {signed_line, "X-Haravan-Topic: orders/create", org, NULL};
     r = post_webhook(long_org, body, strlen(body));
     expect(&r, 400, "X-Haravan-Org-Id", "an org id of 4,000 bytes");
-    reply_free(&r);
+    it_response_free(&r);
     const char *control[] = {signed_line, "X-Haravan-Topic: orders/create\tx",
                              "X-Haravan-Org-Id: it-hostile-hdr", NULL};
     r = post_webhook(control, body, strlen(body));
     expect(&r, 400, "X-Haravan-Topic", "a topic with a tab");
-    reply_free(&r);
+    it_response_free(&r);
     /* Eight headers of 8,000 bytes: beyond nginx's four 8k buffers. */
     static char filler[8][8100];
     const char *many[MAX_HEADERS] = {signed_line, "X-Haravan-Topic: orders/create",
@@ -417,7 +361,7 @@ static void test_huge_or_strange_headers(void **state)
     health h = read_health();
     r = post_webhook(many, body, strlen(body));
     expect(&r, 400, "Request Header Or Cookie Too Large", "eight headers of 8,000 bytes");
-    reply_free(&r);
+    it_response_free(&r);
     assert_answered_by_nginx(h.requests, "eight headers of 8,000 bytes");
     assert_int_equal(count_events(), stored);
     after_group(&before, "headers", "it-hostile-hdr%");
@@ -614,9 +558,9 @@ static void test_million_elements_are_413_from_nginx(void **state)
                            "X-Haravan-Org-Id: it-hostile-million", NULL};
     long long stored = count_events();
     health h = read_health();
-    reply r = post_webhook(lines, body, strlen(body));
+    it_response r = post_webhook(lines, body, strlen(body));
     expect(&r, 413, "body larger than 1 MiB", "a million elements");
-    reply_free(&r);
+    it_response_free(&r);
     free(body);
     assert_answered_by_nginx(h.requests, "a million elements");
     assert_int_equal(count_events(), stored);
@@ -633,7 +577,8 @@ typedef struct session {
 static session sign_in(void)
 {
     it_exec("DELETE FROM hv_admin_login_failures");
-    reply r = call("POST", "/api/haravan/admin/login",
+    it_response r =
+        it_request("POST", "/api/haravan/admin/login",
                    (const char *const[]){"Content-Type: application/x-www-form-urlencoded", NULL},
                    PASSWORD_FORM, strlen(PASSWORD_FORM));
     expect(&r, 200, "\"csrf\"", "sign in");
@@ -645,17 +590,17 @@ static session sign_in(void)
     snprintf(s.csrf, sizeof s.csrf, "%s",
              cJSON_GetObjectItemCaseSensitive(document, "csrf")->valuestring);
     cJSON_Delete(document);
-    reply_free(&r);
+    it_response_free(&r);
     return s;
 }
 
 /* An admin call with the session's cookie and up to two more lines. */
-static reply admin_call(const session *s, const char *method, const char *path, const char *one,
-                        const char *two, const char *body)
+static it_response admin_call(const session *s, const char *method, const char *path,
+                              const char *one, const char *two, const char *body)
 {
     const char *headers[] = {s->cookie, "Content-Type: application/x-www-form-urlencoded", one,
                              one != NULL ? two : NULL, NULL};
-    return call(method, path, headers, body, body != NULL ? strlen(body) : 0);
+    return it_request(method, path, headers, body, body != NULL ? strlen(body) : 0);
 }
 
 static char *form_escape(const char *text)
@@ -688,18 +633,18 @@ static void test_injection_in_settings_is_refused_or_stored_verbatim(void **stat
              "client_id=%s&client_secret=%s&verify_token=%s&default_owner=%s&source.web=%s"
              "&csrf=%s",
              value, value, value, value, value, s.csrf);
-    reply r = admin_call(&s, "POST", "/api/haravan/settings", NULL, NULL, body);
+    it_response r = admin_call(&s, "POST", "/api/haravan/settings", NULL, NULL, body);
     expect(&r, 400, "\"fields\"", "injection in every field");
     assert_non_null(strstr(r.body.data, "\"client_id\""));
     assert_non_null(strstr(r.body.data, "\"verify_token\""));
     assert_non_null(strstr(r.body.data, "\"default_owner\""));
-    reply_free(&r);
+    it_response_free(&r);
     /* A source name is free text: stored as typed, returned as a JSON
      * string under application/json. */
     snprintf(body, size, "source.it-hostile=%s&csrf=%s", value, s.csrf);
     r = admin_call(&s, "POST", "/api/haravan/settings", NULL, NULL, body);
     expect(&r, 200, NULL, "injection in a source name");
-    reply_free(&r);
+    it_response_free(&r);
     assert_string_equal(
         it_text("SELECT name FROM order_sources WHERE haravan_channel = 'it-hostile'", NULL, NULL),
         INJECTION);
@@ -717,29 +662,29 @@ static void test_injection_in_settings_is_refused_or_stored_verbatim(void **stat
     }
     assert_true(found);
     cJSON_Delete(document);
-    reply_free(&r);
+    it_response_free(&r);
     /* In a channel name (the form's key) and in the sync log's filters. */
     snprintf(body, size, "source.%s=Web&csrf=%s", value, s.csrf);
     r = admin_call(&s, "POST", "/api/haravan/settings", NULL, NULL, body);
     if (r.status != 200 && r.status != 400)
         fail_msg("injection in a channel: %ld %s", r.status, r.body.data);
-    reply_free(&r);
+    it_response_free(&r);
     char path[1024];
     char *short_value = form_escape(INJECTION_SHORT);
     snprintf(path, sizeof path, "/api/haravan/events?org_id=%s", short_value);
     free(short_value);
     r = admin_call(&s, "GET", path, NULL, NULL, NULL);
     expect(&r, 200, "\"events\":[]", "injection in ?org_id=");
-    reply_free(&r);
+    it_response_free(&r);
     snprintf(path, sizeof path, "/api/haravan/events?topic=%s", value);
     r = admin_call(&s, "GET", path, NULL, NULL, NULL);
     expect(&r, 400, "topic", "injection in ?topic=");
-    reply_free(&r);
+    it_response_free(&r);
     snprintf(path, sizeof path, "/api/haravan/events/%s/replay", value);
     r = admin_call(&s, "POST", path, NULL, NULL, body);
     if (r.status != 404 && r.status != 400)
         fail_msg("injection in a replay id: %ld %s", r.status, r.body.data);
-    reply_free(&r);
+    it_response_free(&r);
     free(body);
     free(value);
     /* The sources the next tests and the e2e page see are theirs again. */
@@ -762,26 +707,26 @@ static void test_oversized_fields(void **state)
     static char body[4 * 5000 + 256];
     size_t size = sizeof body;
     snprintf(body, size, "client_id=%s&verify_token=%s&csrf=%s", big, big, s.csrf);
-    reply r = admin_call(&s, "POST", "/api/haravan/settings", NULL, NULL, body);
+    it_response r = admin_call(&s, "POST", "/api/haravan/settings", NULL, NULL, body);
     expect(&r, 400, "\"client_id\"", "a Client ID of 5,000 characters");
     assert_non_null(strstr(r.body.data, "\"verify_token\""));
-    reply_free(&r);
+    it_response_free(&r);
     snprintf(body, size, "source.web=%s&csrf=%s", big, s.csrf);
     r = admin_call(&s, "POST", "/api/haravan/settings", NULL, NULL, body);
     expect(&r, 400, "source", "a source name of 5,000 characters");
-    reply_free(&r);
+    it_response_free(&r);
     free(big);
     char *huge = repeated("csrf=x&client_id=", "a", 100 * 1024, "");
     r = admin_call(&s, "POST", "/api/haravan/settings", NULL, NULL, huge);
     expect(&r, 413, NULL, "a settings form of 100 KiB");
-    reply_free(&r);
+    it_response_free(&r);
     free(huge);
     huge = repeated("password=", "a", 100 * 1024, "");
-    r = call("POST", "/api/haravan/admin/login",
-             (const char *const[]){"Content-Type: application/x-www-form-urlencoded", NULL}, huge,
-             strlen(huge));
+    r = it_request("POST", "/api/haravan/admin/login",
+                   (const char *const[]){"Content-Type: application/x-www-form-urlencoded", NULL},
+                   huge, strlen(huge));
     expect(&r, 413, NULL, "a password of 100 KiB");
-    reply_free(&r);
+    it_response_free(&r);
     free(huge);
 }
 
@@ -847,12 +792,12 @@ static void test_every_post_refuses_cross_site_and_missing_csrf(void **state)
     snprintf(before, sizeof before, "%s", it_text(fingerprint_sql, NULL, NULL));
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++) {
         for (size_t a = 0; a < sizeof attempts / sizeof attempts[0]; a++) {
-            reply r = admin_call(&s, routes[i].method, routes[i].path, attempts[a].one,
-                                 attempts[a].two, attempts[a].body);
+            it_response r = admin_call(&s, routes[i].method, routes[i].path, attempts[a].one,
+                                       attempts[a].two, attempts[a].body);
             if (r.status != 403)
                 fail_msg("%s %s, %s: expected 403, got %ld %s", routes[i].method, routes[i].path,
                          attempts[a].why, r.status, r.body.data);
-            reply_free(&r);
+            it_response_free(&r);
         }
     }
     assert_string_equal(it_text(fingerprint_sql, NULL, NULL), before);
@@ -861,9 +806,9 @@ static void test_every_post_refuses_cross_site_and_missing_csrf(void **state)
     snprintf(referer, sizeof referer, "Referer: %s/haravan/", it_env("HARAVAN_PUBLIC_URL"));
     char own[160];
     snprintf(own, sizeof own, "client_id=it-hostile-csrf&csrf=%s", s.csrf);
-    reply r = admin_call(&s, "POST", "/api/haravan/settings", referer, NULL, own);
+    it_response r = admin_call(&s, "POST", "/api/haravan/settings", referer, NULL, own);
     expect(&r, 200, NULL, "our own Referer");
-    reply_free(&r);
+    it_response_free(&r);
 }
 
 /* Nothing that ends in a Location header points off-site: every parameter
@@ -885,22 +830,23 @@ static void test_no_open_redirect(void **state)
     snprintf(ours, sizeof ours, "%s/haravan/", it_env("HARAVAN_PUBLIC_URL"));
     for (size_t i = 0; i < 2; i++) {
         snprintf(path, sizeof path, "%s?%s", callbacks[i], hostile);
-        reply r = call("POST", path,
+        it_response r =
+            it_request("POST", path,
                        (const char *const[]){
                            s.cookie, "Content-Type: application/x-www-form-urlencoded", NULL},
                        query_body, strlen(query_body));
         const char *location = it_header_value(r.headers.data, "Location");
         if (location != NULL && strncmp(location, ours, strlen(ours)) != 0)
             fail_msg("%s sent the browser to %s", callbacks[i], location);
-        reply_free(&r);
+        it_response_free(&r);
     }
     snprintf(path, sizeof path, "/api/haravan/connect?%s", hostile);
-    reply r = admin_call(&s, "GET", path, NULL, NULL, NULL);
+    it_response r = admin_call(&s, "GET", path, NULL, NULL, NULL);
     const char *location = it_header_value(r.headers.data, "Location");
     if (location != NULL &&
         (strncmp(location, accounts, strlen(accounts)) != 0 || strstr(location, "evil") != NULL))
         fail_msg("connect sent the browser to %s", location);
-    reply_free(&r);
+    it_response_free(&r);
 }
 
 static int setup(void **state)
